@@ -1,0 +1,1 @@
+//! The camera's brain, sans-IO: lifecycle, status light, battery monitor, recording decision, offline queue.

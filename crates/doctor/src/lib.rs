@@ -1,0 +1,1 @@
+//! The troubleshooter: knowledge base, inference, decision-theoretic repair planning.

@@ -1,0 +1,1 @@
+//! The hub: broker, registry, clip store, HTTP API and web app.

@@ -1,0 +1,1 @@
+//! Simulated hardware. Each simulation implements the same trait a Linux board does.

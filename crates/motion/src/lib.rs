@@ -1,0 +1,1 @@
+//! Pixel motion detection on luma, frame sources, and CDnet evaluation.
