@@ -1,6 +1,7 @@
 //! The binary's edge: argument structs and the glue from them to the library crates.
 //! Errors become `anyhow` here; an [`UsageError`] anywhere in the chain exits with 2.
 
+pub mod agent;
 pub mod camera;
 pub mod demo;
 pub mod doctor;

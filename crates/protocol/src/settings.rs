@@ -58,6 +58,9 @@ pub struct Settings {
     /// Increases by one each time the hub changes the document.
     pub version: u64,
     pub name: String,
+    /// Whether the system arms this camera now (the hub derives it from the mode,
+    /// the schedule and the camera's membership; the camera only obeys it).
+    pub armed: bool,
     pub motion_detection: bool,
     pub motion_indicator: bool,
     pub recording_light: bool,
@@ -84,6 +87,7 @@ impl Default for Settings {
         Settings {
             version: 0,
             name: String::new(),
+            armed: false,
             motion_detection: true,
             motion_indicator: false,
             recording_light: true,
@@ -147,6 +151,7 @@ impl Settings {
         }
         take!(
             name,
+            armed,
             motion_detection,
             motion_indicator,
             recording_light,
@@ -171,6 +176,8 @@ impl Settings {
 pub struct SettingsPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub armed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub motion_detection: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
