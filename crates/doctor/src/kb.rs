@@ -1,0 +1,379 @@
+//! The knowledge base: priors, evidence likelihoods, actions and questions, loaded from
+//! the embedded `data/knowledge.toml` where every number has its reason beside it.
+
+use crate::evidence::Feature;
+use crate::ids::{ActionId, FaultId, QuestionId, ACTION_COUNT, FAULT_COUNT};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use watchlight_protocol::ProfileId;
+
+const SHIPPED: &str = include_str!("../data/knowledge.toml");
+
+/// A number with the one-line reason for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reasoned {
+    pub v: f64,
+    pub why: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKb {
+    meta: RawMeta,
+    faults: BTreeMap<String, RawFault>,
+    actions: BTreeMap<String, RawAction>,
+    questions: BTreeMap<String, RawQuestion>,
+    evidence: BTreeMap<String, RawEvidence>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    prior_strength: Reasoned,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    prior: Reasoned,
+    #[serde(default)]
+    by_profile: BTreeMap<String, Reasoned>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    cost_min: Reasoned,
+    #[serde(default)]
+    money: Option<Reasoned>,
+    #[serde(default)]
+    battery_only: bool,
+    #[serde(default)]
+    fixes: BTreeMap<String, Reasoned>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuestion {
+    cost_min: Reasoned,
+}
+
+type RawDist = BTreeMap<String, Reasoned>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvidence {
+    leak: Reasoned,
+    #[serde(default)]
+    default: Option<RawDist>,
+    #[serde(default)]
+    by_fault: BTreeMap<String, RawDist>,
+}
+
+/// A knowledge base that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KbError {
+    #[error("knowledge base does not parse: {0}")]
+    Parse(String),
+    #[error("knowledge base, {place}: {message}")]
+    Invalid { place: String, message: String },
+}
+
+fn invalid(place: impl Into<String>, message: impl Into<String>) -> KbError {
+    KbError::Invalid {
+        place: place.into(),
+        message: message.into(),
+    }
+}
+
+/// The knowledge base in dense tables, ready for inference and planning.
+#[derive(Debug, Clone)]
+pub struct KnowledgeBase {
+    /// How many confirmed fixes the shipped priors are worth when learned counts arrive.
+    pub prior_strength: f64,
+    /// Unnormalised priors: `[profile][fault]`, index `ProfileId::ALL.len()` = unknown profile.
+    prior: Vec<[f64; FAULT_COUNT]>,
+    prior_why: Vec<[String; FAULT_COUNT]>,
+    action_cost: [f64; ACTION_COUNT],
+    action_money: [f64; ACTION_COUNT],
+    action_battery_only: [bool; ACTION_COUNT],
+    action_cost_why: Vec<String>,
+    fixes: [[f64; FAULT_COUNT]; ACTION_COUNT],
+    fixes_why: Vec<Vec<String>>,
+    question_cost: Vec<f64>,
+    /// `[feature][fault][value]`, each row summing to 1.
+    likelihood: Vec<Vec<Vec<f64>>>,
+    /// `[feature][fault][value]`: the reason for that number (empty for leak values).
+    likelihood_why: Vec<Vec<Vec<String>>>,
+}
+
+fn profile_slot(profile: Option<ProfileId>) -> usize {
+    match profile {
+        Some(p) => ProfileId::ALL.iter().position(|x| *x == p).unwrap_or(0),
+        None => ProfileId::ALL.len(),
+    }
+}
+
+fn checked(place: &str, r: &Reasoned, lo: f64, hi: f64) -> Result<f64, KbError> {
+    if r.why.trim().is_empty() {
+        return Err(invalid(place, "number without a reason"));
+    }
+    if !r.v.is_finite() || r.v < lo || r.v > hi {
+        return Err(invalid(place, format!("{} is outside {lo}..={hi}", r.v)));
+    }
+    Ok(r.v)
+}
+
+impl KnowledgeBase {
+    /// The knowledge base shipped inside the crate.
+    pub fn shipped() -> &'static KnowledgeBase {
+        static KB: OnceLock<KnowledgeBase> = OnceLock::new();
+        KB.get_or_init(|| {
+            KnowledgeBase::from_toml(SHIPPED).expect("shipped knowledge base is valid (tested)")
+        })
+    }
+
+    /// Parse and check a knowledge base: every id known, every number in range and with
+    /// a reason, every fault and feature covered.
+    pub fn from_toml(text: &str) -> Result<KnowledgeBase, KbError> {
+        let raw: RawKb = toml::from_str(text).map_err(|e| KbError::Parse(e.to_string()))?;
+        let prior_strength = checked("meta.prior_strength", &raw.meta.prior_strength, 0.0, 1e6)?;
+
+        let slots = ProfileId::ALL.len() + 1;
+        let mut prior = vec![[0.0; FAULT_COUNT]; slots];
+        let mut prior_why: Vec<[String; FAULT_COUNT]> =
+            vec![std::array::from_fn(|_| String::new()); slots];
+        for (name, fault) in &raw.faults {
+            let id: FaultId = name.parse().map_err(|e| invalid("faults", format!("{e}")))?;
+            let place = format!("faults.{name}.prior");
+            let base = checked(&place, &fault.prior, 0.0, 1.0)?;
+            for slot in 0..slots {
+                prior[slot][id.index()] = base;
+                prior_why[slot][id.index()] = fault.prior.why.clone();
+            }
+            for (profile, value) in &fault.by_profile {
+                let p: ProfileId = profile
+                    .parse()
+                    .map_err(|e| invalid(format!("faults.{name}.by_profile"), format!("{e}")))?;
+                let v = checked(&format!("faults.{name}.by_profile.{profile}"), value, 0.0, 1.0)?;
+                prior[profile_slot(Some(p))][id.index()] = v;
+                prior_why[profile_slot(Some(p))][id.index()] = value.why.clone();
+            }
+        }
+        for f in FaultId::ALL {
+            if !raw.faults.contains_key(f.as_str()) {
+                return Err(invalid("faults", format!("fault '{f}' has no prior")));
+            }
+        }
+
+        let mut action_cost = [0.0; ACTION_COUNT];
+        let mut action_money = [0.0; ACTION_COUNT];
+        let mut action_battery_only = [false; ACTION_COUNT];
+        let mut action_cost_why = vec![String::new(); ACTION_COUNT];
+        let mut fixes = [[0.0; FAULT_COUNT]; ACTION_COUNT];
+        let mut fixes_why = vec![vec![String::new(); FAULT_COUNT]; ACTION_COUNT];
+        for (name, action) in &raw.actions {
+            let a: ActionId = name.parse().map_err(|e| invalid("actions", format!("{e}")))?;
+            let i = a.index();
+            action_cost[i] = checked(&format!("actions.{name}.cost_min"), &action.cost_min, 0.01, 1e4)?;
+            action_cost_why[i] = action.cost_min.why.clone();
+            if let Some(m) = &action.money {
+                action_money[i] = checked(&format!("actions.{name}.money"), m, 0.0, 1e6)?;
+            }
+            action_battery_only[i] = action.battery_only;
+            for (fault, p) in &action.fixes {
+                let f: FaultId = fault
+                    .parse()
+                    .map_err(|e| invalid(format!("actions.{name}.fixes"), format!("{e}")))?;
+                fixes[i][f.index()] = checked(&format!("actions.{name}.fixes.{fault}"), p, 0.0, 1.0)?;
+                fixes_why[i][f.index()] = p.why.clone();
+            }
+        }
+        for a in ActionId::ALL {
+            if !raw.actions.contains_key(a.as_str()) {
+                return Err(invalid("actions", format!("action '{a}' is missing")));
+            }
+        }
+
+        let mut question_cost = vec![0.0; QuestionId::ALL.len()];
+        for q in QuestionId::ALL {
+            let raw_q = raw
+                .questions
+                .get(q.as_str())
+                .ok_or_else(|| invalid("questions", format!("question '{q}' is missing")))?;
+            question_cost[q.index()] = checked(&format!("questions.{q}.cost_min"), &raw_q.cost_min, 0.0, 1e4)?;
+        }
+        if let Some(extra) = raw.questions.keys().find(|k| k.parse::<QuestionId>().is_err()) {
+            return Err(invalid("questions", format!("unknown question '{extra}'")));
+        }
+
+        let mut likelihood = Vec::new();
+        let mut likelihood_why = Vec::new();
+        for feature in Feature::ALL {
+            let name = feature.as_str();
+            let ev = raw
+                .evidence
+                .get(name)
+                .ok_or_else(|| invalid("evidence", format!("feature '{name}' is missing")))?;
+            let leak = checked(&format!("evidence.{name}.leak"), &ev.leak, 0.0, 1.0)?;
+            let mut rows = Vec::new();
+            let mut rows_why = Vec::new();
+            for f in FaultId::ALL {
+                let (place, dist) = match ev.by_fault.get(f.as_str()) {
+                    Some(d) => (format!("evidence.{name}.by_fault.{f}"), d),
+                    None => match &ev.default {
+                        Some(d) => (format!("evidence.{name}.default"), d),
+                        None => {
+                            return Err(invalid(
+                                format!("evidence.{name}"),
+                                format!("no row for fault '{f}' and no default"),
+                            ));
+                        }
+                    },
+                };
+                let mut row = vec![leak; feature.values().len()];
+                let mut why = vec![String::new(); feature.values().len()];
+                for (value, p) in dist {
+                    let i = feature.value_index(value).ok_or_else(|| {
+                        invalid(
+                            &place,
+                            format!("unknown value '{value}' (known: {})", feature.values().join(", ")),
+                        )
+                    })?;
+                    row[i] = checked(&format!("{place}.{value}"), p, 0.0, 1.0)?;
+                    why[i] = p.why.clone();
+                }
+                let sum: f64 = row.iter().sum();
+                if sum <= 0.0 {
+                    return Err(invalid(place, "row sums to zero"));
+                }
+                row.iter_mut().for_each(|x| *x /= sum);
+                rows.push(row);
+                rows_why.push(why);
+            }
+            if let Some(extra) = ev.by_fault.keys().find(|k| k.parse::<FaultId>().is_err()) {
+                return Err(invalid(format!("evidence.{name}.by_fault"), format!("unknown fault '{extra}'")));
+            }
+            likelihood.push(rows);
+            likelihood_why.push(rows_why);
+        }
+        if let Some(extra) = raw
+            .evidence
+            .keys()
+            .find(|k| !Feature::ALL.iter().any(|f| f.as_str() == k.as_str()))
+        {
+            return Err(invalid("evidence", format!("unknown feature '{extra}'")));
+        }
+
+        Ok(KnowledgeBase {
+            prior_strength,
+            prior,
+            prior_why,
+            action_cost,
+            action_money,
+            action_battery_only,
+            action_cost_why,
+            fixes,
+            fixes_why,
+            question_cost,
+            likelihood,
+            likelihood_why,
+        })
+    }
+
+    /// The shipped prior for a profile, normalised to sum to 1.
+    pub fn prior(&self, profile: Option<ProfileId>) -> [f64; FAULT_COUNT] {
+        let mut p = self.prior[profile_slot(profile)];
+        let sum: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= sum);
+        p
+    }
+
+    pub fn prior_why(&self, profile: Option<ProfileId>, fault: FaultId) -> &str {
+        &self.prior_why[profile_slot(profile)][fault.index()]
+    }
+
+    pub fn cost(&self, action: ActionId) -> f64 {
+        self.action_cost[action.index()]
+    }
+
+    pub fn cost_why(&self, action: ActionId) -> &str {
+        &self.action_cost_why[action.index()]
+    }
+
+    pub fn money(&self, action: ActionId) -> f64 {
+        self.action_money[action.index()]
+    }
+
+    /// Whether the action can be done on a camera of this profile.
+    pub fn applies(&self, action: ActionId, profile: Option<ProfileId>) -> bool {
+        !self.action_battery_only[action.index()]
+            || profile.map(|p| p.profile().on_battery()).unwrap_or(true)
+    }
+
+    /// P(the action ends the trouble | the fault).
+    pub fn fixes(&self, action: ActionId, fault: FaultId) -> f64 {
+        self.fixes[action.index()][fault.index()]
+    }
+
+    pub fn fixes_why(&self, action: ActionId, fault: FaultId) -> &str {
+        &self.fixes_why[action.index()][fault.index()]
+    }
+
+    pub fn question_cost(&self, question: QuestionId) -> f64 {
+        self.question_cost[question.index()]
+    }
+
+    /// P(the feature takes this value | the fault).
+    pub fn likelihood(&self, feature: Feature, fault: FaultId, value: usize) -> f64 {
+        self.likelihood[feature.index()][fault.index()][value]
+    }
+
+    pub fn likelihood_why(&self, feature: Feature, fault: FaultId, value: usize) -> &str {
+        &self.likelihood_why[feature.index()][fault.index()][value]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_knowledge_base_is_valid_and_reasoned() {
+        let kb = KnowledgeBase::from_toml(SHIPPED).unwrap();
+        for profile in ProfileId::ALL.map(Some).into_iter().chain([None]) {
+            let p = kb.prior(profile);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        assert_eq!(kb.prior(Some(ProfileId::Mini))[FaultId::BatteryDead.index()], 0.0);
+        for a in ActionId::ALL {
+            assert!(kb.cost(*a) > 0.0);
+            assert!(!kb.cost_why(*a).is_empty());
+            assert!(FaultId::ALL.iter().any(|f| kb.fixes(*a, *f) > 0.0), "{a} fixes nothing");
+        }
+    }
+
+    #[test]
+    fn every_number_needs_a_reason() {
+        let text = SHIPPED.replacen(
+            "prior = { v = 0.10, why = \"new cameras are added often and owners look at the light while the setup runs\" }",
+            "prior = { v = 0.10, why = \" \" }",
+            1,
+        );
+        assert_ne!(text, SHIPPED);
+        let err = KnowledgeBase::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("faults.setup_in_progress.prior"), "{err}");
+    }
+
+    #[test]
+    fn unknown_ids_in_the_knowledge_base_are_named() {
+        let text = SHIPPED.replacen("[actions.free_storage.fixes]\n", "[actions.free_storage.fixes]\ndisk_gremlins = { v = 0.5, why = \"x\" }\n", 1);
+        let err = KnowledgeBase::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("disk_gremlins"), "{err}");
+        let text = SHIPPED.replacen("red_slow_blink = { v = 0.5,", "purple = { v = 0.5,", 1);
+        let err = KnowledgeBase::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("purple"), "{err}");
+    }
+}

@@ -1,0 +1,157 @@
+//! Learned priors: each fix an owner confirms adds a pseudo-count to the faults it
+//! points at, per profile. The shipped priors count as `prior_strength` observations,
+//! so a handful of confirmations nudge the ranking and many of them take it over.
+
+use crate::case::Case;
+use crate::ids::{ActionId, FaultId, FAULT_COUNT};
+use crate::infer;
+use crate::kb::KnowledgeBase;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use watchlight_protocol::ProfileId;
+
+/// The key used for cases whose profile is not known.
+pub const ANY_PROFILE: &str = "any";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Priors {
+    pub v: u32,
+    /// Confirmed-fault pseudo-counts, by profile id (or `any`).
+    #[serde(default)]
+    pub counts: BTreeMap<String, BTreeMap<FaultId, f64>>,
+}
+
+impl Default for Priors {
+    fn default() -> Self {
+        Priors {
+            v: 1,
+            counts: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PriorsError {
+    #[error("priors file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("priors file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn key(profile: Option<ProfileId>) -> String {
+    profile.map(|p| p.as_str().to_string()).unwrap_or_else(|| ANY_PROFILE.to_string())
+}
+
+impl Priors {
+    /// Parse and check priors; `origin` names the file in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Priors, PriorsError> {
+        let bad = |message: String| PriorsError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let priors: Priors = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| bad(format!("field '{}': {}", e.path(), e.inner())))?;
+        if priors.v != 1 {
+            return Err(bad(format!("version {} is not supported (only 1)", priors.v)));
+        }
+        for (profile, counts) in &priors.counts {
+            if profile != ANY_PROFILE && profile.parse::<ProfileId>().is_err() {
+                return Err(bad(format!("unknown profile '{profile}' in counts")));
+            }
+            for (fault, n) in counts {
+                if !n.is_finite() || *n < 0.0 {
+                    return Err(bad(format!("counts.{profile}.{fault} = {n} must be a count ≥ 0")));
+                }
+            }
+        }
+        Ok(priors)
+    }
+
+    pub fn load(path: &Path) -> Result<Priors, PriorsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PriorsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Priors::from_json(&text, &path.display().to_string())
+    }
+
+    /// Load, or start empty if the file does not exist yet.
+    pub fn load_or_default(path: &Path) -> Result<Priors, PriorsError> {
+        if path.exists() { Priors::load(path) } else { Ok(Priors::default()) }
+    }
+
+    /// Write atomically (temporary file, then rename): never a half-written file.
+    pub fn save(&self, path: &Path) -> Result<(), PriorsError> {
+        let io = |source| PriorsError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = serde_json::to_string_pretty(self).expect("priors serialise");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Total confirmed pseudo-counts for a profile.
+    pub fn total(&self, profile: Option<ProfileId>) -> f64 {
+        self.counts.get(&key(profile)).map(|c| c.values().sum()).unwrap_or(0.0)
+    }
+
+    /// The prior the doctor uses: shipped priors worth `prior_strength` observations
+    /// blended with the confirmed counts. A fault the shipped priors rule out for a
+    /// profile (batteries on a mains camera) stays ruled out.
+    pub fn effective(&self, kb: &KnowledgeBase, profile: Option<ProfileId>) -> [f64; FAULT_COUNT] {
+        let shipped = kb.prior(profile);
+        let Some(counts) = self.counts.get(&key(profile)) else {
+            return shipped;
+        };
+        let mut p = [0.0; FAULT_COUNT];
+        for f in FaultId::ALL {
+            let n = if shipped[f.index()] > 0.0 {
+                counts.get(f).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            p[f.index()] = kb.prior_strength * shipped[f.index()] + n;
+        }
+        let sum: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= sum);
+        p
+    }
+
+    /// The owner (or support) confirmed the fault.
+    pub fn confirm(&mut self, profile: Option<ProfileId>, fault: FaultId, weight: f64) {
+        *self.counts.entry(key(profile)).or_default().entry(fault).or_default() += weight;
+    }
+
+    /// The owner confirmed that `fixed_by` ended the trouble after `failed` did not:
+    /// one pseudo-count shared among the faults in proportion to how likely each is
+    /// given the case, the failures and that fix.
+    pub fn learn_fix(&mut self, kb: &KnowledgeBase, case: &Case, failed: &[ActionId], fixed_by: ActionId) {
+        let mut belief = infer::posterior(kb, case, self);
+        for a in failed {
+            belief = infer::after_failure(kb, &belief, *a);
+        }
+        let mut w = [0.0; FAULT_COUNT];
+        for f in FaultId::ALL {
+            w[f.index()] = belief[f.index()] * kb.fixes(fixed_by, *f);
+        }
+        let sum: f64 = w.iter().sum();
+        if sum <= 0.0 {
+            return;
+        }
+        for f in FaultId::ALL {
+            let share = w[f.index()] / sum;
+            if share > 1e-9 {
+                self.confirm(case.profile, *f, share);
+            }
+        }
+    }
+}
