@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which file of a clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -555,46 +555,41 @@ struct TempFile<'a> {
 
 impl<'a> TempFile<'a> {
     fn create(store: &'a Store, dir: &Path, clip_id: &str, kind: ClipKind) -> Result<Self> {
-        let n = store.temp_counter.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(
-            ".tmp-{clip_id}.{}.{}-{n}",
-            kind.extension(),
-            std::process::id()
-        ));
-        store
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.clone());
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| {
-                store
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&path);
-                StoreError::Io {
-                    op: "create",
-                    path: path.clone(),
-                    source: e,
+        loop {
+            // Unique among this process's handles; the pid separates processes, and a
+            // name left by a crashed process that had our pid is skipped.
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(
+                ".tmp-{clip_id}.{}.{}-{n}",
+                kind.extension(),
+                std::process::id()
+            ));
+            store.in_flight_set().insert(path.clone());
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok(TempFile { store, path, file }),
+                Err(e) => {
+                    store.in_flight_set().remove(&path);
+                    if e.kind() != ErrorKind::AlreadyExists {
+                        return Err(StoreError::Io {
+                            op: "create",
+                            path,
+                            source: e,
+                        });
+                    }
                 }
-            })?;
-        Ok(TempFile { store, path, file })
+            }
+        }
     }
 }
+
+/// Numbers temp files across every [`Store`] of this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Drop for TempFile<'_> {
     fn drop(&mut self) {
         // After a successful rename this finds nothing, which is fine.
         let _ = std::fs::remove_file(&self.path);
-        self.store
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.path);
+        self.store.in_flight_set().remove(&self.path);
     }
 }
 

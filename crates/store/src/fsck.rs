@@ -313,12 +313,7 @@ impl Store {
     /// Whether a temp file belongs to an upload in progress: ours in flight, or named
     /// with the pid of another live process.
     fn temp_is_live(&self, path: &Path) -> bool {
-        if self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(path)
-        {
+        if self.in_flight_set().contains(path) {
             return true;
         }
         let name = path.file_name().unwrap_or_default().to_string_lossy();

@@ -56,7 +56,6 @@ use error::{SqlContext, io_err};
 use rusqlite::Connection;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -94,10 +93,6 @@ pub struct Store {
     data_dir: PathBuf,
     clock: Arc<dyn Clock>,
     options: StoreOptions,
-    /// Makes temp file names unique within this process.
-    temp_counter: AtomicU64,
-    /// Temp files this handle is writing now: fsck leaves them alone.
-    in_flight: Mutex<HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -149,8 +144,6 @@ impl Store {
             data_dir,
             clock,
             options,
-            temp_counter: AtomicU64::new(0),
-            in_flight: Mutex::new(HashSet::new()),
         };
         store.collect_garbage()?;
         Ok(store)
@@ -186,10 +179,18 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Temp files this process is writing now (any handle): fsck leaves them alone.
+    fn in_flight_set(&self) -> MutexGuard<'static, HashSet<PathBuf>> {
+        IN_FLIGHT_SET.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn clips_dir(&self) -> PathBuf {
         self.data_dir.join(CLIPS_DIR)
     }
 }
+
+static IN_FLIGHT_SET: std::sync::LazyLock<Mutex<HashSet<PathBuf>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashSet::new()));
 
 /// Checks a device id before it becomes part of a path or a topic.
 pub(crate) fn check_device_id(id: &str) -> Result<()> {
