@@ -420,3 +420,45 @@ fn misuse_is_an_error_not_a_panic() {
         .unwrap_err();
     assert!(err.to_string().contains("64x64"), "{err}");
 }
+
+#[test]
+fn fragmented_mp4_decodes_through_the_same_source() {
+    use muxide::fragmented::{FragmentConfig, FragmentedMuxer};
+    use watchlight_media::{NalType, annex_b_nal_units};
+
+    let encoded = encode_scene(EncoderSettings::for_clip(W, H, FPS), 30);
+    let nal_of = |t: NalType| {
+        annex_b_nal_units(&encoded[0].data)
+            .find(|n| NalType::of(n) == Some(t))
+            .unwrap()
+            .to_vec()
+    };
+    let mut config = FragmentConfig::new(W, H, 90_000).with_fragment_duration_ms(1_000);
+    config.sps = nal_of(NalType::Sps);
+    config.pps = nal_of(NalType::Pps);
+    let mut muxer = FragmentedMuxer::new(config).unwrap();
+    let mut file = muxer.init_segment();
+    for (i, frame) in encoded.iter().enumerate() {
+        // MP4 samples are length-prefixed, parameter sets live in the init segment.
+        let mut sample = Vec::new();
+        for nal in annex_b_nal_units(&frame.data) {
+            if !matches!(NalType::of(nal), Some(NalType::Sps | NalType::Pps)) {
+                sample.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+                sample.extend_from_slice(nal);
+            }
+        }
+        let t = frame.pts_ms * 90;
+        muxer.write_video(t, t, &sample, frame.keyframe).unwrap();
+        if i % 10 == 9 {
+            file.extend(muxer.flush_segment().unwrap());
+        }
+    }
+    assert!(file.windows(4).any(|w| w == b"moof"), "really fragmented");
+    let (source, decoded) = decode(file);
+    assert_eq!(source.size(), (W, H));
+    assert_eq!(decoded.len(), 30);
+    for (i, frame) in decoded.iter().enumerate() {
+        assert_eq!(frame.pts_ms, i as u64 * 100);
+        assert!(common::luma_mad(frame, &common::moving_square(W, H, i as u64, FPS)) < 6.0);
+    }
+}
