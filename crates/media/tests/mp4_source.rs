@@ -122,3 +122,50 @@ fn a_corrupted_sample_is_reported_with_its_index() {
         Ok(Some(_)) => unreachable!(),
     }
 }
+
+/// Every kind of damage to a small clip — a flipped byte anywhere in the file, or a cut
+/// anywhere — ends in frames or a clear error: never a panic, never a hang.
+#[test]
+fn damage_anywhere_in_a_clip_never_panics() {
+    use watchlight_media::{EncoderSettings, H264Encoder, mux_mp4};
+    let settings = EncoderSettings::for_clip(64, 48, 10.0);
+    let mut encoder = H264Encoder::new(settings).unwrap();
+    let frames: Vec<_> = (0..12)
+        .map(|i| {
+            encoder
+                .encode(&common::moving_square(64, 48, i, 10.0))
+                .unwrap()
+        })
+        .collect();
+    let clip = mux_mp4(64, 48, 10.0, &frames).unwrap();
+    let decode_all = |bytes: Vec<u8>| -> Result<usize, FrameError> {
+        let mut source = Mp4FrameSource::from_bytes("damaged", bytes)?;
+        let mut n = 0;
+        while source.next_frame()?.is_some() {
+            n += 1;
+            assert!(n <= 12, "more frames out than samples in");
+        }
+        Ok(n)
+    };
+    assert_eq!(decode_all(clip.clone()).unwrap(), 12);
+    let (mut errors, mut decoded) = (0, 0);
+    for at in (0..clip.len()).step_by(3) {
+        let mut flipped = clip.clone();
+        flipped[at] ^= 0xA5;
+        match decode_all(flipped) {
+            Ok(_) => decoded += 1,
+            Err(e) => {
+                assert!(e.to_string().contains("damaged"), "{e}");
+                errors += 1;
+            }
+        }
+        match decode_all(clip[..at].to_vec()) {
+            Ok(n) => assert!(n < 12, "a file cut at {at} of {} decoded whole", clip.len()),
+            Err(_) => errors += 1,
+        }
+    }
+    assert!(
+        errors > 0 && decoded > 0,
+        "errors {errors}, decoded {decoded}"
+    );
+}
