@@ -42,6 +42,12 @@ pub struct Mp4FrameSource {
     ready: VecDeque<Frame>,
     packet: Vec<u8>,
     flushed: bool,
+    /// Start again at the end, as a simulated camera that never stops would.
+    looping: bool,
+    /// Length of one pass, added to presentation times on every wrap.
+    pass_duration_ms: u64,
+    pts_offset_ms: u64,
+    frames_this_pass: u64,
 }
 
 impl std::fmt::Debug for Mp4FrameSource {
@@ -163,7 +169,19 @@ impl Mp4FrameSource {
             ready: VecDeque::new(),
             packet: Vec::new(),
             flushed: false,
+            looping: false,
+            pass_duration_ms: total_duration.saturating_mul(1000) / timescale,
+            pts_offset_ms: 0,
+            frames_this_pass: 0,
         })
+    }
+
+    /// Makes the source start again from the first frame when it reaches the end, with
+    /// presentation times running on (frame `n` of the second pass comes one file
+    /// duration after frame `n` of the first), so it never returns `None`.
+    pub fn looping(mut self, looping: bool) -> Self {
+        self.looping = looping;
+        self
     }
 
     /// Number of coded pictures (samples) in the video track: one frame comes out per sample.
@@ -214,6 +232,31 @@ impl FrameSource for Mp4FrameSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        loop {
+            if let Some(frame) = self.next_in_pass()? {
+                self.frames_this_pass += 1;
+                return Ok(Some(frame));
+            }
+            if !self.looping {
+                return Ok(None);
+            }
+            if self.frames_this_pass == 0 {
+                return Err(self.corrupt(0, "cannot loop: a whole pass gave no frame"));
+            }
+            // The first sample is a keyframe with SPS/PPS put in front: the decoder
+            // restarts cleanly on it without being rebuilt.
+            self.next_sample = 0;
+            self.flushed = false;
+            self.frames_this_pass = 0;
+            self.pending_pts.clear();
+            self.pts_offset_ms += self.pass_duration_ms;
+        }
+    }
+}
+
+impl Mp4FrameSource {
+    /// The next frame of the current pass through the file.
+    fn next_in_pass(&mut self) -> Result<Option<Frame>, FrameError> {
         if let Some(frame) = self.ready.pop_front() {
             return Ok(Some(frame));
         }
@@ -245,7 +288,8 @@ impl FrameSource for Mp4FrameSource {
                 }
             };
             if let Some(yuv) = decoded {
-                let pts = self.pending_pts.pop_front().unwrap_or(sample.pts_ms);
+                let pts =
+                    self.pending_pts.pop_front().unwrap_or(sample.pts_ms) + self.pts_offset_ms;
                 return match Self::to_frame(&yuv, size, pts) {
                     Ok(frame) => Ok(Some(frame)),
                     Err(got) => Err(FrameError::Corrupt {
@@ -270,7 +314,7 @@ impl FrameSource for Mp4FrameSource {
                     reason: format!("H.264 decoder failed to flush: {e}"),
                 })?;
             for yuv in remaining {
-                let pts = self.pending_pts.pop_front().unwrap_or_default();
+                let pts = self.pending_pts.pop_front().unwrap_or_default() + self.pts_offset_ms;
                 if let Ok(frame) = Self::to_frame(&yuv, size, pts) {
                     self.ready.push_back(frame);
                 }

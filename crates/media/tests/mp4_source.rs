@@ -169,3 +169,24 @@ fn damage_anywhere_in_a_clip_never_panics() {
         "errors {errors}, decoded {decoded}"
     );
 }
+
+#[test]
+fn a_looping_source_wraps_with_time_running_on() {
+    let mut source = Mp4FrameSource::open(common::highway_mp4())
+        .unwrap()
+        .looping(true);
+    let first = source.next_frame().unwrap().unwrap();
+    let mut last_pts = first.pts_ms;
+    for _ in 1..748 {
+        last_pts = source.next_frame().unwrap().unwrap().pts_ms;
+    }
+    assert_eq!(last_pts, 747 * 40);
+    let wrapped = source.next_frame().unwrap().unwrap();
+    assert_eq!(wrapped.pts_ms, 748 * 40, "time runs on across the wrap");
+    assert_eq!(
+        wrapped.y, first.y,
+        "the second pass shows the first frame again"
+    );
+    let next = source.next_frame().unwrap().unwrap();
+    assert_eq!(next.pts_ms, 749 * 40);
+}
