@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
+use sha2::{Digest, Sha256};
 use watchlight_hw::{Frame, FrameSource};
 use watchlight_media::{
     ClipRecorder, EncoderSettings, H264Encoder, MotionSample, Mp4FrameSource, RecorderConfig,
+    mux_mp4, thumbnail_jpeg,
 };
 
 fn data(name: &str) -> PathBuf {
@@ -170,6 +172,34 @@ fn bench_encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// The work at the end of a clip: mux 10 s of 720p15, JPEG the peak frame, hash the MP4.
+fn bench_finish(c: &mut Criterion) {
+    let mut case = encode_cases().swap_remove(1);
+    let mut encoder = case.encoder();
+    let mut index = 0;
+    let mut encoded = Vec::new();
+    for _ in 0..10 {
+        for frame in &mut case.frames {
+            frame.pts_ms = index * 1000 / 15;
+            index += 1;
+            encoded.push(encoder.encode(frame).unwrap());
+        }
+    }
+    let mut group = c.benchmark_group("finish a clip");
+    group.sample_size(20);
+    group.bench_function("mux 10 s of 1280x720@15fps", |b| {
+        b.iter(|| mux_mp4(1280, 720, 15.0, &encoded).unwrap())
+    });
+    group.bench_function("thumbnail 1280x720 JPEG q80", |b| {
+        b.iter(|| thumbnail_jpeg(&case.frames[7], 80).unwrap())
+    });
+    let mp4 = mux_mp4(1280, 720, 15.0, &encoded).unwrap();
+    println!("10 s of 1280x720@15fps: MP4 {} kB", mp4.len() / 1000);
+    group.throughput(Throughput::Bytes(mp4.len() as u64));
+    group.bench_function("sha256 of that MP4", |b| b.iter(|| Sha256::digest(&mp4)));
+    group.finish();
+}
+
 /// Median wall time of `runs` calls.
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..runs)
@@ -250,6 +280,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_decode(&mut c);
     bench_encode(&mut c);
+    bench_finish(&mut c);
     c.final_summary();
     real_time_summary();
     pre_roll_memory_summary();
