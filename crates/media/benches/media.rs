@@ -194,7 +194,12 @@ fn bench_finish(c: &mut Criterion) {
         b.iter(|| thumbnail_jpeg(&case.frames[7], 80).unwrap())
     });
     let mp4 = mux_mp4(1280, 720, 15.0, &encoded).unwrap();
-    println!("10 s of 1280x720@15fps: MP4 {} kB", mp4.len() / 1000);
+    let jpeg = thumbnail_jpeg(&case.frames[7], 80).unwrap();
+    println!(
+        "10 s of 1280x720@15fps: MP4 {} kB; its 1280x720 thumbnail {} kB",
+        mp4.len() / 1000,
+        jpeg.len() / 1000
+    );
     group.throughput(Throughput::Bytes(mp4.len() as u64));
     group.bench_function("sha256 of that MP4", |b| b.iter(|| Sha256::digest(&mp4)));
     group.finish();

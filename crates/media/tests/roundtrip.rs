@@ -462,3 +462,11 @@ fn fragmented_mp4_decodes_through_the_same_source() {
         assert!(common::luma_mad(frame, &common::moving_square(W, H, i as u64, FPS)) < 6.0);
     }
 }
+
+#[test]
+fn recorder_and_source_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<ClipRecorder>();
+    assert_send::<Mp4FrameSource>();
+    assert_send::<H264Encoder>();
+}
