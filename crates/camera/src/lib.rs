@@ -11,6 +11,8 @@ pub mod battery;
 mod core;
 pub mod io;
 pub mod lights;
+pub mod queue;
+pub mod replay;
 
 pub use crate::core::Core;
 pub use crate::core::{

@@ -1,1 +1,15 @@
-//! Simulated hardware. Each simulation implements the same trait a Linux board does.
+//! Simulated hardware. Each simulation implements the same trait a Linux board does,
+//! and shares one [`SimClock`] so that tests and the simulated camera run on virtual
+//! time.
+
+mod battery;
+mod clock;
+mod io;
+mod light;
+mod wifi;
+
+pub use battery::{BatteryModel, Load, SimBattery};
+pub use clock::SimClock;
+pub use io::{SimButton, SimPir};
+pub use light::SimLight;
+pub use wifi::SimWifi;
