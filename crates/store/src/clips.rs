@@ -284,14 +284,7 @@ impl Store {
                     policy.max_bytes
                 );
                 drop(tx);
-                add_notice_conn(
-                    &conn,
-                    now,
-                    notice_kind::STORAGE_FULL,
-                    Some(device),
-                    &reason,
-                    &serde_json::json!({ "clip_id": clip_id, "bytes": written }),
-                )?;
+                storage_full_notice(&conn, now, device, clip_id, &reason)?;
                 return Ok(PutOutcome::StorageFull { reason });
             }
             let used = used_bytes_tx(&tx)?;
@@ -357,14 +350,7 @@ impl Store {
             kind.as_str()
         );
         let conn = self.conn();
-        add_notice_conn(
-            &conn,
-            self.now_ms(),
-            notice_kind::STORAGE_FULL,
-            Some(device),
-            &reason,
-            &serde_json::json!({ "clip_id": clip_id }),
-        )?;
+        storage_full_notice(&conn, self.now_ms(), device, clip_id, &reason)?;
         Ok(PutOutcome::StorageFull { reason })
     }
 
@@ -481,11 +467,7 @@ impl Store {
 
     /// Clips and bytes (videos + thumbnails) the index holds.
     pub fn clip_usage(&self) -> Result<(u64, u64)> {
-        let conn = self.conn();
-        let count: i64 = conn
-            .query_row("SELECT COUNT(*) FROM clips", [], |r| r.get(0))
-            .ctx(|| "count clips".into())?;
-        Ok((count as u64, used_bytes_tx(&conn)?))
+        totals_tx(&self.conn())
     }
 
     /// Deletes clips older than the policy's maximum age, then the oldest clips until
@@ -644,14 +626,35 @@ fn policy_tx(conn: &Connection) -> Result<RetentionPolicy> {
     }
 }
 
+/// Bytes (videos + thumbnails) the index holds, from the trigger-kept total.
 pub(crate) fn used_bytes_tx(conn: &Connection) -> Result<u64> {
+    Ok(totals_tx(conn)?.1)
+}
+
+/// (clips, bytes) from the trigger-kept totals.
+pub(crate) fn totals_tx(conn: &Connection) -> Result<(u64, u64)> {
     conn.query_row(
-        "SELECT COALESCE(SUM(COALESCE(video_bytes, 0) + COALESCE(thumb_bytes, 0)), 0) FROM clips",
+        "SELECT clips, bytes FROM clip_totals WHERE id = 1",
         [],
-        |r| r.get::<_, i64>(0),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?.max(0) as u64,
+                r.get::<_, i64>(1)?.max(0) as u64,
+            ))
+        },
     )
-    .map(|v| v as u64)
-    .ctx(|| "sum clip bytes".into())
+    .ctx(|| "read the clip totals".into())
+}
+
+/// (clips, bytes) counted from the rows themselves: what fsck checks the totals against.
+pub(crate) fn counted_totals_tx(conn: &Connection) -> Result<(u64, u64)> {
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(COALESCE(video_bytes, 0) + COALESCE(thumb_bytes, 0)), 0)
+         FROM clips",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+    .ctx(|| "count clips and bytes".into())
 }
 
 /// Every clip, oldest first, as deletion candidates (reason filled in by the caller).
@@ -699,6 +702,12 @@ fn delete_rows_tx(tx: &Transaction<'_>, clips: &[DeletedClip], now: u64) -> Resu
     Ok(())
 }
 
+/// Most clips a `clips_deleted_for_space` notice lists by name (its count is exact).
+const NOTICE_MAX_LISTED: usize = 100;
+
+/// Tells the owner that unseen clips were deleted for space. While such a notice is
+/// unread, later deletions are added to it rather than making a new notice per clip
+/// (a full budget evicts one clip per new clip).
 fn space_notice_tx(tx: &Transaction<'_>, now: u64, deleted: &[DeletedClip]) -> Result<Option<i64>> {
     let unseen: Vec<&DeletedClip> = deleted
         .iter()
@@ -707,25 +716,114 @@ fn space_notice_tx(tx: &Transaction<'_>, now: u64, deleted: &[DeletedClip]) -> R
     if unseen.is_empty() {
         return Ok(None);
     }
-    let bytes: u64 = unseen.iter().map(|d| d.bytes).sum();
+    let previous = unread_notice_tx(tx, notice_kind::CLIPS_DELETED_FOR_SPACE, None)?;
+    let (mut clips, mut count, mut bytes) = match &previous {
+        Some((_, data)) => (
+            data["clips"].as_array().cloned().unwrap_or_default(),
+            data["count"].as_u64().unwrap_or(0),
+            data["bytes"].as_u64().unwrap_or(0),
+        ),
+        None => (Vec::new(), 0, 0),
+    };
+    for d in &unseen {
+        if clips.len() < NOTICE_MAX_LISTED {
+            clips.push(serde_json::json!({
+                "device_id": d.device_id, "clip_id": d.clip_id, "bytes": d.bytes
+            }));
+        }
+        count += 1;
+        bytes += d.bytes;
+    }
     let message = format!(
-        "{} unseen clip{} deleted for space ({bytes} bytes), oldest first",
-        unseen.len(),
-        if unseen.len() == 1 { "" } else { "s" }
+        "{count} unseen clip{} deleted for space ({bytes} bytes), oldest first",
+        if count == 1 { "" } else { "s" }
     );
-    let data = serde_json::json!({
-        "clips": unseen.iter().map(|d| serde_json::json!({"device_id": d.device_id, "clip_id": d.clip_id, "bytes": d.bytes})).collect::<Vec<_>>(),
-        "bytes": bytes,
-    });
-    add_notice_conn(
-        tx,
-        now,
-        notice_kind::CLIPS_DELETED_FOR_SPACE,
-        None,
-        &message,
-        &data,
+    let data = serde_json::json!({ "clips": clips, "count": count, "bytes": bytes });
+    match previous {
+        Some((id, _)) => {
+            update_notice_tx(tx, id, now, &message, &data)?;
+            Ok(Some(id))
+        }
+        None => add_notice_conn(
+            tx,
+            now,
+            notice_kind::CLIPS_DELETED_FOR_SPACE,
+            None,
+            &message,
+            &data,
+        )
+        .map(Some),
+    }
+}
+
+/// Tells the owner a file could not be stored; repeats while unread are counted in the
+/// same notice.
+fn storage_full_notice(
+    conn: &Connection,
+    now: u64,
+    device: &str,
+    clip_id: &str,
+    reason: &str,
+) -> Result<i64> {
+    let previous = unread_notice_tx(conn, notice_kind::STORAGE_FULL, Some(device))?;
+    let count = previous
+        .as_ref()
+        .and_then(|(_, d)| d["count"].as_u64())
+        .unwrap_or(0)
+        + 1;
+    let data = serde_json::json!({ "clip_id": clip_id, "count": count });
+    let message = if count == 1 {
+        reason.to_owned()
+    } else {
+        format!("{reason} ({count} times since this notice was last read)")
+    };
+    match previous {
+        Some((id, _)) => {
+            update_notice_tx(conn, id, now, &message, &data)?;
+            Ok(id)
+        }
+        None => add_notice_conn(
+            conn,
+            now,
+            notice_kind::STORAGE_FULL,
+            Some(device),
+            &message,
+            &data,
+        ),
+    }
+}
+
+fn unread_notice_tx(
+    conn: &Connection,
+    kind: &str,
+    device: Option<&str>,
+) -> Result<Option<(i64, serde_json::Value)>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, data FROM notices WHERE kind = ?1 AND read = 0 AND device_id IS ?2
+             ORDER BY id DESC LIMIT 1",
+            params![kind, device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ctx(|| format!("look up an unread {kind} notice"))?;
+    row.map(|(id, data)| Ok((id, parse_json(&data, || format!("data of notice {id}"))?)))
+        .transpose()
+}
+
+fn update_notice_tx(
+    conn: &Connection,
+    id: i64,
+    now: u64,
+    message: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE notices SET ts_ms = ?2, message = ?3, data = ?4 WHERE id = ?1",
+        params![id, ms(now), message, data.to_string()],
     )
-    .map(Some)
+    .ctx(|| format!("update notice {id}"))?;
+    Ok(())
 }
 
 /// Unlinks the files of deleted rows, unless a newer upload of the same clip owns the

@@ -346,13 +346,15 @@ impl Store {
         add_notice_conn(&conn, self.now_ms(), kind, device, message, data)
     }
 
-    /// Notices, newest first, at most `limit`; only unread ones if `unread_only`.
+    /// Notices, most recently updated first, at most `limit`; only unread ones if
+    /// `unread_only`. (A notice that gathers repeats, such as clips deleted for space,
+    /// moves up when it gains one.)
     pub fn notices(&self, limit: usize, unread_only: bool) -> Result<Vec<Notice>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
                 "SELECT id, ts_ms, kind, device_id, message, data, read FROM notices
-                 WHERE (?2 = 0 OR read = 0) ORDER BY id DESC LIMIT ?1",
+                 WHERE (?2 = 0 OR read = 0) ORDER BY ts_ms DESC, id DESC LIMIT ?1",
             )
             .ctx(|| "list notices".into())?;
         let rows = stmt

@@ -11,9 +11,13 @@
 //! | file, no row | adopted: indexed with its measured size and digest |
 //! | stray temp file | deleted (unless an upload of a live process owns it) |
 //! | interrupted deletion | finished |
+//! | running totals drifted | recounted |
 //! | SQLite integrity problem | reported only |
 
-use crate::clips::{ClipInfo, ClipKind, all_clips, clip_tx, collect_garbage_conn, sync_dir};
+use crate::clips::{
+    ClipInfo, ClipKind, all_clips, clip_tx, collect_garbage_conn, counted_totals_tx, sync_dir,
+    totals_tx,
+};
 use crate::error::{Result, SqlContext, StoreError, io_err};
 use crate::{QUARANTINE_DIR, Sha256Hex, Store, StoredFile, check_clip_id, check_device_id, ms};
 use rusqlite::params;
@@ -61,6 +65,11 @@ pub enum FsckFinding {
     UnknownFile { path: PathBuf },
     /// Deletions recorded but not finished.
     PendingDeletions { count: u64 },
+    /// The running clip totals disagree with the rows (repair: recounted).
+    TotalsDrift {
+        recorded: (u64, u64),
+        counted: (u64, u64),
+    },
     /// `PRAGMA integrity_check` / `foreign_key_check` said something.
     Database { message: String },
 }
@@ -116,6 +125,11 @@ impl fmt::Display for FsckFinding {
             }
             UnknownFile { path } => write!(f, "unknown file (left alone): {}", path.display()),
             PendingDeletions { count } => write!(f, "{count} interrupted file deletion(s)"),
+            TotalsDrift { recorded, counted } => write!(
+                f,
+                "clip totals drifted: recorded {} clips / {} bytes, the rows hold {} / {}",
+                recorded.0, recorded.1, counted.0, counted.1
+            ),
             Database { message } => write!(f, "database: {message}"),
         }
     }
@@ -187,14 +201,21 @@ impl Store {
     /// (see the module table). Reads every stored byte to check digests.
     pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
         let mut report = FsckReport::default();
-        let (rows, garbage, db_messages) = {
+        let (rows, garbage, db_messages, totals) = {
             let conn = self.conn();
+            let totals = (totals_tx(&conn)?, counted_totals_tx(&conn)?);
             let rows = all_clips(&conn)?;
             let garbage: i64 = conn
                 .query_row("SELECT COUNT(*) FROM clip_garbage", [], |r| r.get(0))
                 .ctx(|| "count clip garbage".into())?;
-            (rows, garbage as u64, database_checks(&conn)?)
+            (rows, garbage as u64, database_checks(&conn)?, totals)
         };
+        if totals.0 != totals.1 {
+            report.findings.push(FsckFinding::TotalsDrift {
+                recorded: totals.0,
+                counted: totals.1,
+            });
+        }
         report.clips_checked = rows.len() as u64;
         for message in db_messages {
             report.findings.push(FsckFinding::Database { message });
@@ -415,12 +436,21 @@ impl Store {
                     still
                 }
                 FsckFinding::PendingDeletions { .. } => true, // finished after the commit
+                FsckFinding::TotalsDrift { .. } => true,      // recounted below
                 FsckFinding::UnknownFile { .. } | FsckFinding::Database { .. } => false,
             };
             if !fixed {
                 not_repaired.push(finding.clone());
             }
         }
+        // Recount last, after the repairs above changed rows.
+        tx.execute(
+            "UPDATE clip_totals SET (clips, bytes) = (SELECT COUNT(*),
+                 COALESCE(SUM(COALESCE(video_bytes, 0) + COALESCE(thumb_bytes, 0)), 0) FROM clips)
+             WHERE id = 1",
+            [],
+        )
+        .ctx(|| "recount the clip totals".into())?;
         tx.commit().ctx(|| "commit fsck repairs".into())?;
         collect_garbage_conn(&conn, self)?;
         for dir in touched_dirs {

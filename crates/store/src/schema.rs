@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// The migrations, in order; the version of `MIGRATIONS[i]` is `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,6 +216,38 @@ CREATE TABLE config (
     value      TEXT NOT NULL,
     updated_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// A running total of clip count and bytes, kept by triggers, so that a put need not
+/// sum the whole index (measured: 10 ms more per put at 50,000 clips).
+const MIGRATION_2: &str = r#"
+CREATE TABLE clip_totals (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    clips INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT INTO clip_totals (id, clips, bytes)
+    SELECT 1, COUNT(*), COALESCE(SUM(COALESCE(video_bytes, 0) + COALESCE(thumb_bytes, 0)), 0)
+    FROM clips;
+
+CREATE TRIGGER clip_totals_insert AFTER INSERT ON clips BEGIN
+    UPDATE clip_totals SET clips = clips + 1,
+        bytes = bytes + COALESCE(NEW.video_bytes, 0) + COALESCE(NEW.thumb_bytes, 0)
+    WHERE id = 1;
+END;
+
+CREATE TRIGGER clip_totals_delete AFTER DELETE ON clips BEGIN
+    UPDATE clip_totals SET clips = clips - 1,
+        bytes = bytes - COALESCE(OLD.video_bytes, 0) - COALESCE(OLD.thumb_bytes, 0)
+    WHERE id = 1;
+END;
+
+CREATE TRIGGER clip_totals_update AFTER UPDATE OF video_bytes, thumb_bytes ON clips BEGIN
+    UPDATE clip_totals SET
+        bytes = bytes + COALESCE(NEW.video_bytes, 0) + COALESCE(NEW.thumb_bytes, 0)
+                      - COALESCE(OLD.video_bytes, 0) - COALESCE(OLD.thumb_bytes, 0)
+    WHERE id = 1;
+END;
 "#;
 
 /// Brings the database at `path` up to [`SCHEMA_VERSION`], or refuses a newer one.

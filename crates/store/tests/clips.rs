@@ -434,3 +434,63 @@ fn a_put_over_the_budget_evicts_the_oldest_and_a_clip_bigger_than_the_budget_is_
         f.files()
     );
 }
+
+#[test]
+fn repeated_evictions_gather_in_one_unread_notice() {
+    let f = fixture();
+    f.store
+        .set_retention_policy(&RetentionPolicy {
+            max_bytes: 2_000,
+            max_age_ms: None,
+        })
+        .unwrap();
+    for (i, clip) in ["c1", "c2", "c3", "c4"].iter().enumerate() {
+        f.clock.advance(1_000);
+        put_at(&f, clip, T0 + i as u64, 1_000);
+    }
+    let unread = f.store.notices(10, true).unwrap();
+    assert_eq!(unread.len(), 1, "{unread:?}");
+    assert_eq!(
+        unread[0].message,
+        "2 unseen clips deleted for space (2000 bytes), oldest first"
+    );
+    assert_eq!(unread[0].data["count"], 2);
+    assert_eq!(unread[0].data["clips"][1]["clip_id"], "c2");
+    assert_eq!(
+        unread[0].ts_ms,
+        T0 + 4_000,
+        "the notice moves to the latest deletion"
+    );
+
+    f.store.mark_notice_read(unread[0].id).unwrap();
+    put_at(&f, "c5", T0 + 5, 1_000);
+    let unread = f.store.notices(10, true).unwrap();
+    assert_eq!(unread.len(), 1);
+    assert!(
+        unread[0].message.starts_with("1 unseen clip deleted"),
+        "{}",
+        unread[0].message
+    );
+
+    let huge = body(1, 3_000);
+    for clip in ["h1", "h2"] {
+        let out = f.store.put_clip(DEV, clip, &sha(&huge), &huge[..]).unwrap();
+        assert!(matches!(out, PutOutcome::StorageFull { .. }));
+    }
+    let full: Vec<_> = f
+        .store
+        .notices(10, true)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == notice_kind::STORAGE_FULL)
+        .collect();
+    assert_eq!(full.len(), 1);
+    assert!(
+        full[0]
+            .message
+            .ends_with("(2 times since this notice was last read)"),
+        "{}",
+        full[0].message
+    );
+    assert_eq!(full[0].device_id.as_deref(), Some(DEV));
+}

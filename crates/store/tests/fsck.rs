@@ -281,3 +281,44 @@ fn unknown_files_are_reported_and_left_alone() {
     assert_eq!(report.not_repaired.len(), 1);
     assert!(dir.join("notes.txt").exists());
 }
+
+#[test]
+fn an_older_database_is_migrated_with_its_clips_counted() {
+    let f = fixture();
+    let a = body(1, 1_234);
+    let b = body(2, 4_321);
+    f.store.put_clip(DEV, "a", &sha(&a), &a[..]).unwrap();
+    f.store.put_thumbnail(DEV, "a", &sha(&b), &b[..]).unwrap();
+    // Take the database back to schema version 1, as an older build left it.
+    let conn = rusqlite::Connection::open(f.dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER clip_totals_insert; DROP TRIGGER clip_totals_delete;
+         DROP TRIGGER clip_totals_update; DROP TABLE clip_totals;
+         DELETE FROM schema_migrations WHERE version > 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = f.reopen();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(store.clip_usage().unwrap(), (1, 1_234 + 4_321));
+    assert!(store.fsck(false).unwrap().is_clean());
+}
+
+#[test]
+fn drifted_totals_are_found_and_recounted() {
+    let f = fixture();
+    let a = body(1, 1_000);
+    f.store.put_clip(DEV, "a", &sha(&a), &a[..]).unwrap();
+    let conn = rusqlite::Connection::open(f.dir.path().join(DB_FILE)).unwrap();
+    conn.execute("UPDATE clip_totals SET bytes = 99", [])
+        .unwrap();
+    let report = f.store.fsck(true).unwrap();
+    assert!(
+        report
+            .to_string()
+            .contains("recorded 1 clips / 99 bytes, the rows hold 1 / 1000"),
+        "{report}"
+    );
+    assert_eq!(f.store.clip_usage().unwrap(), (1, 1_000));
+    assert!(f.store.fsck(false).unwrap().is_clean());
+}

@@ -514,3 +514,26 @@ fn two_handles_on_one_database_both_read_and_write() {
         200
     );
 }
+
+#[test]
+fn a_store_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn an_unusable_data_folder_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::open(&file, ManualClock::new(T0)).unwrap_err();
+    assert!(err.to_string().contains("not-a-folder"), "{err}");
+
+    // A file that is not a SQLite database.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(DB_FILE), vec![0x42; 4096]).unwrap();
+    let err = Store::open(&data, ManualClock::new(T0)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(DB_FILE), "{msg}");
+}
