@@ -48,8 +48,8 @@ pub use events::{
 pub use fsck::{FsckFinding, FsckReport};
 pub use schema::SCHEMA_VERSION;
 pub use telemetry::{
-    CompactionReport, FIVE_MINUTE_KEPT_MS, FULL_RESOLUTION_KEPT_MS, HOURLY_KEPT_MS, Metric,
-    Resolution, TelemetrySummary,
+    CompactionReport, FIVE_MINUTE_KEPT_MS, FULL_RESOLUTION_KEPT_MS, HISTORY_KEPT_MS,
+    HOURLY_KEPT_MS, Metric, READ_NOTICES_KEPT_MS, Resolution, TelemetrySummary,
 };
 
 use error::{SqlContext, io_err};

@@ -14,6 +14,10 @@ use watchlight_protocol::messages::TelemetryMsg;
 pub const FULL_RESOLUTION_KEPT_MS: u64 = 48 * 3600 * 1000;
 pub const FIVE_MINUTE_KEPT_MS: u64 = 30 * 24 * 3600 * 1000;
 pub const HOURLY_KEPT_MS: u64 = 365 * 24 * 3600 * 1000;
+/// Events, availability history and finished commands are kept as long as hourly telemetry.
+pub const HISTORY_KEPT_MS: u64 = HOURLY_KEPT_MS;
+/// Notices the owner has read are kept this long.
+pub const READ_NOTICES_KEPT_MS: u64 = 90 * 24 * 3600 * 1000;
 
 /// A summary resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,6 +99,10 @@ pub struct CompactionReport {
     pub hourly_deleted: u64,
     pub sessions_expired: u64,
     pub pairing_attempts_pruned: u64,
+    /// Events, availability changes and commands older than [`HISTORY_KEPT_MS`].
+    pub history_pruned: u64,
+    /// Read notices older than [`READ_NOTICES_KEPT_MS`].
+    pub notices_pruned: u64,
 }
 
 const MERGE: &str = "ON CONFLICT (device_id, resolution_ms, bucket_ms, metric) DO UPDATE SET
@@ -208,7 +216,8 @@ impl Store {
 
     /// Rolls telemetry up (older than 48 h into 5-minute summaries, 5-minute summaries
     /// older than 30 days into hourly ones), deletes hourly summaries older than a year,
-    /// and prunes expired sessions and old pairing tries. Run it every few minutes.
+    /// and prunes expired sessions, old pairing tries, history older than a year and read
+    /// notices older than 90 days. Run it every few minutes.
     pub fn compact(&self, now_ms: u64) -> Result<CompactionReport> {
         let mut report = CompactionReport::default();
         let mut conn = self.conn();
@@ -285,6 +294,25 @@ impl Store {
                 params![ms(now_ms.saturating_sub(crate::accounts::PAIRING_WINDOW_MS))],
             )
             .ctx(|| "prune old pairing tries".into())? as u64;
+        let history_cutoff = ms(now_ms.saturating_sub(HISTORY_KEPT_MS));
+        for (table, column) in [
+            ("events", "ts_ms"),
+            ("availability_history", "ts_ms"),
+            ("commands", "created_ms"),
+        ] {
+            report.history_pruned += tx
+                .execute(
+                    &format!("DELETE FROM {table} WHERE {column} < ?1"),
+                    params![history_cutoff],
+                )
+                .ctx(|| format!("prune old {table}"))? as u64;
+        }
+        report.notices_pruned = tx
+            .execute(
+                "DELETE FROM notices WHERE read = 1 AND ts_ms < ?1",
+                params![ms(now_ms.saturating_sub(READ_NOTICES_KEPT_MS))],
+            )
+            .ctx(|| "prune read notices".into())? as u64;
         tx.commit().ctx(|| "commit compaction".into())?;
         Ok(report)
     }

@@ -167,3 +167,34 @@ fn compaction_also_prunes_expired_sessions_and_old_pairing_tries() {
     let r = f.store.compact(T0 + 60_000).unwrap();
     assert_eq!((r.sessions_expired, r.pairing_attempts_pruned), (1, 1));
 }
+
+#[test]
+fn compaction_prunes_year_old_history_and_old_read_notices() {
+    let f = fixture();
+    let dev = f.add_device("A1");
+    let ev = |seq: u64, ts: u64| watchlight_protocol::messages::EventMsg {
+        v: 1,
+        ts,
+        seq,
+        event: watchlight_protocol::EventKind::Button,
+        data: Default::default(),
+    };
+    f.store.insert_event(&dev, &ev(1, T0)).unwrap();
+    f.store.insert_event(&dev, &ev(2, T0 + DAY)).unwrap();
+    let read = f
+        .store
+        .add_notice("test", None, "old, read", &serde_json::json!({}))
+        .unwrap();
+    f.store.mark_notice_read(read).unwrap();
+    f.store
+        .add_notice("test", None, "old, unread", &serde_json::json!({}))
+        .unwrap();
+
+    let r = f.store.compact(T0 + HISTORY_KEPT_MS + 1).unwrap();
+    assert_eq!((r.history_pruned, r.notices_pruned), (1, 1));
+    let left = f.store.events(Some(&dev), 0, u64::MAX, 10).unwrap();
+    assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2]);
+    let notices = f.store.notices(10, false).unwrap();
+    assert_eq!(notices.len(), 1, "an unread notice is never pruned");
+    assert_eq!(notices[0].message, "old, unread");
+}
