@@ -24,6 +24,8 @@ pub enum MediaError {
     Mux(String),
     #[error("a clip needs at least 2 frames to have a duration, got {0}")]
     TooFewFrames(usize),
+    #[error("not a playable H.264 MP4: {0}")]
+    NotPlayable(String),
     #[error("cannot encode JPEG thumbnail: {0}")]
     Thumbnail(String),
     #[error("the recorder is already recording")]

@@ -3,6 +3,7 @@
 //! - [`Mp4FrameSource`] reads an MP4/H.264 file as a [`watchlight_hw::FrameSource`].
 //! - [`H264Encoder`] wraps openh264 with settings suited to clips ([`EncoderSettings`]).
 //! - [`mux_mp4`] writes fast-start MP4 (moov before mdat) that browsers play and seek.
+//! - [`probe_mp4`] checks an MP4 is a playable H.264 clip from its index alone.
 //! - [`thumbnail_jpeg`] turns an I420 frame into a JPEG.
 //! - [`ClipRecorder`] keeps a pre-roll of encoded GOPs and turns a recording into a [`Clip`].
 //!
@@ -49,6 +50,7 @@ mod encode;
 mod error;
 mod mp4_source;
 mod mux;
+mod probe;
 mod recorder;
 mod thumbnail;
 
@@ -58,5 +60,6 @@ pub use encode::{EncodedFrame, EncoderSettings, H264Encoder};
 pub use error::MediaError;
 pub use mp4_source::Mp4FrameSource;
 pub use mux::mux_mp4;
+pub use probe::{Mp4Info, probe_mp4};
 pub use recorder::{ClipRecorder, RecorderConfig};
 pub use thumbnail::thumbnail_jpeg;

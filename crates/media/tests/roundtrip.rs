@@ -470,3 +470,35 @@ fn recorder_and_source_can_move_to_another_thread() {
     assert_send::<Mp4FrameSource>();
     assert_send::<H264Encoder>();
 }
+
+#[test]
+fn probing_a_clip_reads_its_index_without_decoding() {
+    use watchlight_media::probe_mp4;
+    let encoded = encode_scene(EncoderSettings::for_clip(W, H, FPS), 20);
+    let mp4 = mux_mp4(W, H, FPS, &encoded).unwrap();
+    let info = probe_mp4(&mp4).unwrap();
+    assert_eq!((info.width, info.height, info.frame_count), (W, H, 20));
+    assert_eq!(info.duration_ms, 2_000);
+    assert!(
+        info.codec.starts_with("avc1.42"),
+        "Baseline profile: {}",
+        info.codec
+    );
+    assert!(info.fast_start && !info.fragmented);
+
+    let shared = std::fs::read(common::campus_mp4()).unwrap();
+    let campus = probe_mp4(&shared).unwrap();
+    assert_eq!(
+        (campus.width, campus.height, campus.frame_count),
+        (480, 360, 797)
+    );
+    assert_eq!(campus.duration_ms, 79_700);
+
+    let err = probe_mp4(&mp4[..mp4.len() - 100]).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = probe_mp4(b"GIF89a not a video").unwrap_err();
+    assert!(
+        err.to_string().contains("not a playable H.264 MP4"),
+        "{err}"
+    );
+}
