@@ -711,7 +711,9 @@ const NOTICE_MAX_LISTED: usize = 100;
 fn space_notice_tx(tx: &Transaction<'_>, now: u64, deleted: &[DeletedClip]) -> Result<Option<i64>> {
     let unseen: Vec<&DeletedClip> = deleted
         .iter()
-        .filter(|d| d.reason == DeletionReason::Space && !d.seen)
+        // A row with no files (metadata of a video that never came) frees nothing and
+        // has nothing to watch: not worth telling.
+        .filter(|d| d.reason == DeletionReason::Space && !d.seen && d.bytes > 0)
         .collect();
     if unseen.is_empty() {
         return Ok(None);

@@ -262,18 +262,24 @@ impl Store {
             None => Ok(CommandResultOutcome::UnknownCommand),
             Some(Some(_)) => Ok(CommandResultOutcome::Duplicate),
             Some(None) => {
-                conn.execute(
-                    "UPDATE commands SET result_ms = ?2, ok = ?3, error = ?4
+                let n = conn
+                    .execute(
+                        "UPDATE commands SET result_ms = ?2, ok = ?3, error = ?4
                      WHERE id = ?1 AND result_ms IS NULL",
-                    params![
-                        result.id,
-                        ms(self.now_ms()),
-                        result.ok,
-                        result.error.as_deref()
-                    ],
-                )
-                .ctx(|| format!("store the result of command {}", result.id))?;
-                Ok(CommandResultOutcome::Recorded)
+                        params![
+                            result.id,
+                            ms(self.now_ms()),
+                            result.ok,
+                            result.error.as_deref()
+                        ],
+                    )
+                    .ctx(|| format!("store the result of command {}", result.id))?;
+                // Another handle may have stored one between the read and the update.
+                Ok(if n == 1 {
+                    CommandResultOutcome::Recorded
+                } else {
+                    CommandResultOutcome::Duplicate
+                })
             }
         }
     }

@@ -494,3 +494,32 @@ fn repeated_evictions_gather_in_one_unread_notice() {
     );
     assert_eq!(full[0].device_id.as_deref(), Some(DEV));
 }
+
+#[test]
+fn metadata_without_video_is_cleared_by_retention_but_not_announced() {
+    let f = fixture();
+    let never = body(9, 500);
+    // A clip_recorded event whose video never arrived (the camera dropped it).
+    f.store
+        .insert_event(DEV, &clip_recorded(1, "ghost", T0 - 10_000, &never))
+        .unwrap();
+    put_at(&f, "c1", T0 - 5_000, 1_000);
+    put_at(&f, "c2", T0, 1_000);
+    f.store
+        .set_retention_policy(&RetentionPolicy {
+            max_bytes: 1_500,
+            max_age_ms: None,
+        })
+        .unwrap();
+    let r = f.store.retention(T0).unwrap();
+    assert_eq!(
+        r.deleted
+            .iter()
+            .map(|d| (d.clip_id.as_str(), d.bytes))
+            .collect::<Vec<_>>(),
+        vec![("ghost", 0), ("c1", 1_000)]
+    );
+    let notice = &f.store.notices(1, true).unwrap()[0];
+    assert_eq!(notice.data["count"], 1, "{notice:?}");
+    assert_eq!(notice.data["clips"][0]["clip_id"], "c1");
+}
