@@ -848,6 +848,22 @@ pub(crate) fn collect_garbage_conn(conn: &Connection, store: &Store) -> Result<(
     if rows.is_empty() {
         return Ok(());
     }
+    // With synchronous = NORMAL a commit reaches the WAL file but not the disk. The
+    // deletions must be durable before the files go, or a power cut could bring back
+    // rows whose files are gone: sync the WAL first (what synchronous = FULL would do at
+    // every commit; a checkpoint in between has already synced the database file).
+    let wal = store.data_dir.join(format!("{}-wal", crate::DB_FILE));
+    match File::open(&wal) {
+        Ok(f) => f.sync_all().map_err(io_err("fsync", &wal))?,
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StoreError::Io {
+                op: "open",
+                path: wal,
+                source: e,
+            });
+        }
+    }
     let mut dirs = std::collections::BTreeSet::new();
     for (id, device, clip_id, file_name) in &rows {
         let kind = Path::new(file_name)

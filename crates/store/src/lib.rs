@@ -117,8 +117,11 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Store> {
         let data_dir = data_dir.as_ref().to_owned();
-        std::fs::create_dir_all(data_dir.join(CLIPS_DIR))
-            .map_err(io_err("create", data_dir.join(CLIPS_DIR)))?;
+        let clips_dir = data_dir.join(CLIPS_DIR);
+        if !clips_dir.is_dir() {
+            std::fs::create_dir_all(&clips_dir).map_err(io_err("create", &clips_dir))?;
+            clips::sync_dir(&data_dir)?;
+        }
         let path = data_dir.join(DB_FILE);
         let open_err = |source| StoreError::Open {
             path: path.clone(),
