@@ -128,6 +128,14 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(&path).map_err(open_err)?;
+        // It holds the owner's password hash: readable by the hub's user only. SQLite
+        // gives the -wal and -shm files the database file's mode.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io_err("restrict permissions of", &path))?;
+        }
         conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
         // WAL: readers never block the writer; NORMAL is durable at each checkpoint and
         // never corrupt (a power cut may lose the last transactions, never half of one).
