@@ -544,3 +544,36 @@ fn an_unusable_data_folder_is_refused_with_its_path() {
     let msg = err.to_string();
     assert!(msg.contains(DB_FILE), "{msg}");
 }
+
+#[test]
+fn a_tampered_row_gives_an_error_naming_it_not_a_panic() {
+    let f = fixture();
+    let id = f.add_device("A1");
+    let conn = rusqlite::Connection::open(f.dir.path().join(DB_FILE)).unwrap();
+    conn.execute(
+        "UPDATE settings SET doc = '{not json' WHERE device_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE devices SET profile = 'toaster' WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+    let err = f.store.settings(&id).unwrap_err().to_string();
+    assert!(
+        err.contains("settings of cam-A1") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    let err = f
+        .store
+        .update_settings(&id, &SettingsPatch::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("settings of cam-A1"), "{err}");
+    let err = f.store.device(&id).unwrap_err().to_string();
+    assert!(
+        err.contains("profile of cam-A1") && err.contains("toaster"),
+        "{err}"
+    );
+}
