@@ -160,6 +160,8 @@ impl Core {
         self.advance(now_ms);
         self.apply(input);
         self.refresh_light();
+        // Anything the input made due at once (a post-roll of 0 s) happens now.
+        self.advance(self.now);
     }
 
     /// Fires every timer due at or before `now_ms`.
@@ -250,7 +252,6 @@ impl Core {
             self.next_checkin,
             self.recording.as_ref().and_then(|r| r.post_roll_end),
             self.recording.as_ref().map(|r| r.cap_end),
-            self.confirm_until,
         ];
         let transition = transitions.into_iter().flatten().min();
         let visual = self.next_visual_change().filter(|&t| t > self.now);
@@ -300,9 +301,6 @@ impl Core {
         if due(self.next_checkin) {
             self.emit(Output::CheckIn);
             self.next_checkin = Some(now + self.checkin_ms());
-        }
-        if due(self.confirm_until) {
-            self.confirm_until = None;
         }
         if let Some(rec) = &self.recording {
             if rec.cap_end <= now {
@@ -709,6 +707,7 @@ impl Core {
                 self.boot();
             }
             (_, BatteryLevel::Critical) if self.is_powered() => self.shut_down(volts),
+            _ if !self.is_powered() => {}
             (BatteryLevel::Ok, BatteryLevel::Low) => {
                 self.event(EventKind::BatteryLow, volts);
                 self.low_flash_since = Some(self.now);

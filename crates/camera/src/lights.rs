@@ -56,6 +56,17 @@ impl Core {
     pub fn showing(&self, condition: ConditionId) -> Option<Shown> {
         let now = self.now;
         let state_is = |s: LifecycleState| self.state == s;
+        // Without power only the dark idle light; shut down, only the farewell.
+        let allowed = match self.state {
+            LifecycleState::Off | LifecycleState::Factory => condition == ConditionId::Idle,
+            LifecycleState::Shutdown => {
+                matches!(condition, ConditionId::Idle | ConditionId::BatteryCritical)
+            }
+            _ => true,
+        };
+        if !allowed {
+            return None;
+        }
         match condition {
             ConditionId::ResetArmed => self.reset_armed_since.and_then(|s| steady(RESET_ARMED, s)),
             ConditionId::BatteryCritical => self.critical_since.and_then(|s| {

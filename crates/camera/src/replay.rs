@@ -449,7 +449,9 @@ impl Entry {
                 let id = LightId::of(*condition, *light);
                 let _ = write!(
                     out,
-                    "light  {light:<16} {condition:<16} {id}: {}",
+                    "light  {:<18} {:<16} {id}: {}",
+                    light.to_string(),
+                    condition.as_str(),
                     id.meaning()
                 );
             }
