@@ -1,1 +1,50 @@
-//! The hub: broker, registry, clip store, HTTP API and web app.
+//! The hub: MQTT ingestion, device registry, clip store and HTTP API.
+//!
+//! Decisions are sans-IO ([`availability`], [`hub_light`], [`ranges`]) and driven by
+//! an injected [`clock::Clock`]; the runtime ([`Hub::start`]) wires them to the
+//! embedded broker (`watchlight-broker`), the store (`watchlight-store`) and the HTTP
+//! server.
+
+pub mod admin;
+pub mod api;
+pub mod availability;
+pub mod clock;
+pub mod hub_light;
+mod ingest;
+pub mod ranges;
+mod runtime;
+pub mod secrets;
+pub mod state;
+
+pub use runtime::{
+    HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode, load_or_create_token,
+    register_device_credential, unregister_device_credential,
+};
+
+/// Re-exported so the binary needs no direct dependency on the store.
+pub use watchlight_store;
+
+/// Runs a hub until SIGINT or SIGTERM on its own async runtime; `ready` sees it once
+/// it listens (the CLI prints its URLs there).
+pub fn serve_until_signal(
+    config: HubConfig,
+    ready: impl FnOnce(&HubHandle),
+) -> Result<(), HubError> {
+    let rt = tokio::runtime::Runtime::new().map_err(|source| HubError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    rt.block_on(async move {
+        let hub = Hub::start(config).await?;
+        ready(&hub);
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("stopping the hub");
+        hub.shutdown().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,175 @@
+//! `GET /api/v1/openapi.json`: an OpenAPI 3 description of the API, written by hand
+//! from the route table so it stays short and readable.
+
+use super::auth::Owner;
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// (method, path, summary, who may call: "public" | "owner" | "device").
+pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "post",
+        "/setup",
+        "Create the owner with the one-time setup token",
+        "public",
+    ),
+    (
+        "post",
+        "/login",
+        "Log in; sets an HttpOnly SameSite=Strict session cookie",
+        "public",
+    ),
+    ("post", "/logout", "End the session", "public"),
+    (
+        "post",
+        "/tokens",
+        "Create an API token (shown once)",
+        "owner",
+    ),
+    (
+        "get",
+        "/hub",
+        "Hub status: light, broker, dropped MQTT messages by reason, arming",
+        "owner",
+    ),
+    ("get", "/openapi.json", "This document", "owner"),
+    (
+        "get",
+        "/events/stream",
+        "Server-sent events: state, events, availability, pairing, clips",
+        "owner",
+    ),
+    ("get", "/arm", "Current arming", "owner"),
+    (
+        "post",
+        "/arm",
+        "Arm: {mode: home|away, cameras?: [ids armed in home mode]}",
+        "owner",
+    ),
+    ("post", "/disarm", "Disarm every camera", "owner"),
+    (
+        "get",
+        "/cameras",
+        "List cameras with their computed availability",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras",
+        "Pair a camera: {serial, pairing_code, name, profile, wifi:{ssid,passphrase}, provision_url}",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}",
+        "One camera, with pairing progress",
+        "owner",
+    ),
+    (
+        "delete",
+        "/cameras/{id}",
+        "Forget a camera; its credential stops working",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/settings",
+        "The camera's settings document",
+        "owner",
+    ),
+    (
+        "patch",
+        "/cameras/{id}/settings",
+        "Change settings (new version, published retained)",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras/{id}/wifi",
+        "Reconnect Wi-Fi: {ssid, passphrase} sent as cmd/wifi",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras/{id}/commands/{name}",
+        "Send a command (snapshot, record, live_start, live_stop, identify, reboot, factory_reset, wifi, time)",
+        "owner",
+    ),
+    (
+        "get",
+        "/commands/{id}",
+        "A command and its result (waiting, sent, ok, error, expired)",
+        "owner",
+    ),
+    ("get", "/cameras/{id}/events", "Latest events", "owner"),
+    (
+        "get",
+        "/cameras/{id}/availability",
+        "Computed availability and its history",
+        "owner",
+    ),
+    ("get", "/cameras/{id}/clips", "The camera's clips", "owner"),
+    (
+        "get",
+        "/clips/{clip_id}/video",
+        "The clip's MP4, with byte ranges (206, 416, Accept-Ranges)",
+        "owner",
+    ),
+    (
+        "get",
+        "/clips/{clip_id}/thumbnail",
+        "The clip's JPEG thumbnail",
+        "owner",
+    ),
+    ("delete", "/clips/{clip_id}", "Delete a clip", "owner"),
+    (
+        "put",
+        "/devices/{device_id}/clips/{clip_id}",
+        "Camera uploads a clip (X-Watchlight-Sha256; 201 new, 200 same, 400 digest, 409 other digest, 507 full)",
+        "device",
+    ),
+    (
+        "put",
+        "/devices/{device_id}/clips/{clip_id}/thumbnail",
+        "Camera uploads a clip's thumbnail",
+        "device",
+    ),
+];
+
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary, who) in OPERATIONS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let security = match *who {
+            "public" => json!([]),
+            "device" => json!([{"deviceToken": []}]),
+            _ => json!([{"session": []}, {"apiToken": []}]),
+        };
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "parameters": params,
+            "security": security,
+            "responses": {"200": {"description": "OK"}, "4XX": {"description": "{\"error\": \"what was wrong\"}"}},
+        });
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Watchlight hub API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {"securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": super::SESSION_COOKIE},
+            "apiToken": {"type": "http", "scheme": "bearer"},
+            "deviceToken": {"type": "http", "scheme": "bearer"},
+        }},
+    })
+}
+
+pub async fn document(_: Owner) -> Json<Value> {
+    Json(build())
+}

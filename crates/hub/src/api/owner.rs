@@ -1,0 +1,175 @@
+//! The owner: first setup through a one-time link, login, sessions, API tokens, and
+//! the hub's own status.
+
+use super::auth::{Owner, SESSION_COOKIE, session_cookie};
+use super::{ApiError, JsonBody};
+use crate::hub_light::hub_light;
+use crate::secrets::{constant_time_eq, hash_password, new_token, sha256_hex, verify_password};
+use crate::state::Shared;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use watchlight_store::TokenDigest;
+
+/// How long a login lasts.
+pub const SESSION_MS: u64 = 30 * 24 * 3600 * 1000;
+
+#[derive(Deserialize)]
+pub struct SetupBody {
+    token: String,
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+pub async fn setup(
+    State(hub): State<Shared>,
+    JsonBody(body): JsonBody<SetupBody>,
+) -> Result<Json<Value>, ApiError> {
+    if hub.store.owner()?.is_some() {
+        return Err(ApiError::Conflict("the hub already has an owner".into()));
+    }
+    {
+        let mut slot = hub.setup_token.lock().unwrap_or_else(|p| p.into_inner());
+        let valid = slot.as_ref().is_some_and(|(digest, expires)| {
+            hub.now() < *expires && constant_time_eq(&sha256_hex(&body.token), digest)
+        });
+        if !valid {
+            return Err(ApiError::Forbidden(
+                "the setup link is wrong, used or expired; run 'watchlight hub owner create'"
+                    .into(),
+            ));
+        }
+        validate_username(&body.username)?;
+        let hash =
+            hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        hub.store.create_owner(&body.username, &hash)?;
+        *slot = None;
+    }
+    tracing::info!(username = %body.username, "owner created through the setup link");
+    Ok(Json(json!({"owner": body.username})))
+}
+
+pub fn validate_username(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "the username must be 1 to 64 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn login(
+    State(hub): State<Shared>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let owner = hub.store.owner()?;
+    let ok = match &owner {
+        Some(o) => {
+            // Verify even on a wrong name so timing does not tell names apart.
+            let password_ok = verify_password(&body.password, &o.password_hash);
+            password_ok && constant_time_eq(&o.name, &body.username)
+        }
+        None => false,
+    };
+    if !ok {
+        tracing::warn!("failed login");
+        return Err(ApiError::Unauthorized);
+    }
+    let token = new_token();
+    hub.store
+        .create_session(&TokenDigest::of_token(&token), SESSION_MS)?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_MS / 1000
+    );
+    Ok((
+        [(SET_COOKIE, cookie)],
+        Json(json!({"owner": body.username})),
+    ))
+}
+
+pub async fn logout(
+    State(hub): State<Shared>,
+    parts: Parts,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = session_cookie(&parts) {
+        hub.store.delete_session(&TokenDigest::of_token(token))?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(SET_COOKIE, cookie)], Json(json!({}))))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokenBody {
+    #[serde(default)]
+    name: String,
+}
+
+/// A new API token for scripts; shown once.
+pub async fn create_token(
+    _: Owner,
+    State(hub): State<Shared>,
+    body: Option<Json<TokenBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let name = body.map(|b| b.0.name).unwrap_or_default();
+    let token = new_token();
+    hub.store
+        .create_api_token(&name, &TokenDigest::of_token(&token))?;
+    Ok(Json(json!({"token": token, "name": name})))
+}
+
+pub async fn hub_status(_: Owner, State(hub): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let light = hub_light(hub.facts());
+    let cameras = hub
+        .store
+        .devices()?
+        .iter()
+        .filter(|d| d.removed_ms.is_none())
+        .count();
+    let (clips, clip_bytes) = hub.store.clip_usage()?;
+    Ok(Json(json!({
+        "home": hub.home,
+        "light": light,
+        "mqtt_url": hub.mqtt_url,
+        "http_url": hub.http_url,
+        "tls": hub.cert_pem.is_some(),
+        "upstream_up": hub.facts().upstream_up,
+        "cameras": cameras,
+        "clips": clips,
+        "clip_bytes": clip_bytes,
+        "dropped_messages": hub.dropped_counts(),
+        "arming": crate::state::arming_json(&hub.store.hub_state()?),
+        "now_ms": hub.now(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// A bare form for the one-time setup link, so it works without the web app.
+pub async fn setup_page(Query(q): Query<SetupQuery>) -> Html<String> {
+    let token: String = q.token.chars().filter(char::is_ascii_hexdigit).collect();
+    Html(format!(
+        r#"<!doctype html><meta name=viewport content="width=device-width">
+<title>Watchlight setup</title><h1>Create the owner account</h1>
+<form id=f><input name=username placeholder=username required>
+<input name=password type=password placeholder="password (8+ characters)" required minlength=8>
+<button>Create</button></form><p id=out></p>
+<script>f.onsubmit=async e=>{{e.preventDefault();const r=await fetch('/api/v1/setup',{{method:'POST',
+headers:{{'content-type':'application/json'}},body:JSON.stringify({{token:'{token}',username:f.username.value,password:f.password.value}})}});
+out.textContent=r.ok?'Done: you can log in.':(await r.json()).error}}</script>"#
+    ))
+}

@@ -1,0 +1,142 @@
+//! The hub's own status light (SPEC §3), sans-IO: what it shows follows from a few
+//! facts, highest priority first. The app mirrors it from `GET /api/v1/hub`.
+
+use serde::Serialize;
+use watchlight_protocol::{Color, Light, Pattern};
+
+/// What the hub knows about itself right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HubFacts {
+    /// The reset button has been held for the hub's reset time (10 s).
+    pub reset_armed: bool,
+    /// The hub has a usable local network (its listeners are up).
+    pub network_up: bool,
+    /// The hub reaches what it depends on upstream: its MQTT broker session
+    /// (embedded or external).
+    pub upstream_up: bool,
+    /// An owner is adding a camera (a pairing attempt in progress).
+    pub pairing_window_open: bool,
+}
+
+/// The hub light: up to two LEDs lit at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HubLight {
+    /// A stable id for the app and the doctor.
+    pub id: &'static str,
+    pub lights: Vec<LightPart>,
+    pub meaning: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LightPart {
+    pub color: &'static str,
+    pub pattern: &'static str,
+}
+
+fn part(light: Light) -> LightPart {
+    LightPart {
+        color: light.color.as_str(),
+        pattern: light.pattern.as_str(),
+    }
+}
+
+pub fn hub_light(facts: HubFacts) -> HubLight {
+    use Color::*;
+    use Pattern::*;
+    let (id, lights, meaning) = if facts.reset_armed {
+        (
+            "red_fast_blink",
+            vec![Light::new(Red, FastBlink)],
+            "Reset armed: release the button to forget every camera and the owner",
+        )
+    } else if !facts.network_up {
+        (
+            "red_solid",
+            vec![Light::new(Red, Solid)],
+            "No network at all",
+        )
+    } else if !facts.upstream_up {
+        (
+            "blue_solid_green_blink",
+            vec![Light::new(Blue, Solid), Light::new(Green, Blink)],
+            "Upstream network lost: cameras cannot report",
+        )
+    } else if facts.pairing_window_open {
+        (
+            "blue_blink_green_solid",
+            vec![Light::new(Blue, Blink), Light::new(Green, Solid)],
+            "Pairing window open: a camera is being added",
+        )
+    } else {
+        (
+            "blue_solid_green_solid",
+            vec![Light::new(Blue, Solid), Light::new(Green, Solid)],
+            "Running, network fine",
+        )
+    };
+    HubLight {
+        id,
+        lights: lights.into_iter().map(part).collect(),
+        meaning,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fine() -> HubFacts {
+        HubFacts {
+            reset_armed: false,
+            network_up: true,
+            upstream_up: true,
+            pairing_window_open: false,
+        }
+    }
+
+    #[test]
+    fn each_row_of_the_spec() {
+        assert_eq!(hub_light(fine()).id, "blue_solid_green_solid");
+        let l = hub_light(HubFacts {
+            pairing_window_open: true,
+            ..fine()
+        });
+        assert_eq!(l.id, "blue_blink_green_solid");
+        assert_eq!(
+            l.lights,
+            vec![
+                LightPart {
+                    color: "blue",
+                    pattern: "blink"
+                },
+                LightPart {
+                    color: "green",
+                    pattern: "solid"
+                }
+            ]
+        );
+        let l = hub_light(HubFacts {
+            upstream_up: false,
+            ..fine()
+        });
+        assert_eq!(l.id, "blue_solid_green_blink");
+        let l = hub_light(HubFacts {
+            network_up: false,
+            upstream_up: false,
+            ..fine()
+        });
+        assert_eq!(l.id, "red_solid");
+    }
+
+    #[test]
+    fn reset_armed_outranks_everything() {
+        let l = hub_light(HubFacts {
+            reset_armed: true,
+            network_up: false,
+            upstream_up: false,
+            pairing_window_open: true,
+        });
+        assert_eq!(l.id, "red_fast_blink");
+        assert_eq!(l.lights[0].pattern, "fast_blink");
+    }
+}

@@ -1,0 +1,515 @@
+//! Starting and stopping the hub: data folder, store, certificate, embedded broker,
+//! the hub's own MQTT session, the periodic jobs and the HTTP(S) server.
+
+use crate::availability::AvailabilityTracker;
+use crate::clock::SharedClock;
+use crate::secrets::{new_token, sha256_hex};
+use crate::state::{HubState, Shared};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use watchlight_broker::tls::HubCertificate;
+use watchlight_broker::{Broker, BrokerConfig};
+use watchlight_store::Store;
+
+/// The hub's own MQTT token, kept in the data folder (mode 0600).
+pub const HUB_TOKEN_FILE: &str = "hub-mqtt.token";
+/// How long the one-time setup link works.
+pub const SETUP_LINK_MS: u64 = 30 * 60 * 1000;
+/// How often the availability deadlines are checked (battery cameras).
+const TICK: Duration = Duration::from_millis(100);
+/// How often retention and telemetry compaction run.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub enum MqttMode {
+    /// Run the embedded broker on this address.
+    Embedded { listen: SocketAddr },
+    /// Use an external broker (`mqtt://` or `mqtts://`); its credentials are managed
+    /// outside the hub.
+    External { url: String },
+}
+
+#[derive(Clone)]
+pub struct HubConfig {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub mqtt: MqttMode,
+    pub home: String,
+    /// Plain TCP and HTTP: tests only.
+    pub insecure: bool,
+    pub clock: SharedClock,
+}
+
+impl HubConfig {
+    /// Ephemeral ports on localhost, embedded broker, home `home`, system clock.
+    pub fn new(data_dir: impl Into<PathBuf>) -> HubConfig {
+        HubConfig {
+            data_dir: data_dir.into(),
+            http_addr: "127.0.0.1:0".parse().expect("valid"),
+            mqtt: MqttMode::Embedded {
+                listen: "127.0.0.1:0".parse().expect("valid"),
+            },
+            home: "home".into(),
+            insecure: false,
+            clock: Arc::new(crate::clock::SystemClock),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("home id {0:?} cannot be a topic level: use letters, digits, '-' and '_'")]
+    InvalidHome(String),
+    #[error("data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] watchlight_store::StoreError),
+    #[error(transparent)]
+    Broker(#[from] watchlight_broker::BrokerError),
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS for HTTPS: {0}")]
+    Tls(String),
+    #[error("--mqtt-url {0:?} must look like mqtt://host:port or mqtts://host:port")]
+    MqttUrl(String),
+}
+
+/// A running hub.
+pub struct HubHandle {
+    pub http_url: String,
+    pub mqtt_url: String,
+    /// The one-time link to create the owner, when there is none yet.
+    pub setup_url: Option<String>,
+    pub state: Shared,
+    shutdown: watch::Sender<bool>,
+    http: axum_server::Handle,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub struct Hub;
+
+impl Hub {
+    pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
+        if !watchlight_protocol::topics::is_valid_id(&config.home) {
+            return Err(HubError::InvalidHome(config.home));
+        }
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| HubError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        watchlight_broker::tls::install_ring_provider();
+        let store = Store::open(dir, config.clock.clone())?;
+        let cert = if config.insecure {
+            None
+        } else {
+            Some(HubCertificate::load_or_create(dir)?)
+        };
+        let hub_token = load_or_create_token(&dir.join(HUB_TOKEN_FILE))?;
+
+        // The broker, or the external one's address.
+        let (broker, broker_host, broker_port, broker_tls) = match &config.mqtt {
+            MqttMode::Embedded { listen } => {
+                let broker = Broker::start(BrokerConfig {
+                    listen: *listen,
+                    tls: cert.as_ref().map(HubCertificate::identity),
+                    home: config.home.clone(),
+                    hub_token: hub_token.clone(),
+                    persist_dir: Some(dir.join("mqtt")),
+                })
+                .await?;
+                let addr = broker.local_addr();
+                (
+                    Some(broker),
+                    reachable_host(addr),
+                    addr.port(),
+                    cert.is_some(),
+                )
+            }
+            MqttMode::External { url } => {
+                let (tls, host, port) = parse_mqtt_url(url)?;
+                (None, host, port, tls)
+            }
+        };
+        let mqtt_url = format!(
+            "{}://{}:{}",
+            if broker_tls { "mqtts" } else { "mqtt" },
+            broker_host,
+            broker_port
+        );
+
+        // The hub's own MQTT session.
+        let mut opts = MqttOptions::new("watchlight-hub", broker_host.clone(), broker_port);
+        opts.set_credentials("hub", hub_token.clone());
+        opts.set_keep_alive(Duration::from_secs(5));
+        opts.set_clean_session(false);
+        // Oversized payloads must reach us to be counted, not kill the connection.
+        opts.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+        if broker_tls {
+            let pem = cert
+                .as_ref()
+                .map(|c| c.cert_pem.clone())
+                .ok_or_else(|| HubError::Tls("mqtts:// needs the hub certificate".into()))?;
+            let tls = watchlight_broker::tls::pinned_client_config(&pem)?;
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+        }
+        let (client, eventloop) = AsyncClient::new(opts, 1024);
+
+        // HTTP listener first, so its URL is known to pairing.
+        let listener =
+            std::net::TcpListener::bind(config.http_addr).map_err(|source| HubError::Http {
+                addr: config.http_addr,
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| HubError::Http {
+                addr: config.http_addr,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| HubError::Http {
+            addr: config.http_addr,
+            source,
+        })?;
+        let http_url = format!(
+            "{}://{}:{}",
+            if cert.is_some() { "https" } else { "http" },
+            reachable_host(http_addr),
+            http_addr.port()
+        );
+
+        let (live, _) = broadcast::channel(1024);
+        let state = Arc::new(HubState {
+            home: config.home.clone(),
+            data_dir: dir.clone(),
+            clock: config.clock.clone(),
+            store,
+            mqtt: client.clone(),
+            broker,
+            mqtt_url: mqtt_url.clone(),
+            http_url: http_url.clone(),
+            cert_pem: cert.as_ref().map(|c| c.cert_pem.clone()),
+            availability: Mutex::new(AvailabilityTracker::new()),
+            pairing: Mutex::new(Default::default()),
+            dropped: Mutex::new(Default::default()),
+            live,
+            upstream_up: AtomicBool::new(false),
+            reset_armed: AtomicBool::new(false),
+            setup_token: Mutex::new(None),
+            http: reqwest::Client::new(),
+        });
+
+        restore_devices(&state).await?;
+
+        let setup_url = if state.store.owner()?.is_none() {
+            let token = new_token();
+            *state.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((sha256_hex(&token), state.now() + SETUP_LINK_MS));
+            Some(format!("{http_url}/setup?token={token}"))
+        } else {
+            None
+        };
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+        tasks.push(tokio::spawn(mqtt_loop(
+            state.clone(),
+            eventloop,
+            msg_tx,
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(ingest_loop(state.clone(), msg_rx)));
+        tasks.push(tokio::spawn(tick_loop(state.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(housekeeping_loop(
+            state.clone(),
+            shutdown_rx.clone(),
+        )));
+
+        let app = crate::api::router(state.clone());
+        let handle = axum_server::Handle::new();
+        let server_handle = handle.clone();
+        let server: JoinHandle<()> = match &cert {
+            Some(c) => {
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+                    c.cert_pem.clone().into_bytes(),
+                    c.key_pem.clone().into_bytes(),
+                )
+                .await
+                .map_err(|e| HubError::Tls(e.to_string()))?;
+                tokio::spawn(async move {
+                    let r = axum_server::from_tcp_rustls(listener, tls)
+                        .handle(server_handle)
+                        .serve(app.into_make_service())
+                        .await;
+                    if let Err(e) = r {
+                        tracing::error!("https server stopped: {e}");
+                    }
+                })
+            }
+            None => tokio::spawn(async move {
+                let r = axum_server::from_tcp(listener)
+                    .handle(server_handle)
+                    .serve(app.into_make_service())
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!("http server stopped: {e}");
+                }
+            }),
+        };
+        tasks.push(server);
+        tracing::info!(%http_url, %mqtt_url, home = %config.home, "hub running");
+        Ok(HubHandle {
+            http_url,
+            mqtt_url,
+            setup_url,
+            state,
+            shutdown,
+            http: handle,
+            tasks,
+        })
+    }
+}
+
+impl HubHandle {
+    /// Stops serving, closes the hub's MQTT session and the broker.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        self.http
+            .graceful_shutdown(Some(Duration::from_millis(500)));
+        let _ = self.state.mqtt.disconnect().await;
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        if let Ok(state) = Arc::try_unwrap(self.state) {
+            if let Some(b) = state.broker {
+                b.shutdown().await;
+            }
+        }
+    }
+}
+
+/// A host cameras can use for `addr`: the loopback address when listening on all.
+fn reachable_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        "127.0.0.1".into()
+    } else {
+        addr.ip().to_string()
+    }
+}
+
+fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), HubError> {
+    let bad = || HubError::MqttUrl(url.to_string());
+    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("mqtt://") {
+        (false, r)
+    } else {
+        return Err(bad());
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((tls, host.to_string(), port))
+}
+
+/// Reads the token in `path`, or makes one (mode 0600).
+pub fn load_or_create_token(path: &Path) -> Result<String, HubError> {
+    let io = |source| HubError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let token = new_token();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(token.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(token)
+}
+
+/// Lets a camera's token in at the broker.
+pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> Result<(), String> {
+    match &hub.broker {
+        Some(b) => b
+            .devices()
+            .insert(device, watchlight_broker::token_sha256(token))
+            .map_err(|e| e.to_string()),
+        None => {
+            tracing::warn!(
+                device,
+                "external broker: add this camera's credential there"
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn unregister_device_credential(hub: &HubState, device: &str) {
+    if let Some(b) = &hub.broker {
+        b.devices().remove(device);
+    }
+}
+
+/// At start: let every known camera back in, resume tracking its availability from
+/// what was recorded, and publish its settings again (retained).
+async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
+    let now = hub.now();
+    for d in hub.store.devices()? {
+        if d.removed_ms.is_some() {
+            continue;
+        }
+        if let (Some(b), Some(token)) = (&hub.broker, &d.token) {
+            b.devices().insert(d.id.clone(), token.0)?;
+        }
+        let settings = hub.store.settings(&d.id)?;
+        let known = hub.store.availability(&d.id)?.map(|a| a.availability);
+        hub.availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .track(&d.id, HubState::liveness(&settings, &d), known, now);
+        hub.publish_settings(&d.id, &settings).await;
+    }
+    Ok(())
+}
+
+async fn mqtt_loop(
+    hub: Shared,
+    mut eventloop: rumqttc::EventLoop,
+    messages: mpsc::UnboundedSender<(String, bytes::Bytes)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let filters = crate::ingest::filters(&hub.home);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            event = eventloop.poll() => match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    hub.upstream_up.store(true, Ordering::Relaxed);
+                    tracing::info!("hub connected to the MQTT broker");
+                    for f in &filters {
+                        if let Err(e) = hub.mqtt.try_subscribe(f.clone(), QoS::AtLeastOnce) {
+                            tracing::warn!("could not subscribe to {f}: {e}");
+                        }
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = messages.send((p.topic.clone(), p.payload.clone()));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if hub.upstream_up.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("hub lost the MQTT broker: {e}");
+                    }
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn ingest_loop(hub: Shared, mut messages: mpsc::UnboundedReceiver<(String, bytes::Bytes)>) {
+    while let Some((topic, payload)) = messages.recv().await {
+        crate::ingest::handle(&hub, &topic, &payload).await;
+    }
+}
+
+/// Applies the battery check-in deadlines against the injected clock.
+async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(TICK) => {}
+        }
+        let due = hub
+            .availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tick(hub.now());
+        for t in due {
+            hub.apply_transition(t).await;
+        }
+    }
+}
+
+/// Retention of clips and compaction of telemetry.
+async fn housekeeping_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let h = hub.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = h.now();
+            match h.store.retention(now) {
+                Ok(r) => {
+                    for d in &r.deleted {
+                        h.emit(
+                            "clip_deleted",
+                            Some(&d.device_id),
+                            serde_json::json!({"clip_id": d.clip_id, "reason": format!("{:?}", d.reason).to_lowercase()}),
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!("retention failed: {e}"),
+            }
+            if let Err(e) = h.store.compact(now) {
+                tracing::warn!("telemetry compaction failed: {e}");
+            }
+        })
+        .await;
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(HOUSEKEEPING) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_urls() {
+        assert_eq!(
+            parse_mqtt_url("mqtt://127.0.0.1:1883").unwrap(),
+            (false, "127.0.0.1".into(), 1883)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtts://hub.local:8883/").unwrap(),
+            (true, "hub.local".into(), 8883)
+        );
+        for bad in ["http://x:1", "mqtt://x", "mqtt://:1", "mqtt://x:y"] {
+            assert!(parse_mqtt_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The hub's shared state and the actions both the HTTP API and the MQTT side take:
+//! publishing settings and commands, applying availability transitions, feeding the
+//! live stream.
+
+use crate::availability::{AvailabilityTracker, Liveness, Transition};
+use crate::clock::SharedClock;
+use crate::hub_light::HubFacts;
+use rumqttc::{AsyncClient, QoS};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use watchlight_store::{ArmMode, Command, Device, NewCommand, Store, StoreError};
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+use watchlight_protocol::messages::{
+    Availability, AvailabilityMsg, CommandMsg, SettingsMsg, encode,
+};
+use watchlight_protocol::topics::DeviceTopics;
+use watchlight_protocol::{Settings, SettingsPatch};
+
+pub use watchlight_store::COMMAND_EXPIRY_MS;
+/// How long the pairing window stays open after an owner starts adding a camera.
+pub const PAIRING_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// Where a pairing stands, as the owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairingProgress {
+    /// `provisioning`, `setup`, `joining`, `wifi_rejected`, `join_timeout`, `paired`.
+    pub state: String,
+    pub message: String,
+    pub started_ms: u64,
+    pub updated_ms: u64,
+}
+
+impl PairingProgress {
+    pub fn is_open(&self, now_ms: u64) -> bool {
+        self.state != "paired" && now_ms < self.started_ms + PAIRING_WINDOW_MS
+    }
+}
+
+pub struct HubState {
+    pub home: String,
+    pub data_dir: PathBuf,
+    pub clock: SharedClock,
+    pub store: Store,
+    pub mqtt: AsyncClient,
+    pub broker: Option<watchlight_broker::Broker>,
+    /// What cameras are told to connect to.
+    pub mqtt_url: String,
+    pub http_url: String,
+    /// The certificate cameras pin; `None` when insecure.
+    pub cert_pem: Option<String>,
+    pub availability: Mutex<AvailabilityTracker>,
+    pub pairing: Mutex<HashMap<String, PairingProgress>>,
+    /// Dropped MQTT payloads by reason.
+    pub dropped: Mutex<BTreeMap<String, u64>>,
+    pub live: broadcast::Sender<Value>,
+    pub upstream_up: AtomicBool,
+    pub reset_armed: AtomicBool,
+    /// SHA-256 of the one-time setup token and its expiry.
+    pub setup_token: Mutex<Option<(String, u64)>>,
+    pub http: reqwest::Client,
+}
+
+pub type Shared = Arc<HubState>;
+
+impl HubState {
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn topics(&self, device: &str) -> DeviceTopics {
+        DeviceTopics::new(self.home.clone(), device)
+    }
+
+    /// Sends a record to every open live stream (nobody listening is fine).
+    pub fn emit(&self, kind: &str, device: Option<&str>, data: Value) {
+        let _ = self.live.send(json!({
+            "type": kind,
+            "device": device,
+            "ts": self.now(),
+            "data": data,
+        }));
+    }
+
+    pub fn count_dropped(&self, reason: &str) {
+        *self
+            .dropped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reason.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn dropped_counts(&self) -> BTreeMap<String, u64> {
+        self.dropped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn facts(&self) -> HubFacts {
+        let now = self.now();
+        HubFacts {
+            reset_armed: self.reset_armed.load(Ordering::Relaxed),
+            network_up: true,
+            upstream_up: self.upstream_up.load(Ordering::Relaxed),
+            pairing_window_open: self
+                .pairing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|p| p.is_open(now)),
+        }
+    }
+
+    pub fn liveness(settings: &Settings, device: &Device) -> Liveness {
+        if device.profile.profile().on_battery() {
+            Liveness::Battery {
+                checkin_interval_ms: u64::from(settings.checkin_interval) * 1000,
+            }
+        } else {
+            Liveness::Mains
+        }
+    }
+
+    pub fn computed_availability(&self, device: &str) -> Option<Availability> {
+        self.availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .current(device)
+    }
+
+    /// Publishes the camera's whole settings document, retained.
+    pub async fn publish_settings(&self, device: &str, settings: &Settings) {
+        let msg = SettingsMsg {
+            v: 1,
+            ts: self.now(),
+            settings: settings.clone(),
+        };
+        let topic = self.topics(device).settings();
+        if let Err(e) = self
+            .mqtt
+            .publish(topic, QoS::AtLeastOnce, true, encode(&msg))
+            .await
+        {
+            tracing::warn!(device, "could not publish settings: {e}");
+        }
+    }
+
+    /// Saves a settings change (the store bumps the version) and publishes the new
+    /// document.
+    pub async fn update_settings(
+        &self,
+        device: &str,
+        patch: &SettingsPatch,
+    ) -> Result<Settings, StoreError> {
+        let before = self.store.settings(device)?;
+        let next = self.store.update_settings(device, patch)?;
+        if next.version == before.version {
+            return Ok(next);
+        }
+        if let Some(d) = self.store.device(device)? {
+            self.availability
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .track(device, Self::liveness(&next, &d), None, self.now());
+        }
+        self.publish_settings(device, &next).await;
+        self.emit("settings", Some(device), json!({"version": next.version}));
+        Ok(next)
+    }
+
+    /// Sends a command now; a sleeping camera's persistent session keeps it until its
+    /// next check-in, and the command says when it expires.
+    pub async fn send_command(&self, cmd: &Command) {
+        let msg = CommandMsg {
+            v: 1,
+            ts: self.now(),
+            id: cmd.id.clone(),
+            args: cmd.args.clone(),
+            expires_ts: cmd.expires_ms,
+        };
+        let topic = self.topics(&cmd.device_id).cmd(&cmd.name);
+        match self
+            .mqtt
+            .publish(topic, QoS::AtLeastOnce, false, encode(&msg))
+            .await
+        {
+            Ok(()) => {
+                if let Err(e) = self.store.mark_command_sent(&cmd.id) {
+                    tracing::warn!(device = %cmd.device_id, "could not mark a command sent: {e}");
+                }
+            }
+            Err(e) => tracing::warn!(device = %cmd.device_id, "could not send command: {e}"),
+        }
+    }
+
+    /// Records a new command (expiring in 10 minutes) for `device`.
+    pub fn new_command(
+        &self,
+        device: &str,
+        name: &str,
+        args: serde_json::Map<String, Value>,
+    ) -> Result<Command, StoreError> {
+        self.store.insert_command(&NewCommand {
+            id: crate::secrets::new_token()[..16].to_string(),
+            device_id: device.into(),
+            name: name.into(),
+            args,
+            expires_ms: Some(self.now() + COMMAND_EXPIRY_MS),
+        })
+    }
+
+    /// Publishes, records and announces an availability change; on a camera coming
+    /// online, sets its clock and sends what waited for it.
+    pub async fn apply_transition(&self, t: Transition) {
+        tracing::info!(device = %t.device, from = ?t.from, to = t.to.as_str(), "availability");
+        let msg = AvailabilityMsg {
+            v: 1,
+            ts: t.at_ms,
+            availability: t.to,
+        };
+        let topic = self.topics(&t.device).hub_availability();
+        if let Err(e) = self
+            .mqtt
+            .publish(topic, QoS::AtLeastOnce, true, encode(&msg))
+            .await
+        {
+            tracing::warn!("could not publish availability: {e}");
+        }
+        if let Err(e) = self.store.set_availability(&t.device, t.to, reason(&t)) {
+            tracing::warn!("could not record availability: {e}");
+        }
+        self.emit(
+            "availability",
+            Some(&t.device),
+            json!({"availability": t.to, "from": t.from}),
+        );
+        if t.to == Availability::Online {
+            let mut args = serde_json::Map::new();
+            args.insert("now_ms".into(), json!(self.now()));
+            match self.new_command(&t.device, "time", args) {
+                Ok(time) => self.send_command(&time).await,
+                Err(e) => tracing::warn!(device = %t.device, "could not record cmd/time: {e}"),
+            }
+            // Commands made before the camera's first connection had no session to
+            // wait in: send them now.
+            if let Ok(waiting) = self.store.pending_commands(&t.device) {
+                for cmd in waiting.iter().filter(|c| c.sent_ms.is_none()) {
+                    self.send_command(cmd).await;
+                }
+            }
+        }
+    }
+
+    /// Derives each camera's `armed` setting from the arming mode.
+    pub async fn apply_arming(&self) -> Result<(), StoreError> {
+        let arming = self.store.hub_state()?;
+        for d in self.store.devices()? {
+            if d.removed_ms.is_some() {
+                continue;
+            }
+            let patch = SettingsPatch {
+                armed: Some(arming.arms(&d.id)),
+                ..SettingsPatch::default()
+            };
+            self.update_settings(&d.id, &patch).await?;
+        }
+        self.emit("arming", None, arming_json(&arming));
+        Ok(())
+    }
+}
+
+pub fn arming_json(a: &watchlight_store::HubState) -> Value {
+    json!({
+        "mode": match a.mode {
+            ArmMode::Disarmed => "disarmed",
+            ArmMode::Home => "home",
+            ArmMode::Away => "away",
+        },
+        "home_cameras": a.home_cameras,
+        "updated_ms": a.updated_ms,
+    })
+}
+
+/// Why an availability changed, as the history records it.
+fn reason(t: &Transition) -> &'static str {
+    match t.to {
+        Availability::Online => "connected",
+        Availability::Sleeping => "sleeping",
+        Availability::Offline if t.reported => "last_will",
+        Availability::Offline => "checkin_missed",
+    }
+}
