@@ -1,8 +1,163 @@
-//! `watchlight doctor`.
+//! `watchlight doctor`: the troubleshooter from the command line.
+//!
+//! - `watchlight doctor` talks the owner through it in the terminal (asks, proposes,
+//!   takes "fixed / not fixed / can't do", re-plans), optionally starting from
+//!   `--case FILE`, or from a running hub with `--hub URL --camera ID`.
+//! - `watchlight doctor diagnose --case FILE --json` answers a case file offline.
+//! - `watchlight doctor eval --json` scores the doctor on simulated faulty cameras.
+
+use super::UsageError;
+use anyhow::Context;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use watchlight_doctor::session::{self, DialogEnd, Session};
+use watchlight_doctor::{diagnose, eval, live, Case, Diagnosis, KnowledgeBase, Priors, StepKind};
 
 #[derive(clap::Args)]
-pub struct DoctorArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DoctorArgs {
+    #[command(subcommand)]
+    command: Option<DoctorCommand>,
+    /// Start from this case file (what is already known).
+    #[arg(long)]
+    case: Option<PathBuf>,
+    /// Learned priors (JSON); a confirmed fix updates them.
+    #[arg(long)]
+    priors: Option<PathBuf>,
+    /// Live mode: the hub's URL (http://host:port).
+    #[arg(long, requires = "camera")]
+    hub: Option<String>,
+    /// Live mode: the camera's device id.
+    #[arg(long, requires = "hub")]
+    camera: Option<String>,
+    /// Live mode: the owner's API token, sent as `Authorization: Bearer`.
+    #[arg(long, env = "WATCHLIGHT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the diagnosis as JSON instead of talking it through.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: DoctorArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'watchlight doctor' is not built yet")
+#[derive(clap::Subcommand)]
+enum DoctorCommand {
+    /// Diagnose a case file offline.
+    Diagnose {
+        #[arg(long)]
+        case: PathBuf,
+        /// Print the SPEC §8 JSON.
+        #[arg(long)]
+        json: bool,
+        /// Learned priors (JSON) to use instead of the shipped priors alone.
+        #[arg(long)]
+        priors: Option<PathBuf>,
+    },
+    /// Score the doctor on simulated faulty cameras drawn from physical models.
+    Eval {
+        #[arg(long)]
+        json: bool,
+        /// Reporting seed (the knowledge base was tuned on seed 1 only).
+        #[arg(long, default_value_t = eval::REPORT_SEED)]
+        seed: u64,
+        #[arg(long, default_value_t = 2000)]
+        cases: usize,
+    },
+}
+
+pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(DoctorCommand::Diagnose { case, json, priors }) => {
+            let case = read_case(&case)?;
+            let priors = read_priors(priors.as_deref(), false)?;
+            print_diagnosis(&diagnose(&case, &priors), json)
+        }
+        Some(DoctorCommand::Eval { json, seed, cases }) => {
+            let report = eval::run(KnowledgeBase::shipped(), seed, cases);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "seed {seed}, {cases} cases: top-1 {:.1} % (without questions {:.1} %); \
+                     cost {:.1} min vs the guide's {:.1} min ({:.0} %); plan ECR {:.2} vs optimum {:.2} (gap {:.2} %)",
+                    report.top1_accuracy * 100.0,
+                    report.top1_accuracy_without_questions * 100.0,
+                    report.mean_cost_doctor_min,
+                    report.mean_cost_guide_min,
+                    report.cost_ratio_vs_guide * 100.0,
+                    report.optimum.mean_plan_ecr_min,
+                    report.optimum.mean_optimal_ecr_min,
+                    report.optimum.gap * 100.0
+                );
+            }
+            Ok(())
+        }
+        None => interactive(args),
+    }
+}
+
+fn read_case(path: &Path) -> anyhow::Result<Case> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read case file {}: {e}", path.display())))?;
+    Case::from_json(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+fn read_priors(path: Option<&Path>, may_be_new: bool) -> anyhow::Result<Priors> {
+    let Some(path) = path else {
+        return Ok(Priors::default());
+    };
+    let loaded = if may_be_new {
+        Priors::load_or_default(path)
+    } else {
+        Priors::load(path)
+    };
+    loaded.map_err(|e| UsageError(e.to_string()).into())
+}
+
+fn print_diagnosis(d: &Diagnosis, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(d)?);
+        return Ok(());
+    }
+    println!("Most likely causes:");
+    for c in d.causes.iter().filter(|c| c.p >= 0.01).take(5) {
+        println!("  {:>5.1} %  {:<26} {}", c.p * 100.0, c.id.as_str(), c.why);
+    }
+    println!("Plan (expected {:.1} min until it works again):", d.expected_cost_min);
+    for s in &d.plan {
+        let what = match s.kind {
+            StepKind::Question => "ask",
+            StepKind::Repair => "do",
+        };
+        println!(
+            "  {:>2}. {what:<3} {:<26} {:>5.1} min  {:>5.1} % chance it ends the trouble",
+            s.step,
+            s.action.as_str(),
+            s.cost_min,
+            s.p_fix * 100.0
+        );
+    }
+    Ok(())
+}
+
+fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
+    let case = match (&args.hub, &args.camera, &args.case) {
+        (Some(hub), Some(camera), _) => live::fetch_case(hub, camera, args.token.as_deref())
+            .with_context(|| format!("fetching the case of camera {camera} from {hub}"))?,
+        (_, _, Some(path)) => read_case(path)?,
+        _ => Case::default(),
+    };
+    let mut priors = read_priors(args.priors.as_deref(), true)?;
+    if args.json {
+        return print_diagnosis(&diagnose(&case, &priors), true);
+    }
+    let mut session = Session::new(case, priors.clone());
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout();
+    let end = session::run_dialog(&mut session, &mut input as &mut dyn BufRead, &mut out)?;
+    if let (DialogEnd::Fixed(_), Some(path)) = (end, &args.priors) {
+        session.learn(&mut priors);
+        priors.save(path)?;
+        writeln!(out, "Learned from this fix: priors saved to {}.", path.display())?;
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! typo never silently turns into "no evidence".
 
 use serde::{Deserialize, Serialize};
-use watchlight_protocol::{LightId, ProfileId};
+use watchlight_protocol::{EventKind, LightId, ProfileId};
 
 /// When the owner sees the light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,6 +119,33 @@ pub struct Telemetry {
     pub hub_storage_free_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<CaseSettings>,
+    /// The camera's events of the last day as the hub recorded them (SPEC §5 `event`,
+    /// and the provisioning status's `last_error`). An addition to SPEC §8's vocabulary:
+    /// `wifi_rejected`, `battery_critical` and `hub_rejected` name their fault outright.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known_events"
+    )]
+    pub recent_events: Option<Vec<EventKind>>,
+}
+
+/// Event names as the protocol spells them; one we do not know is an error naming it
+/// (the protocol's catch-all `unknown` is for the wire, not for case files).
+fn known_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<EventKind>>, D::Error> {
+    let names: Vec<String> = Vec::deserialize(d)?;
+    names
+        .iter()
+        .map(|name| {
+            match serde_json::from_value::<EventKind>(serde_json::Value::String(name.clone())) {
+                Ok(EventKind::Unknown) | Err(_) => Err(serde::de::Error::custom(format!(
+                    "unknown event '{name}'"
+                ))),
+                Ok(kind) => Ok(kind),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// One camera's trouble, as a case file or as the hub builds it.
@@ -278,6 +305,11 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("observations.light"), "{text}");
         assert!(text.contains("purple_glow"), "{text}");
+        let err = Case::from_json(r#"{"telemetry":{"recent_events":["boot","gremlin"]}}"#).unwrap_err();
+        assert!(err.to_string().contains("telemetry.recent_events"), "{err}");
+        assert!(err.to_string().contains("gremlin"), "{err}");
+        let case = Case::from_json(r#"{"telemetry":{"recent_events":["wifi_rejected"]}}"#).unwrap();
+        assert_eq!(case.telemetry.recent_events, Some(vec![EventKind::WifiRejected]));
         let err = Case::from_json(r#"{"profile":"xt3"}"#).unwrap_err();
         assert!(err.to_string().contains("xt3"), "{err}");
     }

@@ -6,7 +6,7 @@
 
 use crate::case::{Case, SeenAvailability};
 use crate::ids::QuestionId;
-use watchlight_protocol::LightId;
+use watchlight_protocol::{EventKind, LightId};
 
 /// One kind of evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,12 +27,38 @@ pub enum Feature {
     HubStorage,
     Arming,
     MotionIndicator,
+    Events,
 }
 
 const YES_NO: &[&str] = &["yes", "no"];
 
+/// The most telling event of the last day, most telling first; `nothing_notable` when
+/// the hub has the events and none of these is among them.
+const EVENT_VALUES: &[&str] = &[
+    "wifi_rejected",
+    "battery_critical",
+    "hub_rejected",
+    "join_timeout",
+    "battery_low",
+    "reset",
+    "nothing_notable",
+];
+
+fn telling_event(events: &[EventKind]) -> usize {
+    let rank = |e: &EventKind| match e {
+        EventKind::WifiRejected => 0,
+        EventKind::BatteryCritical | EventKind::Shutdown => 1,
+        EventKind::HubRejected => 2,
+        EventKind::JoinTimeout => 3,
+        EventKind::BatteryLow => 4,
+        EventKind::Reset => 5,
+        _ => 6,
+    };
+    events.iter().map(rank).min().unwrap_or(6)
+}
+
 impl Feature {
-    pub const ALL: [Feature; 16] = [
+    pub const ALL: [Feature; 17] = [
         Feature::Light,
         Feature::When,
         Feature::SetupCompleted,
@@ -49,6 +75,7 @@ impl Feature {
         Feature::HubStorage,
         Feature::Arming,
         Feature::MotionIndicator,
+        Feature::Events,
     ];
 
     pub fn index(self) -> usize {
@@ -74,6 +101,7 @@ impl Feature {
             Feature::HubStorage => "hub_storage",
             Feature::Arming => "arming",
             Feature::MotionIndicator => "motion_indicator",
+            Feature::Events => "events",
         }
     }
 
@@ -111,6 +139,7 @@ impl Feature {
             Feature::FleetOffline => &["none", "some", "most"],
             Feature::HubStorage => &["ok", "low", "full"],
             Feature::Arming => &["armed_and_detecting", "disarmed", "detection_off"],
+            Feature::Events => EVENT_VALUES,
             Feature::SetupCompleted
             | Feature::OtherDevicesOnline
             | Feature::WifiPasswordChanged
@@ -303,6 +332,7 @@ pub fn findings(case: &Case) -> Vec<Finding> {
         push(Feature::Arming, arming);
         push(Feature::MotionIndicator, s.motion_indicator.map(yes_no));
     }
+    push(Feature::Events, t.recent_events.as_deref().map(telling_event));
     out
 }
 
@@ -365,6 +395,15 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
             "disarmed" => "the system is disarmed".into(),
             "detection_off" => "motion detection is off for this camera".into(),
             _ => "the system is armed and motion detection is on".into(),
+        },
+        Feature::Events => match v {
+            "nothing_notable" => "the camera reported nothing unusual".into(),
+            "wifi_rejected" => "the camera reported that the Wi-Fi refused its password".into(),
+            "battery_critical" => "the camera reported a critical battery and shut down".into(),
+            "hub_rejected" => "the hub refused the camera's credential".into(),
+            "join_timeout" => "the camera timed out joining the network".into(),
+            "battery_low" => "the camera reported a low battery".into(),
+            _ => "the camera was reset recently".into(),
         },
         Feature::MotionIndicator => if yes { "the motion indicator setting is on".into() } else { "the motion indicator setting is off".into() },
     }

@@ -115,6 +115,9 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
         if keep(rng, 0.9) {
             ct.settings = src.settings.clone();
         }
+        if keep(rng, 0.9) {
+            ct.recent_events = src.recent_events.clone();
+        }
     }
     case
 }
@@ -169,12 +172,19 @@ fn fixed_order_cost(kb: &KnowledgeBase, truth: &TrueCase, order: &[ActionId]) ->
 
 /// Expected minutes to end the trouble with the doctor: it asks, proposes, hears "not
 /// fixed" and re-plans; each step is paid with the chance the trouble is still there.
-fn doctor_cost(kb: &KnowledgeBase, truth: &TrueCase, given: &Case, priors: &Priors, rng: &mut Rng) -> f64 {
+/// Also returns the doctor's top cause when it proposes its first repair (after the
+/// questions it chose to ask).
+pub fn doctor_session(kb: &KnowledgeBase, truth: &TrueCase, given: &Case, priors: &Priors, rng: &mut Rng) -> (f64, FaultId) {
     let mut session = Session::with_kb(kb, given.clone(), priors.clone());
     let mut survive: f64 = 1.0;
     let mut cost = 0.0;
+    let mut top = None;
     for _ in 0..64 {
-        match session.next() {
+        let next = session.next();
+        if top.is_none() && !matches!(next, Next::Ask(_)) {
+            top = Some(top_fault(&diagnose::belief(kb, session.case(), priors, session.progress())));
+        }
+        match next {
             Next::Ask(q) => {
                 cost += survive * kb.question_cost(q);
                 let answer = owner_answer(&truth.case, q, rng);
@@ -190,16 +200,20 @@ fn doctor_cost(kb: &KnowledgeBase, truth: &TrueCase, given: &Case, priors: &Prio
             Next::Exhausted | Next::Fixed(_) => break,
         }
         if survive < 1e-9 {
-            return cost;
+            break;
         }
     }
-    cost + survive * ESCALATION_MIN
+    let top = top.unwrap_or_else(|| top_fault(&infer::posterior(kb, session.case(), priors)));
+    (cost + survive * ESCALATION_MIN, top)
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct FaultScore {
     pub cases: usize,
+    /// Top cause right when the doctor proposes its first repair (after its questions).
     pub top1_correct: usize,
+    /// Top cause right from the case alone, before any question.
+    pub top1_correct_without_questions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -223,7 +237,11 @@ pub struct EvalReport {
     pub seed: u64,
     pub tuning_seed: u64,
     pub cases: usize,
+    /// Top-1 when the doctor proposes its first repair, after the questions it chose to
+    /// ask a simulated owner (the interactive doctor's diagnosis).
     pub top1_accuracy: f64,
+    /// Top-1 from the case alone (`diagnose --case` without answers).
+    pub top1_accuracy_without_questions: f64,
     pub by_fault: BTreeMap<String, FaultScore>,
     /// Faulty cases (not `no_fault`) whose repair costs are compared.
     pub cost_cases: usize,
@@ -249,25 +267,29 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         .iter()
         .map(|f| (f.as_str().to_string(), FaultScore::default()))
         .collect();
-    let mut correct = 0;
+    let (mut correct, mut correct_alone) = (0, 0);
     let (mut doctor_sum, mut guide_sum, mut cost_cases) = (0.0, 0.0, 0);
     let (mut plan_sum, mut opt_sum, mut policy_sum, mut worst) = (0.0, 0.0, 0.0, 0.0f64);
     for _ in 0..cases {
         let truth = world::draw(&mut rng);
         let given = observe(&truth, &mut rng);
         let belief = infer::posterior(kb, &given, &priors);
-        let top = top_fault(&belief);
+        let (doctor, top) = doctor_session(kb, &truth, &given, &priors, &mut rng);
         let score = by_fault.get_mut(truth.fault.as_str()).expect("every fault listed");
         score.cases += 1;
         if top == truth.fault {
             correct += 1;
             score.top1_correct += 1;
         }
+        if top_fault(&belief) == truth.fault {
+            correct_alone += 1;
+            score.top1_correct_without_questions += 1;
+        }
         if truth.fault == FaultId::NoFault {
             continue;
         }
         cost_cases += 1;
-        doctor_sum += doctor_cost(kb, &truth, &given, &priors, &mut rng);
+        doctor_sum += doctor;
         guide_sum += fixed_order_cost(kb, &truth, &GUIDE_ORDER);
 
         let rb = plan::repair_belief(&belief);
@@ -291,6 +313,7 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         tuning_seed: TUNING_SEED,
         cases,
         top1_accuracy: top1,
+        top1_accuracy_without_questions: correct_alone as f64 / cases.max(1) as f64,
         by_fault,
         cost_cases,
         mean_cost_doctor_min: doctor_sum / n,

@@ -10,7 +10,7 @@
 use super::rng::Rng;
 use crate::case::{Case, CaseSettings, Observations, SeenAvailability, Telemetry, When};
 use crate::ids::{ActionId, FaultId};
-use watchlight_protocol::{ConditionId, LightId, ProfileId};
+use watchlight_protocol::{ConditionId, EventKind, LightId, ProfileId};
 
 /// What happened in the home (finer than a fault: it decides what truly fixes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +237,8 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
     let mut hub_reachable = true;
     let mut when = When::Continuous;
     let mut reconnects = cam.reconnects;
+    // Events the hub recorded for this camera over the last day.
+    let mut events: Vec<EventKind> = Vec::new();
     // What is happening when the owner looks: motion in view now and then.
     let motion_now = rng.chance(0.15);
 
@@ -298,6 +300,10 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             fault = FaultId::WifiCredentialsRejected;
             // Red solid for 10 s, then back to setup: the owner catches one or the other.
             conditions.push(if rng.chance(0.55) { ConditionId::WifiRejected } else { ConditionId::Setup });
+            // The hub polls the provisioning status and records its last_error.
+            if rng.chance(0.85) {
+                events.push(EventKind::WifiRejected);
+            }
             availability = SeenAvailability::NeverSeen;
             o.setup_completed = Some(false);
             o.recording = Some(false);
@@ -312,6 +318,12 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             o.setup_completed = Some(again);
             o.recording = Some(false);
             when = if again { When::AfterReset } else { When::DuringSetup };
+            if again {
+                events.push(EventKind::Reset);
+            }
+            if rng.chance(0.1) {
+                events.push(EventKind::JoinTimeout);
+            }
         }
         Incident::BatteryDrain => {
             match cam.battery_state() {
@@ -394,6 +406,9 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
                 o.battery_age_months = Some(rng.uniform(0.0, 1.0).round());
             }
             when = if rng.chance(0.4) { When::AfterReset } else { When::Continuous };
+            if when == When::AfterReset {
+                events.push(EventKind::Reset);
+            }
         }
         Incident::HealthyButWorried => {
             fault = FaultId::NoFault;
@@ -426,6 +441,20 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             _ => {}
         }
     }
+    // The battery reports its own state changes (SPEC §6), whatever else is wrong;
+    // a critical event can be lost when the camera shuts down.
+    if cam.on_battery() {
+        match cam.battery_state() {
+            2 => {
+                events.push(EventKind::BatteryLow);
+                if rng.chance(0.85) {
+                    events.push(EventKind::BatteryCritical);
+                }
+            }
+            1 if rng.chance(0.85) => events.push(EventKind::BatteryLow),
+            _ => {}
+        }
+    }
     // Motion in view: the camera records (offline too: clips wait in its queue), and the
     // recording light outranks the connection-lost one.
     let can_record = !matches!(
@@ -454,6 +483,7 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         fleet_offline_fraction: if others > 0 { Some(fleet_offline) } else { None },
         hub_storage_free_pct: Some((storage_free * 10.0).round() / 10.0),
         settings: Some(settings),
+        recent_events: Some(events),
     };
     o.light = Some(light);
     o.when = Some(when);

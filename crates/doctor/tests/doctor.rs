@@ -1,0 +1,191 @@
+//! The doctor's behaviour through its public API: every fault's example case, re-planning
+//! after outcomes, learning, and the evaluation's determinism and bars.
+
+use std::path::PathBuf;
+use watchlight_doctor::diagnose::{diagnose_in, Progress};
+use watchlight_doctor::session::{run_dialog, DialogEnd, Next, Outcome, Session};
+use watchlight_doctor::{
+    diagnose, eval, ActionId, Case, FaultId, KnowledgeBase, Priors, QuestionId, StepAction, StepKind,
+};
+
+fn cases_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cases"))
+}
+
+fn load(name: &str) -> Case {
+    let text = std::fs::read_to_string(cases_dir().join(name)).unwrap();
+    Case::from_json(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_fault_has_an_example_case_diagnosed_right() {
+    for fault in FaultId::ALL {
+        let case = load(&format!("fault_{fault}.json"));
+        let d = diagnose(&case, &Priors::default());
+        assert_eq!(d.top_cause(), *fault, "fault_{fault}.json: {:#?}", &d.causes[..3]);
+        let sum: f64 = d.causes.iter().map(|c| c.p).sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        assert_eq!(d.causes.len(), FaultId::ALL.len());
+        assert!(d.causes.windows(2).all(|w| w[0].p >= w[1].p));
+        assert!(d.causes.iter().all(|c| !c.why.is_empty()));
+    }
+}
+
+#[test]
+fn the_output_has_the_spec_shape() {
+    let d = diagnose(&load("story_not_connected.json"), &Priors::default());
+    let json: serde_json::Value = serde_json::to_value(&d).unwrap();
+    let cause = &json["causes"][0];
+    assert!(cause["id"].is_string() && cause["p"].is_number() && cause["why"].is_string());
+    let step = &json["plan"][0];
+    assert_eq!(step["step"], 1);
+    assert!(step["kind"] == "repair" || step["kind"] == "question");
+    assert!(step["action"].is_string() && step["cost_min"].is_number() && step["p_fix"].is_number());
+    assert!(json["expected_cost_min"].as_f64().unwrap() > 0.0);
+    // The same case gives the same answer.
+    assert_eq!(d, diagnose(&load("story_not_connected.json"), &Priors::default()));
+}
+
+#[test]
+fn the_why_names_the_evidence() {
+    let d = diagnose(&load("story_batteries_fail.json"), &Priors::default());
+    assert_eq!(d.top_cause(), FaultId::BatteryDead);
+    let why = &d.causes[0].why;
+    assert!(why.contains("2.37 V under load"), "{why}");
+}
+
+#[test]
+fn replanning_after_a_failed_step_moves_belief_and_plan() {
+    let kb = KnowledgeBase::shipped();
+    let case = load("story_not_connected.json");
+    let before = diagnose_in(kb, &case, &Priors::default(), &Progress::default());
+    assert_eq!(before.top_cause(), FaultId::NetworkDown);
+    assert_eq!(before.first_step(), Some(StepAction::Repair(ActionId::RestartRouter)));
+    let progress = Progress {
+        failed: vec![ActionId::RestartRouter],
+        ..Default::default()
+    };
+    let after = diagnose_in(kb, &case, &Priors::default(), &progress);
+    let p = |d: &watchlight_doctor::Diagnosis, f: FaultId| d.causes.iter().find(|c| c.id == f).unwrap().p;
+    assert!(p(&after, FaultId::NetworkDown) < p(&before, FaultId::NetworkDown));
+    assert!(after.plan.iter().all(|s| s.action != StepAction::Repair(ActionId::RestartRouter)));
+    assert!(after.causes.iter().find(|c| c.id == FaultId::NetworkDown).unwrap().why.contains("restart_router did not fix it"));
+}
+
+#[test]
+fn a_step_the_owner_cannot_do_is_planned_around() {
+    let mut session = Session::new(load("fault_battery_dead.json"), Priors::default());
+    assert_eq!(session.next(), Next::Repair(ActionId::ReplaceBatteries));
+    session.outcome(ActionId::ReplaceBatteries, Outcome::CantDo);
+    let d = session.diagnosis();
+    // Not tried, so the belief did not move; but the step is gone from the plan.
+    assert_eq!(d.top_cause(), FaultId::BatteryDead);
+    assert!(d.plan.iter().all(|s| s.action != StepAction::Repair(ActionId::ReplaceBatteries)));
+}
+
+#[test]
+fn questions_fill_the_case_and_bad_answers_say_what_was_expected() {
+    let mut session = Session::new(Case::default(), Priors::default());
+    let err = session.answer(QuestionId::AskLight, "purple").unwrap_err();
+    assert!(err.to_string().contains("red_blink"), "{err}");
+    session.answer(QuestionId::AskLight, "red_slow_blink").unwrap();
+    assert_eq!(session.case().observations.light, Some(watchlight_protocol::LightId::RedSlowBlink));
+    session.answer(QuestionId::AskOtherDevicesOnline, "don't know").unwrap();
+    assert!(session.progress().unanswered.contains(&QuestionId::AskOtherDevicesOnline));
+}
+
+#[test]
+fn an_empty_case_starts_with_a_question() {
+    let d = diagnose(&Case::default(), &Priors::default());
+    assert_eq!(d.plan[0].kind, StepKind::Question);
+    assert!(d.expected_cost_min < watchlight_doctor::plan::ecr(
+        KnowledgeBase::shipped(),
+        &watchlight_doctor::plan::repair_belief(&watchlight_doctor::infer::posterior(KnowledgeBase::shipped(), &Case::default(), &Priors::default())),
+        &d.plan.iter().filter_map(|s| match s.action { StepAction::Repair(a) => Some(a), _ => None }).collect::<Vec<_>>(),
+    ));
+}
+
+#[test]
+fn a_dialog_proposes_insists_on_a_clear_outcome_and_replans() {
+    let mut session = Session::new(load("story_motion_flash.json"), Priors::default());
+    let mut input: &[u8] = b"what\ncan't do\n";
+    let mut out = Vec::new();
+    let end = run_dialog(&mut session, &mut input, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("Next step (disable_motion_indicator"), "{text}");
+    assert!(text.contains("Please answer 'fixed', 'not fixed' or 'can't do'."), "{text}");
+    assert!(text.contains("Noted. Re-planning."), "{text}");
+    assert_eq!(end, DialogEnd::Left, "{text}");
+    assert_eq!(session.progress().unavailable, vec![ActionId::DisableMotionIndicator]);
+}
+
+#[test]
+fn a_session_asks_after_a_failure_then_ends_when_fixed() {
+    let mut session = Session::new(load("story_not_connected.json"), Priors::default());
+    assert_eq!(session.next(), Next::Repair(ActionId::RestartRouter));
+    session.outcome(ActionId::RestartRouter, Outcome::NotFixed);
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        assert!(steps < 20);
+        match session.next() {
+            Next::Ask(q) => session.answer(q, "skip").unwrap(),
+            Next::Repair(a) => {
+                assert_ne!(a, ActionId::RestartRouter, "a failed step is not proposed again");
+                session.outcome(a, Outcome::Fixed);
+            }
+            Next::Fixed(a) => {
+                assert_ne!(a, ActionId::RestartRouter);
+                break;
+            }
+            Next::Exhausted => panic!("steps remain"),
+        }
+    }
+}
+
+#[test]
+fn confirmed_fixes_move_the_priors_and_persist() {
+    let kb = KnowledgeBase::shipped();
+    // Nothing known but the profile: the fix is shared by what replacing batteries fixes.
+    let case = Case::from_json(r#"{"profile":"outdoor"}"#).unwrap();
+    let mut priors = Priors::default();
+    let before = priors.effective(kb, case.profile)[FaultId::BatteryDead.index()];
+    for _ in 0..5 {
+        priors.learn_fix(kb, &case, &[], ActionId::ReplaceBatteries);
+    }
+    let after = priors.effective(kb, case.profile)[FaultId::BatteryDead.index()];
+    assert!(after > before, "{before} -> {after}");
+    // Five counts against a strength of 20: (20·p + ~5) / 25.
+    assert!((after - (20.0 * before + priors.counts["outdoor"][&FaultId::BatteryDead]) / 25.0).abs() < 1e-9);
+    // Other profiles are untouched.
+    assert_eq!(priors.effective(kb, Some(watchlight_protocol::ProfileId::Indoor)), kb.prior(Some(watchlight_protocol::ProfileId::Indoor)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("priors.json");
+    priors.save(&path).unwrap();
+    assert_eq!(Priors::load(&path).unwrap(), priors);
+    std::fs::write(&path, r#"{"v":1,"counts":{"outdoor":{"gremlins":2}}}"#).unwrap();
+    let err = Priors::load(&path).unwrap_err().to_string();
+    assert!(err.contains("gremlins"), "{err}");
+    // A mains camera's battery faults stay ruled out whatever is learned.
+    let mut mini = Priors::default();
+    mini.confirm(Some(watchlight_protocol::ProfileId::Mini), FaultId::BatteryDead, 50.0);
+    assert_eq!(mini.effective(kb, Some(watchlight_protocol::ProfileId::Mini))[FaultId::BatteryDead.index()], 0.0);
+}
+
+#[test]
+fn evaluation_is_deterministic_given_a_seed() {
+    let kb = KnowledgeBase::shipped();
+    let a = eval::run(kb, 11, 150);
+    let b = eval::run(kb, 11, 150);
+    assert_eq!(a, b);
+    assert_ne!(a, eval::run(kb, 12, 150));
+}
+
+#[test]
+fn evaluation_meets_the_bars_on_a_seed_it_was_not_tuned_on() {
+    let report = eval::run(KnowledgeBase::shipped(), eval::REPORT_SEED + 1, 800);
+    assert!(report.top1_accuracy >= 0.95, "{report:#?}");
+    assert!(report.cost_ratio_vs_guide <= 0.5, "{report:#?}");
+    assert!(report.optimum.gap <= 0.05, "{report:#?}");
+}
