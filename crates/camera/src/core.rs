@@ -470,6 +470,7 @@ impl Core {
         self.set_state(LifecycleState::Joining);
         self.join_deadline = Some(self.now + JOIN_TIMEOUT_MS);
         self.emit(Output::Connect { attempt: 0 });
+        self.next_connect = Some((1, self.now + self.backoff_ms(1)));
     }
 
     fn provisioned(&mut self) {

@@ -170,8 +170,9 @@ pub enum Output {
     /// Stop the clip being recorded; the agent finishes it and queues it for upload.
     StopRecording { reason: StopReason },
     /// Try to (re)connect to Wi-Fi and the hub now. `attempt` 0 is the first try after
-    /// provisioning or boot; later ones follow exponential backoff (the agent may add
-    /// jitter on top).
+    /// provisioning or boot; later ones follow exponential backoff while the camera is
+    /// joining or offline, until it is online (the agent may add jitter on top, and
+    /// ignores an attempt while one is still under way).
     Connect { attempt: u32 },
     /// Time to check in (battery cameras wake up and connect) and send telemetry.
     CheckIn,

@@ -250,3 +250,23 @@ fn outputs_carry_their_own_time_when_the_driver_calls_late() {
     assert_eq!(cam.states(), vec![(0, S::Booting), (2000, S::Setup)]);
     assert_eq!(cam.core.poll_timeout(), None);
 }
+
+#[test]
+fn joining_retries_with_backoff_until_connected() {
+    let mut cam = Cam::fresh(ProfileId::Mini);
+    cam.at(0, Input::PowerOn)
+        .at(3000, Input::Provisioned)
+        .until(10_000)
+        .at(10_500, Input::HubConnected)
+        .until(60_000);
+    let attempts: Vec<(u64, Output)> = cam.outputs(|o| matches!(o, Output::Connect { .. }));
+    assert_eq!(
+        attempts,
+        vec![
+            (3000, Output::Connect { attempt: 0 }),
+            (4000, Output::Connect { attempt: 1 }),
+            (6000, Output::Connect { attempt: 2 }),
+            (10_000, Output::Connect { attempt: 3 }),
+        ]
+    );
+}
