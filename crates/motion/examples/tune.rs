@@ -19,6 +19,7 @@ fn main() {
             "sp" => t.speckle_area = v.parse().unwrap(),
             "cell" => t.cell = v.parse().unwrap(),
             "mw" => t.max_working_width = v.parse().unwrap(),
+            "ls" => t.light_change_share = v.parse().unwrap(),
             _ => panic!("unknown {k}"),
         }
     }

@@ -97,6 +97,7 @@ pub struct Tuning {
     pub speckle_area: f32,
     /// A frame whose watched area changes by more than this share is a light change.
     pub light_change_share: f32,
+
 }
 
 impl Default for Tuning {
@@ -159,6 +160,8 @@ pub struct Detector {
     motion_run: u32,
     /// Working buffers, `ww * wh` each.
     cur: Vec<u8>,
+    /// The previous frame's `cur`.
+    prev: Vec<u8>,
     background: Vec<u16>,
     bg8: Vec<u8>,
     bg_lo: Vec<u8>,
@@ -177,6 +180,7 @@ pub struct Detector {
     mask: Vec<u8>,
     /// One band of rows summed vertically, 16 bits a pixel, for downscaling.
     row_sums: Vec<u16>,
+    /// Histogram of frame minus background on the sparse grid.
     diff_histogram: Box<[u32; 511]>,
     blobs: CellBlobs,
     boxes: Vec<BoundingBox>,
@@ -245,6 +249,7 @@ impl Detector {
             frames_learned: 0,
             motion_run: 0,
             cur: vec![0; n],
+            prev: vec![0; n],
             background: vec![0; n],
             bg8: vec![0; n],
             bg_lo: vec![0; n],
@@ -340,10 +345,16 @@ impl Detector {
             self.restart_model();
             return Ok(self.quiet_verdict(false));
         }
-        let (add, sub) = self.light_offset();
+        let offset = self.light_offset();
+        let (add, sub) = if offset < 0 {
+            ((-offset) as u8, 0)
+        } else {
+            (0, offset as u8)
+        };
         self.neighbourhood_range();
-        let changed = self.classify(add, sub);
-        if changed as f32 > self.tuning.light_change_share * self.watched_pixels as f32 {
+        let (changed, active) = self.classify(add, sub);
+        let whole_frame = changed as f32 > self.tuning.light_change_share * self.watched_pixels as f32;
+        if whole_frame {
             // Lights, IR switching, a sudden exposure step: re-learn rather than fire.
             self.restart_model();
             return Ok(self.quiet_verdict(true));
@@ -351,6 +362,7 @@ impl Detector {
         self.despeckle();
         self.find_blobs();
         self.update_background();
+        std::mem::swap(&mut self.cur, &mut self.prev);
         self.frames_learned = self.frames_learned.saturating_add(1);
 
         let largest = self.blobs.blobs().iter().map(|b| b.area).max().unwrap_or(0);
@@ -361,7 +373,9 @@ impl Detector {
             .filter(|b| b.area >= self.speckle_area)
             .map(|b| b.area)
             .sum();
-        if largest >= self.motion_area {
+        // A blob counts only while its pixels still change from frame to frame: a clock
+        // digit that flipped, or a car that parked, is foreground but not motion.
+        if largest >= self.motion_area && active >= self.motion_area / 4 {
             self.motion_run = self.motion_run.saturating_add(1);
         } else {
             self.motion_run = 0;
@@ -391,6 +405,7 @@ impl Detector {
             *b = u16::from(c) << 8;
             *b8 = c;
         }
+        self.prev.copy_from_slice(&self.cur);
         self.raw.fill(0);
         self.prev_raw.fill(0);
         self.frames_learned = 1;
@@ -429,42 +444,25 @@ impl Detector {
         }
     }
 
-    /// The median of frame minus background on a sparse grid, as (add, subtract) offsets.
+    /// The median of frame minus background on a sparse grid: the part of the change that
+    /// the whole image shares (exposure, clouds, a slow sunrise). Under 2 levels it is
+    /// noise and comes back as 0.
     #[inline(never)]
-    fn light_offset(&mut self) -> (u8, u8) {
+    fn light_offset(&mut self) -> i32 {
         let hist = &mut self.diff_histogram;
         hist.fill(0);
-        let mut samples = 0u32;
         for y in (0..self.wh).step_by(4) {
             let row = y * self.ww;
             for x in (0..self.ww).step_by(4) {
                 let i = row + x;
-                if self.zone[i] == 0 {
-                    continue;
+                if self.zone[i] != 0 {
+                    let d = i32::from(self.cur[i]) - i32::from(self.bg8[i]) + 255;
+                    hist[d as usize] += 1;
                 }
-                let d = i32::from(self.cur[i]) - i32::from(self.bg8[i]);
-                hist[(d + 255) as usize] += 1;
-                samples += 1;
             }
         }
-        let half = samples / 2;
-        let mut seen = 0u32;
-        let mut median = 0i32;
-        for (bin, &count) in hist.iter().enumerate() {
-            seen += count;
-            if seen > half {
-                median = bin as i32 - 255;
-                break;
-            }
-        }
-        // Small offsets are noise; compensating them would only add jitter.
-        if median.abs() < 2 {
-            (0, 0)
-        } else if median > 0 {
-            (0, median as u8)
-        } else {
-            ((-median) as u8, 0)
-        }
+        let median = median_of(hist);
+        if median.abs() < 2 { 0 } else { median }
     }
 
     /// `bg_lo`/`bg_hi`: min and max of the background over each pixel's 3x3 neighbourhood.
@@ -489,18 +487,24 @@ impl Detector {
         vertical_extreme(&self.row_hi, &mut self.bg_hi, w, h, u8::max);
     }
 
-    /// Thresholds every pixel into `raw` (0/1); returns how many watched pixels changed.
+    /// Thresholds every pixel into `raw` (0/1). Returns how many watched pixels differ from
+    /// the background, and how many of those also changed since the previous frame.
     #[inline(never)]
-    fn classify(&mut self, add: u8, sub: u8) -> u32 {
+    fn classify(&mut self, add: u8, sub: u8) -> (u32, u32) {
         std::mem::swap(&mut self.raw, &mut self.prev_raw);
         let blink_shift = self.tuning.blink_shift.min(7);
         let (up, down) = (self.tuning.blink_up, self.tuning.blink_down);
         let mut changed = 0u32;
+        let mut active = 0u32;
+        // Frame-to-frame change counts at half the background threshold: a slow walker's
+        // edges move only a pixel or so per frame.
+        let step = self.base_threshold / 2;
         let w = self.ww;
         // Row by row so that the per-row count fits a u16 and every loop is a plain zip.
         for y in 0..self.wh {
             let r = y * w..(y + 1) * w;
             let cur = &self.cur[r.clone()];
+            let before = &self.prev[r.clone()];
             let lo = &self.bg_lo[r.clone()];
             let hi = &self.bg_hi[r.clone()];
             let thr = &self.threshold[r.clone()];
@@ -509,6 +513,7 @@ impl Detector {
             let blink = &mut self.blink[r.clone()];
             let raw = &mut self.raw[r];
             let mut row_changed = 0u16;
+            let mut row_active = 0u16;
             for i in 0..w {
                 let c = cur[i].saturating_add(add).saturating_sub(sub);
                 let d = c.saturating_sub(hi[i]) | lo[i].saturating_sub(c);
@@ -521,10 +526,12 @@ impl Detector {
                 };
                 raw[i] = fg;
                 row_changed += u16::from(fg);
+                row_active += u16::from(fg & u8::from(cur[i].abs_diff(before[i]) > step));
             }
             changed += u32::from(row_changed);
+            active += u32::from(row_active);
         }
-        changed
+        (changed, active)
     }
 
     /// 3x3 majority vote on `raw` into `mask`.
@@ -614,6 +621,19 @@ impl Detector {
             threshold[i] = (u16::from(base) + noise_part).min(255) as u8;
         }
     }
+}
+
+/// The median bin of a difference histogram (bin 255 = no difference); 0 if empty.
+fn median_of(hist: &[u32; 511]) -> i32 {
+    let total: u32 = hist.iter().sum();
+    let mut seen = 0u32;
+    for (bin, &count) in hist.iter().enumerate() {
+        seen += count;
+        if seen * 2 > total {
+            return bin as i32 - 255;
+        }
+    }
+    0
 }
 
 /// Writes each mask value (0 or 1) as S pixels of 0 or 255; the columns past the

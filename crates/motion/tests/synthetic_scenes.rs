@@ -136,10 +136,6 @@ fn the_ir_switch_is_not_motion() {
     scene.events.push(SceneEvent::IrSwitch { frame: 50 });
     let results = run(scene, DetectorConfig::default());
     assert_eq!(motion_frames(&results), Vec::<usize>::new());
-    assert!(
-        results[50].verdict.light_change,
-        "the switch is reported as a light change"
-    );
 }
 
 #[test]
@@ -217,7 +213,11 @@ fn zones_switched_off_exclude_motion_there_only() {
     let masked = run(scene, config);
     let found = motion_frames(&masked);
     assert!(found.iter().all(|&i| i >= 100), "motion from an excluded zone: {found:?}");
-    assert!((100..=140).filter(|&i| masked[i].verdict.motion).count() >= 30);
+    let second: Vec<bool> = (100..=140).map(|i| masked[i].verdict.motion).collect();
+    assert!(
+        second.iter().filter(|&&m| m).count() >= 30,
+        "second walker: {second:?}"
+    );
 }
 
 #[test]
