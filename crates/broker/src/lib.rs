@@ -330,6 +330,47 @@ mod tests {
         assert!(matches!(err, BrokerError::EmptyHubToken), "{err}");
     }
 
+    /// STACK-FACTS pitfall: with anonymous access on, forgetting to install our provider
+    /// leaves mqtt5 open. Our base configuration must refuse everyone on its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_our_provider_the_broker_is_closed_not_open() {
+        let private = tempfile::tempdir().unwrap();
+        let config = BrokerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            home: "home".into(),
+            hub_token: "hub-token".into(),
+            persist_dir: None,
+        };
+        let mut broker = MqttBroker::with_config(mqtt5_config(&config, private.path()).unwrap())
+            .await
+            .unwrap();
+        let addr = broker.local_addr().unwrap();
+        let stop = broker.shutdown_handle();
+        let mut ready = broker.ready_receiver();
+        let task = tokio::spawn(async move { broker.run().await });
+        ready.wait_for(|r| *r).await.unwrap();
+        for credentials in [None, Some(("hub", "hub-token")), Some(("cam-1", "x"))] {
+            let mut options = rumqttc::MqttOptions::new("probe", "127.0.0.1", addr.port());
+            if let Some((user, password)) = credentials {
+                options.set_credentials(user, password);
+            }
+            let (_client, mut eventloop) = rumqttc::AsyncClient::new(options, 8);
+            let outcome = tokio::time::timeout(Duration::from_secs(5), eventloop.poll())
+                .await
+                .expect("an answer");
+            assert!(
+                !matches!(
+                    outcome,
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_)))
+                ),
+                "{credentials:?} let in: {outcome:?}"
+            );
+        }
+        stop.shutdown();
+        task.await.unwrap().unwrap();
+    }
+
     #[test]
     fn debug_output_hides_secrets() {
         let config = BrokerConfig {

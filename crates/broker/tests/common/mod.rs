@@ -35,9 +35,11 @@ pub fn topics(device: &str) -> DeviceTopics {
 pub enum Server {
     Embedded(Broker),
     Mosquitto {
-        process: MosquittoProcess,
+        process: Box<MosquittoProcess>,
         _dir: tempfile::TempDir,
     },
+    /// A Mosquitto the test holds itself (to reconfigure it).
+    MosquittoHeldByTest,
 }
 
 /// A broker under test, with `cam-a` and `cam-b` registered.
@@ -58,7 +60,7 @@ impl TestBroker {
     pub fn name(&self) -> &'static str {
         match self.server {
             Server::Embedded(_) => "embedded",
-            Server::Mosquitto { .. } => "mosquitto",
+            Server::Mosquitto { .. } | Server::MosquittoHeldByTest => "mosquitto",
         }
     }
 }
@@ -105,7 +107,10 @@ pub fn mosquitto() -> TestBroker {
     };
     let (process, port) = MosquittoProcess::start(dir.path(), &setup).expect("mosquitto starts");
     TestBroker {
-        server: Server::Mosquitto { process, _dir: dir },
+        server: Server::Mosquitto {
+            process: Box::new(process),
+            _dir: dir,
+        },
         port,
         tls: None,
         refuses_forbidden_subscriptions: false,
