@@ -1,8 +1,26 @@
-//! `watchlight demo`.
+//! `watchlight demo`: a hub and three simulated cameras, and a short story (see
+//! `watchlight_agent::demo`).
+
+use anyhow::Context;
+use std::path::PathBuf;
+use watchlight_agent::demo::{self, DemoOptions};
 
 #[derive(clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Stay up after the story (until Ctrl-C) to explore the web app.
+    #[arg(long)]
+    keep_running: bool,
+    /// Keep the hub's and cameras' data here instead of a temporary folder.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("'watchlight demo' is not built yet")
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let bin = std::env::current_exe().context("finding the watchlight binary")?;
+    demo::run(DemoOptions {
+        bin,
+        data: args.data,
+        keep_running: args.keep_running,
+    })?;
+    Ok(())
 }

@@ -1,1 +1,27 @@
-//! The camera agent runtime: the camera core with hardware, MQTT and HTTP at its edges.
+//! The camera agent runtime: the sans-IO camera core ([`watchlight_camera::Core`])
+//! driven by real time, with simulated hardware ([`watchlight_hw::sim`]), a synthetic
+//! scene or an MP4 file as its image sensor, and MQTT and HTTP at its edges.
+//!
+//! - [`config`]: what `watchlight camera --sim ...` is given.
+//! - [`persist`]: credentials and core state in the data folder, written atomically.
+//! - [`local`]: the camera's own HTTP endpoint: provisioning in setup mode
+//!   (`POST /provision`, `GET /provision/status`, docs/contracts.md) and the simulator's
+//!   controls (`/sim/...`) that tests and the demo use to cut the Wi-Fi, walk a person
+//!   past the camera or drain the battery.
+//! - [`scene`]: the image sensor and PIR of a simulated camera.
+//! - [`session`]: one MQTT connection to the hub, with publish acknowledgements mapped
+//!   back to what was published.
+//! - [`runtime`]: the loop that feeds the core, fires its timeouts and carries out its
+//!   outputs (light, recording, events through the offline queue, connections).
+
+pub mod config;
+pub mod demo;
+pub mod harness;
+pub mod local;
+pub mod persist;
+pub mod runtime;
+pub mod scene;
+pub mod session;
+
+pub use config::{AgentConfig, SceneChoice, pairing_code_for};
+pub use runtime::{Agent, AgentError, Ready, run_until_signal};

@@ -1,0 +1,328 @@
+//! `watchlight demo`: a hub and three simulated cameras on free ports, and a short
+//! story told through their lights: setup (with a mistyped Wi-Fi password), motion and
+//! a clip, a Wi-Fi outage and recovery with the clip recorded meanwhile, a failing
+//! battery and fresh cells. Everything runs as real processes (the same ones the
+//! end-to-end tests start, through [`crate::harness`]).
+
+use crate::harness::{Api, CameraProcess, HarnessError, HubProcess, wait_until};
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The `watchlight` binary to start the hub and cameras with.
+    pub bin: PathBuf,
+    /// Keep the data here (default: a temporary folder removed at the end).
+    pub data: Option<PathBuf>,
+    /// Stay up after the story until interrupted.
+    pub keep_running: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Harness(#[from] HarnessError),
+    #[error("demo: {0}")]
+    Story(String),
+    #[error("demo data folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+const SSID: &str = "watchlight-demo";
+
+struct Cam {
+    name: &'static str,
+    process: CameraProcess,
+}
+
+/// Prints every light change of every camera, and the hub's view of each, as they happen.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(started: Instant, cams: Vec<(String, Api)>, hub: Api, devices: Vec<String>) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut lights: Vec<String> = vec![String::new(); cams.len()];
+            let mut avail: Vec<String> = vec![String::new(); devices.len()];
+            let mut tick = 0u32;
+            while !flag.load(Ordering::Relaxed) {
+                for (i, (name, api)) in cams.iter().enumerate() {
+                    if let Ok(s) = api.get("/sim/status") {
+                        let id = s["light_id"].as_str().unwrap_or("?").to_string();
+                        if id != lights[i] {
+                            println!(
+                                "  {:>6.1}s  {name:<12} light {:<26} {}",
+                                started.elapsed().as_secs_f64(),
+                                id,
+                                s["meaning"].as_str().unwrap_or("")
+                            );
+                            lights[i] = id;
+                        }
+                    }
+                }
+                if tick % 5 == 0 {
+                    for (i, d) in devices.iter().enumerate() {
+                        let a = hub
+                            .get(&format!("/api/v1/cameras/{d}"))
+                            .ok()
+                            .and_then(|v| v["availability"].as_str().map(str::to_string))
+                            .unwrap_or_else(|| "unknown".into());
+                        if a != avail[i] {
+                            println!(
+                                "  {:>6.1}s  {:<12} hub says {a}",
+                                started.elapsed().as_secs_f64(),
+                                cams.get(i).map(|c| c.0.as_str()).unwrap_or(d)
+                            );
+                            avail[i] = a;
+                        }
+                    }
+                }
+                tick += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Watcher {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn chapter(title: &str) {
+    println!("\n== {title} ==");
+}
+
+fn wait_light(cam: &Cam, light: &str, secs: u64) -> Result<(), DemoError> {
+    wait_until(Duration::from_secs(secs), || {
+        (cam.process.field("light_id").as_deref() == Some(light)).then_some(())
+    })
+    .ok_or_else(|| {
+        DemoError::Story(format!(
+            "{} did not show {light} within {secs} s (it shows {:?})",
+            cam.name,
+            cam.process.field("light_id")
+        ))
+    })
+}
+
+fn wait_hub(hub: &HubProcess, cam: &Cam, want: &[&str], secs: u64) -> Result<String, DemoError> {
+    wait_until(Duration::from_secs(secs), || {
+        hub.availability(&cam.process.device_id)
+            .filter(|a| want.contains(&a.as_str()))
+    })
+    .ok_or_else(|| {
+        DemoError::Story(format!(
+            "the hub did not see {} as {want:?} within {secs} s",
+            cam.name
+        ))
+    })
+}
+
+fn random_string(n: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
+}
+
+pub fn run(options: DemoOptions) -> Result<(), DemoError> {
+    let started = Instant::now();
+    let temp;
+    let root = match &options.data {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("watchlight-demo-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let password = random_string(20);
+    let wifi_pass = random_string(12);
+
+    chapter("The hub");
+    let hub = HubProcess::start(&options.bin, &root.join("hub"), false, "owner", &password)?;
+    println!("  web app and API: {}/", hub.http_url);
+    println!("  OpenAPI:         {}/api/v1/openapi.json", hub.http_url);
+    println!("  MQTT broker:     {}", hub.mqtt_url);
+    println!("  owner login:     owner / {password}");
+    println!(
+        "  certificate:     {} (self-signed; cameras pin it)",
+        hub.data.join("hub-cert.pem").display()
+    );
+    println!("  data:            {}", root.display());
+
+    chapter("Three cameras in their boxes");
+    let specs = [
+        ("front-door", "mini", "DEMO-FRONT"),
+        ("garden", "outdoor", "DEMO-GARDEN"),
+        ("garage", "xt2", "DEMO-GARAGE"),
+    ];
+    let mut cams = Vec::new();
+    for (name, profile, serial) in specs {
+        let process = CameraProcess::start(
+            &options.bin,
+            profile,
+            serial,
+            &root.join(serial),
+            (SSID, &wifi_pass),
+            false,
+        )?;
+        println!(
+            "  {name:<12} {profile:<8} serial {serial}, pairing code {} (printed on the camera), setup at {}",
+            process.pairing_code, process.local_url
+        );
+        cams.push(Cam { name, process });
+    }
+    let _watch = Watcher::start(
+        started,
+        cams.iter()
+            .map(|c| (c.name.to_string(), Api::new(&c.process.local_url, None).expect("plain HTTP client")))
+            .collect(),
+        hub.api.clone(),
+        cams.iter().map(|c| c.process.device_id.clone()).collect(),
+    );
+    for cam in &cams {
+        wait_light(cam, "red_slow_blink", 30)?;
+    }
+
+    chapter("Setup: the owner adds each camera in the app");
+    let garage = &cams[2];
+    println!("  garage: the owner mistypes the Wi-Fi password first");
+    let (status, body) = hub.pair(&garage.process, garage.name, SSID, "wrong-password")?;
+    println!("  POST /api/v1/cameras -> {status} {}", body["pairing"]["state"]);
+    wait_light(garage, "red_solid", 20)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let msg = hub
+        .api
+        .get(&format!("/api/v1/cameras/{}", garage.process.device_id))
+        .ok()
+        .and_then(|v| v["pairing"]["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    println!("  the app says: {msg:?}; the owner tries again with the same pairing code");
+    for cam in &cams {
+        let (status, _) = hub.pair(&cam.process, cam.name, SSID, &wifi_pass)?;
+        if status != 202 {
+            return Err(DemoError::Story(format!("pairing {} answered {status}", cam.name)));
+        }
+        wait_hub(&hub, cam, &["online", "sleeping"], 30)?;
+    }
+    for cam in &cams {
+        wait_light(cam, "off", 20)?;
+    }
+    println!("  all three are set up: green blink, blue for 5 s, then dark");
+
+    chapter("Motion: someone walks up to the front door");
+    let front = &cams[0];
+    let (status, _) = hub.api.post("/api/v1/arm", &json!({"mode": "away"}))?;
+    println!("  the owner arms the system (away) -> {status}");
+    std::thread::sleep(Duration::from_secs(1));
+    front.process.sim("motion", json!({}))?;
+    wait_light(front, "blue_solid", 20)?;
+    wait_light(front, "off", 60)?;
+    let clip = wait_until(Duration::from_secs(60), || {
+        hub.clips(&front.process.device_id).into_iter().next()
+    })
+    .ok_or_else(|| DemoError::Story("no clip reached the hub".into()))?;
+    print_clip(&hub, &clip);
+
+    chapter("A Wi-Fi outage at the front door (the camera keeps recording)");
+    front.process.sim("link", json!({"up": false}))?;
+    let cut = Instant::now();
+    wait_light(front, "red_blink", 10)?;
+    wait_hub(&hub, front, &["offline"], 15)?;
+    println!("  the hub knew after {:.1} s", cut.elapsed().as_secs_f64());
+    std::thread::sleep(Duration::from_secs(1));
+    front.process.sim("motion", json!({}))?;
+    wait_light(front, "blue_solid", 20)?;
+    wait_light(front, "red_blink", 60)?;
+    let queued = front
+        .process
+        .status()?
+        .get("queue_items")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    println!("  {queued} item(s) wait in the camera's offline queue");
+    front.process.sim("link", json!({"up": true}))?;
+    println!("  the Wi-Fi is back; the camera retries with backoff");
+    wait_hub(&hub, front, &["online"], 90)?;
+    let clips = wait_until(Duration::from_secs(60), || {
+        let c = hub.clips(&front.process.device_id);
+        (c.len() >= 2).then_some(c)
+    })
+    .ok_or_else(|| DemoError::Story("the clip recorded offline never arrived".into()))?;
+    println!("  the clip recorded offline arrived:");
+    if let Some(latest) = clips
+        .iter()
+        .max_by_key(|c| c["sort_ts"].as_u64().unwrap_or(0))
+    {
+        print_clip(&hub, latest);
+    }
+
+    chapter("A failing battery in the garden camera");
+    let garden = &cams[1];
+    garden.process.sim("battery", json!({"depth": 0.92}))?;
+    wait_light(garden, "red_flash_after_recording", 20)?;
+    println!("  low battery: three red flashes now and once a minute; the app reminds the owner");
+    std::thread::sleep(Duration::from_secs(3));
+    garden.process.sim("battery", json!({"depth": 0.995}))?;
+    wait_light(garden, "red_flash_then_dark", 20)?;
+    wait_light(garden, "off", 10)?;
+    println!("  critical: it flashed red three times and shut down");
+    std::thread::sleep(Duration::from_secs(2));
+    garden.process.sim("battery", json!({"replace": true}))?;
+    println!("  fresh batteries go in");
+    wait_light(garden, "blue_solid", 30)?;
+    wait_light(garden, "off", 20)?;
+
+    chapter("The end");
+    for cam in &cams {
+        println!(
+            "  {:<12} light {:<16} hub says {}",
+            cam.name,
+            cam.process.field("light_id").unwrap_or_default(),
+            hub.availability(&cam.process.device_id).unwrap_or_default()
+        );
+    }
+    println!(
+        "  story told in {:.0} s; web app {}/ (owner / {password})",
+        started.elapsed().as_secs_f64(),
+        hub.http_url
+    );
+    if options.keep_running {
+        println!("  everything keeps running; press Ctrl-C to stop");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    Ok(())
+}
+
+fn print_clip(hub: &HubProcess, clip: &Value) {
+    let id = clip["clip_id"].as_str().unwrap_or("?");
+    println!(
+        "  clip {id}: {} bytes, trigger {}, video at {}/api/v1/clips/{id}/video",
+        clip["video"]["bytes"], clip["meta"]["trigger"], hub.http_url
+    );
+}

@@ -1,0 +1,520 @@
+//! Real processes on ephemeral ports: a `watchlight hub` and simulated
+//! `watchlight camera --sim` agents, with blocking HTTP clients for the hub's API and
+//! each camera's local endpoint. `watchlight demo` and the end-to-end tests both drive
+//! the system through this module, so the demo shows exactly what the tests prove.
+//!
+//! Children are killed when their handle drops. Each child's stderr (its log) goes to
+//! `<data>.log` beside its data folder.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HarnessError(pub String);
+
+type Result<T> = std::result::Result<T, HarnessError>;
+
+fn err(msg: impl Into<String>) -> HarnessError {
+    HarnessError(msg.into())
+}
+
+/// Polls `f` every 50 ms until it gives `Some`, or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stdout of a child, line by line, kept for later reading.
+struct Lines {
+    all: Arc<Mutex<Vec<String>>>,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    fn follow(stdout: ChildStdout) -> Lines {
+        let all: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (tx, rx) = mpsc::channel();
+        let keep = all.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                keep.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Lines { all, rx }
+    }
+
+    /// The value of the first `key=value` line, waiting up to `timeout`.
+    fn value_of(&self, key: &str, timeout: Duration) -> Option<String> {
+        let prefix = format!("{key}=");
+        let deadline = Instant::now() + timeout;
+        if let Some(v) = self.snapshot().iter().find_map(|l| l.strip_prefix(&prefix)) {
+            return Some(v.to_string());
+        }
+        while let Ok(line) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some(v) = line.strip_prefix(&prefix) {
+                return Some(v.to_string());
+            }
+        }
+        None
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.all.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<(Child, Lines)> {
+    let log_file = std::fs::File::create(log)
+        .map_err(|e| err(format!("cannot create {}: {e}", log.display())))?;
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| err(format!("cannot start {}: {e}", bin.display())))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    Ok((child, Lines::follow(stdout)))
+}
+
+fn log_path(data: &Path) -> PathBuf {
+    data.with_extension("log")
+}
+
+fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = wait_until(Duration::from_secs(5), || {
+        child.try_wait().ok().flatten().map(|_| ())
+    });
+    if stopped.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A blocking JSON client with the hub's certificate pinned.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    client: reqwest::blocking::Client,
+    bearer: Option<String>,
+}
+
+impl Api {
+    pub fn new(base: &str, cert_pem: Option<&str>) -> Result<Api> {
+        crate::runtime::install_crypto_provider();
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(pem) = cert_pem {
+            let tls = crate::session::pinned_tls(pem).map_err(|e| err(e.to_string()))?;
+            builder = builder.use_preconfigured_tls((*tls).clone());
+        }
+        let client = builder.build().map_err(|e| err(e.to_string()))?;
+        Ok(Api {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+            bearer: None,
+        })
+    }
+
+    pub fn with_bearer(mut self, token: &str) -> Api {
+        self.bearer = Some(token.to_string());
+        self
+    }
+
+    /// Any method; returns the status and the JSON body (`null` when not JSON).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+        let url = format!("{}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| err(e.to_string()))?;
+        let mut req = self.client.request(method.clone(), &url);
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .map_err(|e| err(format!("{method} {url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        match self.call("GET", path, None)? {
+            (200, v) => Ok(v),
+            (s, v) => Err(err(format!("GET {path}: {s} {v}"))),
+        }
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        self.call("POST", path, Some(body))
+    }
+
+    /// Raw bytes of a GET (clip downloads).
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.client.get(&url);
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().map_err(|e| err(format!("GET {url}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(err(format!("GET {url}: {}", resp.status())));
+        }
+        resp.bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| err(format!("GET {url}: {e}")))
+    }
+}
+
+/// A running `watchlight hub` with an owner and an API token.
+pub struct HubProcess {
+    child: Child,
+    _lines: Lines,
+    pub http_url: String,
+    pub mqtt_url: String,
+    pub data: PathBuf,
+    pub cert_pem: Option<String>,
+    pub api: Api,
+}
+
+impl HubProcess {
+    /// Creates the owner `username` with `password` in `data`, starts the hub on free
+    /// loopback ports (TLS unless `insecure`) and logs in.
+    pub fn start(
+        bin: &Path,
+        data: &Path,
+        insecure: bool,
+        username: &str,
+        password: &str,
+    ) -> Result<HubProcess> {
+        std::fs::create_dir_all(data).map_err(|e| err(format!("{}: {e}", data.display())))?;
+        let data_arg = data.display().to_string();
+        let mut owner = Command::new(bin)
+            .args(["hub", "--data", &data_arg, "owner", "create", "--username", username])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| err(format!("cannot start {}: {e}", bin.display())))?;
+        if let Some(mut stdin) = owner.stdin.take() {
+            let _ = writeln!(stdin, "{password}");
+        }
+        let out = owner.wait_with_output().map_err(|e| err(e.to_string()))?;
+        if !out.status.success() {
+            return Err(err(format!(
+                "watchlight hub owner create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        HubProcess::restart(bin, data, insecure, username, password)
+    }
+
+    /// Starts the hub on an existing data folder (owner already there).
+    pub fn restart(
+        bin: &Path,
+        data: &Path,
+        insecure: bool,
+        username: &str,
+        password: &str,
+    ) -> Result<HubProcess> {
+        let mut args: Vec<String> = [
+            "hub",
+            "--data",
+            &data.display().to_string(),
+            "--http",
+            "127.0.0.1:0",
+            "--mqtt",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if insecure {
+            args.push("--insecure".into());
+        }
+        let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
+        let wait = Duration::from_secs(60);
+        let (Some(http_url), Some(mqtt_url)) =
+            (lines.value_of("http_url", wait), lines.value_of("mqtt_url", wait))
+        else {
+            let _ = child.kill();
+            return Err(err(format!(
+                "the hub printed no http_url/mqtt_url; see {}",
+                log_path(data).display()
+            )));
+        };
+        let cert_pem = if insecure {
+            None
+        } else {
+            Some(
+                std::fs::read_to_string(data.join("hub-cert.pem"))
+                    .map_err(|e| err(format!("hub certificate: {e}")))?,
+            )
+        };
+        let anonymous = Api::new(&http_url, cert_pem.as_deref())?;
+        let token = api_token(&anonymous, username, password)?;
+        let api = anonymous.with_bearer(&token);
+        Ok(HubProcess {
+            child,
+            _lines: lines,
+            http_url,
+            mqtt_url,
+            data: data.to_path_buf(),
+            cert_pem,
+            api,
+        })
+    }
+
+    /// Pairs a camera through the API (docs/contracts.md, "Pairing").
+    pub fn pair(&self, camera: &CameraProcess, name: &str, ssid: &str, pass: &str) -> Result<(u16, Value)> {
+        self.api.post(
+            "/api/v1/cameras",
+            &json!({
+                "serial": camera.serial,
+                "pairing_code": camera.pairing_code,
+                "name": name,
+                "profile": camera.profile,
+                "wifi": {"ssid": ssid, "passphrase": pass},
+                "provision_url": camera.local_url,
+            }),
+        )
+    }
+
+    /// The hub's computed availability of a camera (`online`, `offline`, ...).
+    pub fn availability(&self, device_id: &str) -> Option<String> {
+        let v = self.api.get(&format!("/api/v1/cameras/{device_id}")).ok()?;
+        v.get("availability").and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub fn clips(&self, device_id: &str) -> Vec<Value> {
+        self.api
+            .get(&format!("/api/v1/cameras/{device_id}/clips"))
+            .ok()
+            .and_then(|v| v.get("clips").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+    }
+
+    pub fn events(&self, device_id: &str) -> Vec<Value> {
+        let v = self
+            .api
+            .get(&format!("/api/v1/cameras/{device_id}/events"))
+            .unwrap_or(Value::Null);
+        v.get("events")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// Logs in and makes an API token (sessions are cookies; scripts use tokens).
+fn api_token(api: &Api, username: &str, password: &str) -> Result<String> {
+    let url = format!("{}/api/v1/login", api.base);
+    let resp = api
+        .client
+        .post(&url)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .map_err(|e| err(format!("POST {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(err(format!("login refused: {}", resp.status())));
+    }
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let url = format!("{}/api/v1/tokens", api.base);
+    let resp = api
+        .client
+        .post(&url)
+        .header("cookie", cookie)
+        .json(&json!({"name": "harness"}))
+        .send()
+        .map_err(|e| err(format!("POST {url}: {e}")))?;
+    let v: Value = resp.json().map_err(|e| err(format!("POST {url}: {e}")))?;
+    v.get("token")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| err(format!("no API token in {v}")))
+}
+
+/// A running `watchlight camera --sim`.
+pub struct CameraProcess {
+    child: Child,
+    lines: Lines,
+    pub serial: String,
+    pub profile: String,
+    pub device_id: String,
+    pub local_url: String,
+    pub pairing_code: String,
+    pub data: PathBuf,
+    local: Api,
+}
+
+impl CameraProcess {
+    /// Starts a simulated camera whose access point is `ssid`/`pass`.
+    pub fn start(
+        bin: &Path,
+        profile: &str,
+        serial: &str,
+        data: &Path,
+        ap: (&str, &str),
+        insecure: bool,
+    ) -> Result<CameraProcess> {
+        let mut args: Vec<String> = [
+            "camera", "--sim", "--profile", profile, "--serial", serial, "--data",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(data.display().to_string());
+        args.extend(["--wifi-ssid".into(), ap.0.into(), "--wifi-pass".into(), ap.1.into()]);
+        if insecure {
+            args.push("--insecure".into());
+        }
+        std::fs::create_dir_all(data).map_err(|e| err(format!("{}: {e}", data.display())))?;
+        let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
+        let wait = Duration::from_secs(60);
+        let (Some(local_url), Some(pairing_code), Some(device_id)) = (
+            lines.value_of("provision_url", wait),
+            lines.value_of("pairing_code", wait),
+            lines.value_of("device_id", wait),
+        ) else {
+            let _ = child.kill();
+            return Err(err(format!(
+                "camera {serial} printed no provision_url; see {}",
+                log_path(data).display()
+            )));
+        };
+        let local = Api::new(&local_url, None)?;
+        Ok(CameraProcess {
+            child,
+            lines,
+            serial: serial.into(),
+            profile: profile.into(),
+            device_id,
+            local_url,
+            pairing_code,
+            data: data.to_path_buf(),
+            local,
+        })
+    }
+
+    /// `GET /sim/status`.
+    pub fn status(&self) -> Result<Value> {
+        self.local.get("/sim/status")
+    }
+
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.status()
+            .ok()?
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// `POST /sim/<what>`.
+    pub fn sim(&self, what: &str, body: Value) -> Result<()> {
+        match self.local.post(&format!("/sim/{what}"), &body)? {
+            (200, _) => Ok(()),
+            (s, v) => Err(err(format!("POST /sim/{what}: {s} {v}"))),
+        }
+    }
+
+    /// Every stdout line so far (light changes, clips).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.snapshot()
+    }
+
+    /// The light ids the camera showed, in order, without repeats.
+    pub fn light_history(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for line in self.lines() {
+            if let Some(id) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("light="))
+                && out.last().map(String::as_str) != Some(id)
+            {
+                out.push(id.to_string());
+            }
+        }
+        out
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the process dies without a word, as a camera whose power is cut.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn stop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+impl Drop for CameraProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// A temporary folder for one test or demo run, removed when dropped.
+pub fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| err(format!("cannot make a temporary folder: {e}")))
+}

@@ -1,0 +1,273 @@
+//! The camera's own HTTP endpoint.
+//!
+//! Provisioning (docs/contracts.md, "Pairing"): in setup mode the hub POSTs the Wi-Fi
+//! credentials, its addresses, the pinned certificate and the device token to
+//! `POST /provision`; a wrong pairing code gets 403 `{"error":"pairing_code"}`, more
+//! than five tries a minute 429, a camera not in setup 409. `GET /provision/status`
+//! answers `{"state":"setup|joining|online","last_error":...}`.
+//!
+//! Simulator controls, for tests and the demo (a real camera has none of these):
+//! - `GET /sim/status`: lifecycle state, the light and its meaning, queue, link.
+//! - `POST /sim/link {"up":false}`: the Wi-Fi access point goes away (`true`: back).
+//! - `POST /sim/motion`: a person walks through the scene (PIR and pixels).
+//! - `POST /sim/battery {"depth":0.97}` drains the pack to that depth of discharge;
+//!   `{"replace":true}` puts fresh cells in; `{"temp_c":-10}` sets the temperature.
+//! - `POST /sim/button {"hold_ms":300}`: press the button for that long.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Pairing tries allowed per minute (SPEC §4.1).
+pub const PAIRING_TRIES_PER_MINUTE: usize = 5;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WifiBody {
+    pub ssid: String,
+    pub passphrase: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HubBody {
+    pub mqtt_url: String,
+    pub http_url: String,
+    #[serde(default)]
+    pub cert_pem: Option<String>,
+}
+
+/// `POST /provision` (docs/contracts.md).
+#[derive(Clone, Deserialize)]
+pub struct ProvisionBody {
+    pub v: u32,
+    pub pairing_code: String,
+    pub wifi: WifiBody,
+    pub home: String,
+    pub device_id: String,
+    pub token: String,
+    pub hub: HubBody,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BatteryBody {
+    #[serde(default)]
+    pub depth: Option<f64>,
+    #[serde(default)]
+    pub replace: bool,
+    #[serde(default)]
+    pub temp_c: Option<f64>,
+}
+
+/// What the endpoint asks of the agent's loop.
+pub enum Control {
+    Provision(Box<ProvisionBody>),
+    Link(bool),
+    Motion,
+    Battery(BatteryBody),
+    Button { hold_ms: u64 },
+}
+
+/// What the agent shows through `GET /sim/status` and `GET /provision/status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LocalStatus {
+    pub device_id: String,
+    pub profile: String,
+    pub state: String,
+    pub light_id: String,
+    pub condition: String,
+    pub meaning: String,
+    pub link_up: bool,
+    pub connected: bool,
+    pub recording: bool,
+    pub queue_items: usize,
+    pub queue_bytes: u64,
+    pub clips_recorded: u64,
+    pub delivered: u64,
+    pub last_error: Option<String>,
+}
+
+pub struct LocalShared {
+    pub status: Mutex<LocalStatus>,
+    pairing_code: String,
+    tries: Mutex<VecDeque<Instant>>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl LocalShared {
+    pub fn new(pairing_code: String, control: mpsc::UnboundedSender<Control>) -> Arc<LocalShared> {
+        Arc::new(LocalShared {
+            status: Mutex::new(LocalStatus::default()),
+            pairing_code,
+            tries: Mutex::new(VecDeque::new()),
+            control,
+        })
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut LocalStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    fn snapshot(&self) -> LocalStatus {
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Counts a try; false when five were made in the last minute.
+    fn try_allowed(&self, now: Instant) -> bool {
+        let mut tries = self.tries.lock().unwrap_or_else(|p| p.into_inner());
+        while tries
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            tries.pop_front();
+        }
+        if tries.len() >= PAIRING_TRIES_PER_MINUTE {
+            return false;
+        }
+        tries.push_back(now);
+        true
+    }
+}
+
+pub fn router(shared: Arc<LocalShared>) -> Router {
+    Router::new()
+        .route("/provision", post(provision))
+        .route("/provision/status", get(provision_status))
+        .route("/sim/status", get(sim_status))
+        .route("/sim/link", post(sim_link))
+        .route("/sim/motion", post(sim_motion))
+        .route("/sim/battery", post(sim_battery))
+        .route("/sim/button", post(sim_button))
+        .with_state(shared)
+}
+
+type Answer = (StatusCode, Json<Value>);
+
+fn error(status: StatusCode, msg: &str) -> Answer {
+    (status, Json(json!({"error": msg})))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Answer> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+async fn provision(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    if !shared.try_allowed(Instant::now()) {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_tries");
+    }
+    let body: ProvisionBody = match parse(&body) {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    if body.v != 1 {
+        return error(StatusCode::BAD_REQUEST, "unsupported version");
+    }
+    if shared.snapshot().state != "setup" {
+        return error(StatusCode::CONFLICT, "not_in_setup");
+    }
+    if !constant_time_eq(body.pairing_code.as_bytes(), shared.pairing_code.as_bytes()) {
+        return error(StatusCode::FORBIDDEN, "pairing_code");
+    }
+    if body.wifi.ssid.is_empty() || body.token.is_empty() || body.device_id.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "wifi.ssid, token and device_id must not be empty",
+        );
+    }
+    shared.update(|s| {
+        s.state = "joining".into();
+        s.last_error = None;
+    });
+    let _ = shared.control.send(Control::Provision(Box::new(body)));
+    (StatusCode::ACCEPTED, Json(json!({"state": "joining"})))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn provision_status(State(shared): State<Arc<LocalShared>>) -> Json<Value> {
+    let s = shared.snapshot();
+    let state = match s.state.as_str() {
+        "setup" | "booting" | "factory" | "off" => "setup",
+        "joining" => "joining",
+        _ => "online",
+    };
+    Json(json!({"state": state, "last_error": s.last_error}))
+}
+
+async fn sim_status(State(shared): State<Arc<LocalShared>>) -> Json<LocalStatus> {
+    Json(shared.snapshot())
+}
+
+#[derive(Deserialize)]
+struct LinkBody {
+    up: bool,
+}
+
+async fn sim_link(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    match parse::<LinkBody>(&body) {
+        Ok(b) => {
+            let _ = shared.control.send(Control::Link(b.up));
+            (StatusCode::OK, Json(json!({"up": b.up})))
+        }
+        Err(a) => a,
+    }
+}
+
+async fn sim_motion(State(shared): State<Arc<LocalShared>>) -> Answer {
+    let _ = shared.control.send(Control::Motion);
+    (StatusCode::OK, Json(json!({"walking": true})))
+}
+
+async fn sim_battery(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    match parse::<BatteryBody>(&body) {
+        Ok(b) => {
+            if b.depth.is_some_and(|d| !(0.0..=1.0).contains(&d)) {
+                return error(StatusCode::BAD_REQUEST, "depth must be 0 to 1");
+            }
+            let _ = shared.control.send(Control::Battery(b));
+            (StatusCode::OK, Json(json!({})))
+        }
+        Err(a) => a,
+    }
+}
+
+#[derive(Deserialize)]
+struct ButtonBody {
+    hold_ms: u64,
+}
+
+async fn sim_button(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    match parse::<ButtonBody>(&body) {
+        Ok(b) if b.hold_ms <= 60_000 => {
+            let _ = shared.control.send(Control::Button { hold_ms: b.hold_ms });
+            (StatusCode::OK, Json(json!({})))
+        }
+        Ok(_) => error(StatusCode::BAD_REQUEST, "hold_ms must be at most 60000"),
+        Err(a) => a,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_pairing_tries_a_minute_then_refused_until_the_minute_passes() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let shared = LocalShared::new("123456".into(), tx);
+        let t0 = Instant::now();
+        for i in 0..5 {
+            assert!(shared.try_allowed(t0 + Duration::from_secs(i)), "try {i}");
+        }
+        assert!(!shared.try_allowed(t0 + Duration::from_secs(30)));
+        assert!(shared.try_allowed(t0 + Duration::from_secs(61)));
+    }
+}

@@ -1,0 +1,1330 @@
+//! The agent's loop: the camera core driven by real time.
+//!
+//! One task owns everything (core, queue, recorder, detector, hardware simulations,
+//! the MQTT session); the local endpoint, the MQTT event loop and clip uploads talk to
+//! it through channels. Each turn: wait for the earliest of the core's timeout, the
+//! next frame, a battery reading, or a message; feed the core; carry out its outputs;
+//! deliver the oldest queued item if the hub is reachable.
+//!
+//! Delivery is one item at a time, oldest first: an event is published (QoS 1) and
+//! deleted from the queue on its PUBACK; a clip is uploaded over HTTP (video, then
+//! thumbnail, both with their SHA-256), then its `clip_recorded` event is published,
+//! and only that PUBACK deletes it. A cut connection re-sends the item: the hub keeps
+//! each `(device, seq)` once and clip uploads are idempotent, so it arrives once.
+
+use crate::config::{AgentConfig, SceneChoice};
+use crate::local::{self, BatteryBody, Control, LocalShared, ProvisionBody};
+use crate::persist::{Credentials, DataDir, PROVISION_URL_FILE, PersistError, QUEUE_DIR};
+use crate::scene::CameraScene;
+use crate::session::{self, Session, SessionConfig, SessionEvent};
+use rand::Rng;
+use rumqttc::QoS;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use watchlight_camera::queue::{DEFAULT_BUDGET_BYTES, ItemBody, OfflineQueue, QueueError, QueuedEvent};
+use watchlight_camera::{Command, Core, Input, Output, PersistedState, RecordTrigger, Timed};
+use watchlight_hw::sim::{Load, SimBattery, SimWifi};
+use watchlight_hw::{BatteryGauge, Clock, FrameError, WifiCredentials, WifiError, WifiLink};
+use watchlight_media::{ClipRecorder, ClipTrigger, MediaError, MotionSample, RecorderConfig};
+use watchlight_motion::{Detector, DetectorConfig, MotionError};
+use watchlight_protocol::messages::{
+    Availability, AvailabilityMsg, CmdResultMsg, CommandMsg, EventMsg, LightReport, SettingsMsg,
+    StateMsg, TelemetryMsg, decode, encode,
+};
+use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
+use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Pattern};
+
+/// How often a battery camera reads its pack.
+const BATTERY_READ_EVERY_MS: u64 = 10_000;
+/// A battery camera stays connected this long after a check-in, for commands.
+const CHECKIN_LINGER_MS: u64 = 1_500;
+/// While joining, a failed connection is retried this often (the core's join timeout
+/// still ends it after 60 s).
+const JOIN_RETRY_MS: u64 = 1_000;
+/// A failed clip upload is retried after this long.
+const DELIVERY_RETRY_MS: u64 = 2_000;
+/// Consecutive PIR frames count as one trigger per this interval.
+const PIR_EVERY_MS: u64 = 500;
+/// Meta keys starting with this are the agent's own and never leave the camera.
+const PRIVATE_META: &str = "_";
+const THUMBNAIL_LEN_KEY: &str = "_thumbnail_bytes";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Frames(#[from] FrameError),
+    #[error("clip recorder: {0}")]
+    Media(#[from] MediaError),
+    #[error("motion detector: {0}")]
+    Motion(#[from] MotionError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// What a started agent tells its caller (the CLI prints it).
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// `http://ADDR` of the local endpoint (provisioning and `/sim/...` controls).
+    pub local_url: String,
+    pub pairing_code: String,
+    pub device_id: String,
+    /// Whether the camera already holds credentials (it then goes straight to joining).
+    pub provisioned: bool,
+}
+
+/// The camera agent. [`Agent::run`] runs it until `stop` resolves.
+pub struct Agent;
+
+impl Agent {
+    pub async fn run(
+        config: AgentConfig,
+        on_ready: impl FnOnce(&Ready),
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), AgentError> {
+        install_crypto_provider();
+        let mut agent = Runtime::new(config).await?;
+        on_ready(&agent.ready);
+        agent.run(stop).await
+    }
+}
+
+struct MonoClock(Instant);
+
+impl Clock for MonoClock {
+    fn now_ms(&self) -> u64 {
+        self.0.elapsed().as_millis() as u64
+    }
+}
+
+enum InFlight {
+    Uploading { seq: u64 },
+    Publishing { seq: u64 },
+}
+
+struct UploadDone {
+    seq: u64,
+    result: Result<(), String>,
+}
+
+struct Runtime {
+    config: AgentConfig,
+    ready: Ready,
+    data: DataDir,
+    core: Core,
+    queue: OfflineQueue,
+    creds: Option<Credentials>,
+    start: Instant,
+    /// Hub time minus monotonic time, ms (set by `cmd/time`; the system clock until then).
+    hub_offset_ms: i64,
+
+    scene: CameraScene,
+    detector: Detector,
+    detector_key: (u8, watchlight_protocol::ZoneGrid),
+    recorder: ClipRecorder,
+    recorder_pre_roll_ms: u64,
+    frame_every_ms: u64,
+    next_frame_at: u64,
+    motion_on: bool,
+    last_pir_at: Option<u64>,
+
+    wifi: Option<SimWifi>,
+    link_up: bool,
+    battery: Option<SimBattery<MonoClock>>,
+    next_battery_read: u64,
+    powered_off: bool,
+    button_release_at: Option<u64>,
+
+    session: Option<Session>,
+    sessions_made: u64,
+    connected: bool,
+    /// A battery camera said goodbye on purpose: its `Closed` is not a lost link.
+    closing: bool,
+    ever_connected: bool,
+    reconnects: u32,
+    pending_connect_at: Option<u64>,
+    join_retry_at: Option<u64>,
+    linger_until: Option<u64>,
+    session_tx: mpsc::UnboundedSender<SessionEvent>,
+    session_rx: mpsc::UnboundedReceiver<SessionEvent>,
+
+    in_flight: Option<InFlight>,
+    retry_delivery_at: Option<u64>,
+    upload_tx: mpsc::UnboundedSender<UploadDone>,
+    upload_rx: mpsc::UnboundedReceiver<UploadDone>,
+    http: Option<reqwest::Client>,
+
+    control_rx: mpsc::UnboundedReceiver<Control>,
+    shared: Arc<LocalShared>,
+    clips_recorded: u64,
+    delivered: u64,
+    shown: (ConditionId, Light),
+}
+
+impl Runtime {
+    async fn new(config: AgentConfig) -> Result<Runtime, AgentError> {
+        let start = Instant::now();
+        let data = DataDir::open(&config.data_dir)?;
+        let creds = data.load_credentials()?;
+        let mut persisted = data.load_core()?.unwrap_or_default();
+        if creds.is_none() && (persisted.provisioned || persisted.setup_completed) {
+            // Credentials lost (or erased mid-reset): the only way on is setup.
+            persisted = PersistedState {
+                settings: persisted.settings,
+                ..PersistedState::default()
+            };
+        }
+        let profile = config.profile.profile();
+        let core = Core::new(profile, persisted, 0);
+        let queue = OfflineQueue::open(data.path(QUEUE_DIR), DEFAULT_BUDGET_BYTES)?;
+
+        let seed = config
+            .serial
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let scene = CameraScene::open(&config.scene, seed)?;
+        let (w, h) = scene.size();
+        let fps = scene.fps().clamp(1.0, 30.0);
+        let settings = core.settings().clone();
+        let detector = Detector::new(w, h, detector_config(&settings))?;
+        let pre_roll_ms = pre_roll_ms(&config, &settings);
+        let recorder = ClipRecorder::new(RecorderConfig::new(w, h, fps, pre_roll_ms))?;
+
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let shared = LocalShared::new(config.pairing_code.clone(), control_tx);
+        let listener = tokio::net::TcpListener::bind(config.local_addr)
+            .await
+            .map_err(|source| AgentError::Listen {
+                addr: config.local_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| AgentError::Listen {
+            addr: config.local_addr,
+            source,
+        })?;
+        let local_url = format!("http://{addr}");
+        data.write_text(PROVISION_URL_FILE, &format!("{local_url}\n"))?;
+        let app = local::router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("local endpoint stopped: {e}");
+            }
+        });
+
+        let wifi = match (&config.access_point, &creds) {
+            (Some(ap), _) => Some(SimWifi::new(&ap.ssid, &ap.passphrase, -55)),
+            (None, Some(c)) => Some(SimWifi::new(&c.wifi_ssid, &c.wifi_passphrase, -55)),
+            (None, None) => None,
+        };
+        let battery = profile
+            .on_battery()
+            .then(|| SimBattery::new(MonoClock(start), Default::default()));
+        let (session_tx, session_rx) = mpsc::unbounded_channel();
+        let (upload_tx, upload_rx) = mpsc::unbounded_channel();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let ready = Ready {
+            local_url,
+            pairing_code: config.pairing_code.clone(),
+            device_id: config.device_id(),
+            provisioned: creds.is_some(),
+        };
+        shared.update(|s| {
+            s.device_id = config.device_id();
+            s.profile = config.profile.as_str().into();
+            s.link_up = true;
+        });
+        Ok(Runtime {
+            ready,
+            data,
+            core,
+            queue,
+            creds,
+            start,
+            hub_offset_ms: wall,
+            scene,
+            detector,
+            detector_key: (settings.sensitivity, settings.zones.clone()),
+            recorder,
+            recorder_pre_roll_ms: pre_roll_ms,
+            frame_every_ms: (1000.0 / fps).round() as u64,
+            next_frame_at: 0,
+            motion_on: false,
+            last_pir_at: None,
+            wifi,
+            link_up: true,
+            battery,
+            next_battery_read: 0,
+            powered_off: false,
+            button_release_at: None,
+            session: None,
+            sessions_made: 0,
+            connected: false,
+            closing: false,
+            ever_connected: false,
+            reconnects: 0,
+            pending_connect_at: None,
+            join_retry_at: None,
+            linger_until: None,
+            session_tx,
+            session_rx,
+            in_flight: None,
+            retry_delivery_at: None,
+            upload_tx,
+            upload_rx,
+            http: None,
+            control_rx,
+            shared,
+            clips_recorded: 0,
+            delivered: 0,
+            shown: (ConditionId::Idle, Light::OFF),
+            config,
+        })
+    }
+
+    fn mono(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn hub_time(&self, mono_ms: u64) -> u64 {
+        (mono_ms as i64 + self.hub_offset_ms).max(0) as u64
+    }
+
+    fn topics(&self) -> Option<DeviceTopics> {
+        self.creds
+            .as_ref()
+            .map(|c| DeviceTopics::new(c.home.clone(), c.device_id.clone()))
+    }
+
+    async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
+        let now = self.mono();
+        self.core.handle_input(now, Input::PowerOn);
+        self.after_input()?;
+        tokio::pin!(stop);
+        loop {
+            let wake = self.next_wake();
+            let sleep_for = Duration::from_millis(wake.saturating_sub(self.mono()));
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(sleep_for) => {}
+                Some(c) = self.control_rx.recv() => self.on_control(c)?,
+                Some(e) = self.session_rx.recv() => self.on_session(e)?,
+                Some(u) = self.upload_rx.recv() => self.on_upload(u)?,
+            }
+            self.on_time()?;
+            self.after_input()?;
+        }
+        self.goodbye().await;
+        Ok(())
+    }
+
+    /// A clean stop: say offline (the last will would say it too, later).
+    async fn goodbye(&mut self) {
+        if let (Some(session), Some(topics)) = (&self.session, self.topics())
+            && self.connected
+        {
+            let msg = AvailabilityMsg {
+                v: 1,
+                ts: self.hub_time(self.mono()),
+                availability: Availability::Offline,
+            };
+            session.publish(
+                topics.topic(DeviceTopic::Availability),
+                QoS::AtLeastOnce,
+                true,
+                encode(&msg),
+                None,
+            );
+            session.disconnect();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn next_wake(&self) -> u64 {
+        let now = self.mono();
+        let mut wake = now + 1_000;
+        let candidates = [
+            self.core.poll_timeout(),
+            (!self.powered_off).then_some(self.next_frame_at),
+            self.battery.as_ref().map(|_| self.next_battery_read),
+            self.button_release_at,
+            self.pending_connect_at,
+            self.join_retry_at,
+            self.linger_until,
+            self.retry_delivery_at,
+        ];
+        for t in candidates.into_iter().flatten() {
+            wake = wake.min(t);
+        }
+        wake
+    }
+
+    /// Everything that is due now.
+    fn on_time(&mut self) -> Result<(), AgentError> {
+        let now = self.mono();
+        self.core.handle_timeout(now);
+        let due = |t: Option<u64>| t.is_some_and(|t| t <= now);
+        if due(self.button_release_at) {
+            self.button_release_at = None;
+            self.core.handle_input(now, Input::ButtonUp);
+        }
+        if !self.powered_off && self.next_frame_at <= now {
+            self.frame(now)?;
+            self.next_frame_at += self.frame_every_ms;
+            if self.next_frame_at + 5 * self.frame_every_ms < now {
+                // Too far behind (a busy machine): skip rather than catch up in a burst.
+                self.next_frame_at = now + self.frame_every_ms;
+            }
+        }
+        if self.battery.is_some() && self.next_battery_read <= now {
+            self.next_battery_read = now + BATTERY_READ_EVERY_MS;
+            self.read_battery(now);
+        }
+        if due(self.pending_connect_at) {
+            self.pending_connect_at = None;
+            self.start_session();
+        }
+        if due(self.join_retry_at) {
+            self.join_retry_at = None;
+            if self.core.state() == LifecycleState::Joining && self.session.is_none() {
+                self.connect(0);
+            }
+        }
+        if due(self.retry_delivery_at) {
+            self.retry_delivery_at = None;
+        }
+        if due(self.linger_until) {
+            self.linger_until = None;
+            if self.closing {
+                // The goodbye was not answered: hang up anyway.
+                self.drop_session();
+            } else if self.connected {
+                if self.in_flight.is_none() && self.queue.is_empty() {
+                    self.sleep_now();
+                } else {
+                    self.linger_until = Some(now + 250);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out the core's outputs, delivers what can be delivered, updates status.
+    fn after_input(&mut self) -> Result<(), AgentError> {
+        // Outputs can cause inputs (a failed connect), which cause outputs: drain until quiet.
+        for _ in 0..16 {
+            let mut any = false;
+            while let Some(Timed { t_ms, output }) = self.core.poll_output() {
+                any = true;
+                self.on_output(t_ms, output)?;
+            }
+            if !any {
+                break;
+            }
+        }
+        self.pump()?;
+        self.refresh_status();
+        Ok(())
+    }
+
+    fn refresh_status(&self) {
+        let (condition, light) = self.shown;
+        let id = LightId::of(condition, light);
+        let state = self.core.state().as_str().to_string();
+        let queue_items = self.queue.len();
+        let queue_bytes = self.queue.bytes_used();
+        self.shared.update(|s| {
+            s.state = state;
+            s.light_id = id.as_str().into();
+            s.condition = condition.as_str().into();
+            s.meaning = id.meaning().into();
+            s.link_up = self.link_up;
+            s.connected = self.connected;
+            s.recording = self.core.is_recording();
+            s.queue_items = queue_items;
+            s.queue_bytes = queue_bytes;
+            s.clips_recorded = self.clips_recorded;
+            s.delivered = self.delivered;
+        });
+    }
+
+    // ----- the core's outputs ----------------------------------------------------------
+
+    fn on_output(&mut self, t_ms: u64, output: Output) -> Result<(), AgentError> {
+        match output {
+            Output::Light { condition, light } => {
+                self.shown = (condition, light);
+                let id = LightId::of(condition, light);
+                if self.config.print_lights {
+                    println!(
+                        "light t={:.1}s condition={} light={} meaning=\"{}\"",
+                        t_ms as f64 / 1000.0,
+                        condition.as_str(),
+                        id.as_str(),
+                        id.meaning()
+                    );
+                }
+                tracing::info!(condition = condition.as_str(), light = id.as_str(), "light");
+                self.publish_state();
+            }
+            Output::State(state) => {
+                tracing::info!(state = state.as_str(), "lifecycle");
+                if self.config.print_lights {
+                    println!("state t={:.1}s state={}", t_ms as f64 / 1000.0, state.as_str());
+                }
+                if state != LifecycleState::Joining {
+                    self.join_retry_at = None;
+                }
+                self.publish_state();
+            }
+            Output::Event { kind, data } => {
+                let event = QueuedEvent {
+                    kind,
+                    ts: self.hub_time(t_ms),
+                    data,
+                };
+                if matches!(kind, EventKind::WifiRejected | EventKind::JoinTimeout) {
+                    let label = if kind == EventKind::WifiRejected {
+                        "wifi_rejected"
+                    } else {
+                        "join_timeout"
+                    };
+                    self.shared.update(|s| s.last_error = Some(label.into()));
+                }
+                if self.creds.is_some() {
+                    self.queue.push_event(&event)?;
+                }
+            }
+            Output::StartRecording { trigger } => {
+                let trigger = match trigger {
+                    RecordTrigger::Pir => ClipTrigger::Pir,
+                    RecordTrigger::Pixel => ClipTrigger::Pixel,
+                    RecordTrigger::Manual => ClipTrigger::Manual,
+                };
+                let start_ts = self.hub_time(t_ms);
+                self.recorder.start(trigger, start_ts)?;
+                if let Some(b) = &mut self.battery {
+                    b.set_load(Load::Recording);
+                }
+            }
+            Output::StopRecording { reason } => {
+                tracing::info!(reason = reason.as_str(), "recording stopped");
+                self.finish_clip()?;
+                if let Some(b) = &mut self.battery {
+                    b.set_load(Load::Idle);
+                }
+            }
+            Output::Connect { attempt } => self.connect(attempt),
+            Output::CheckIn => self.check_in(),
+            Output::SaveState(state) => {
+                self.data.save_core(&state)?;
+                if !state.provisioned && !state.setup_completed && self.creds.is_some() {
+                    // Back to setup: the credentials are forgotten.
+                    self.forget_hub()?;
+                }
+            }
+            Output::FactoryReset => {
+                self.forget_hub()?;
+                for seq in self.queue.seqs() {
+                    self.queue.ack(seq)?;
+                }
+            }
+            Output::PowerOff => {
+                tracing::warn!("battery critical: powered off until fresh batteries");
+                self.powered_off = true;
+                self.drop_session();
+            }
+            Output::SettingsRejected { reason } => {
+                tracing::warn!("settings refused: {reason}");
+            }
+        }
+        Ok(())
+    }
+
+    fn forget_hub(&mut self) -> Result<(), AgentError> {
+        self.drop_session();
+        self.creds = None;
+        self.data.forget_credentials()?;
+        Ok(())
+    }
+
+    fn finish_clip(&mut self) -> Result<(), AgentError> {
+        if !self.recorder.is_recording() {
+            return Ok(());
+        }
+        let clip = self.recorder.finish()?;
+        let Some(creds) = self.creds.as_mut() else {
+            return Ok(());
+        };
+        let clip_id = format!("{}-{}-{}", creds.device_id, clip.meta.start_ts, creds.clips_made);
+        creds.clips_made += 1;
+        self.data.save_credentials(creds)?;
+        let mut meta = match serde_json::to_value(&clip.meta) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        meta.insert("clip_id".into(), json!(clip_id));
+        meta.insert(THUMBNAIL_LEN_KEY.into(), json!(clip.thumbnail_jpeg.len()));
+        let mut bytes = clip.mp4;
+        bytes.extend_from_slice(&clip.thumbnail_jpeg);
+        let outcome = self.queue.push_clip(&meta, &bytes)?;
+        self.clips_recorded += 1;
+        tracing::info!(clip_id, bytes = bytes.len(), seq = outcome.seq, "clip queued");
+        if self.config.print_lights {
+            println!("clip id={clip_id} bytes={}", clip.meta.bytes);
+        }
+        if self.battery.is_some() {
+            self.check_in();
+        }
+        Ok(())
+    }
+
+    // ----- connection --------------------------------------------------------------------
+
+    fn connect(&mut self, attempt: u32) {
+        if self.powered_off || self.session.is_some() || self.pending_connect_at.is_some() {
+            return;
+        }
+        let Some(creds) = &self.creds else { return };
+        let wifi_creds = WifiCredentials {
+            ssid: creds.wifi_ssid.clone(),
+            passphrase: creds.wifi_passphrase.clone(),
+        };
+        let now = self.mono();
+        let link_up = self.link_up;
+        let wifi = self
+            .wifi
+            .get_or_insert_with(|| SimWifi::new(&wifi_creds.ssid, &wifi_creds.passphrase, -55));
+        wifi.set_outage(!link_up);
+        match wifi.join(&wifi_creds) {
+            Ok(()) => {}
+            Err(WifiError::Rejected) => {
+                tracing::warn!("the access point refused the passphrase");
+                self.shared.update(|s| s.last_error = Some("wifi_rejected".into()));
+                self.core.handle_input(now, Input::WifiRejected);
+                return;
+            }
+            Err(e) => {
+                tracing::info!("Wi-Fi: {e}");
+                self.connect_failed(now);
+                return;
+            }
+        }
+        // Jitter on retries, so a houseful of cameras does not reconnect in lockstep.
+        let jitter = if attempt > 0 {
+            let spread = self.core.backoff_ms(attempt) / 5;
+            rand::thread_rng().gen_range(0..=spread)
+        } else {
+            0
+        };
+        self.pending_connect_at = Some(now + jitter);
+    }
+
+    /// A connection attempt failed before reaching the hub.
+    fn connect_failed(&mut self, now: u64) {
+        match self.core.state() {
+            LifecycleState::Joining => self.join_retry_at = Some(now + JOIN_RETRY_MS),
+            // A battery camera between check-ins believes itself online until it tries.
+            LifecycleState::Online => self.core.handle_input(now, Input::LinkLost),
+            _ => {}
+        }
+    }
+
+    fn start_session(&mut self) {
+        let Some(creds) = self.creds.clone() else { return };
+        if self.session.is_some() {
+            return;
+        }
+        let topics = DeviceTopics::new(creds.home.clone(), creds.device_id.clone());
+        let battery = self.config.profile.profile().on_battery();
+        let last_will = (!battery).then(|| {
+            let will = AvailabilityMsg {
+                v: 1,
+                ts: 0,
+                availability: Availability::Offline,
+            };
+            (topics.topic(DeviceTopic::Availability), encode(&will))
+        });
+        let tls = match &creds.cert_pem {
+            Some(pem) => match session::pinned_tls(pem) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let config = SessionConfig {
+            url: creds.mqtt_url.clone(),
+            client_id: creds.device_id.clone(),
+            username: creds.device_id.clone(),
+            password: creds.token.clone(),
+            keepalive_s: u64::from(self.core.settings().keepalive.max(1)),
+            last_will,
+            tls,
+            allow_plain: self.config.insecure,
+        };
+        self.sessions_made += 1;
+        match Session::start(self.sessions_made, &config, self.session_tx.clone()) {
+            Ok(s) => {
+                self.closing = false;
+                self.session = Some(s);
+            }
+            Err(e) => {
+                tracing::error!("cannot connect to the hub: {e}");
+                let now = self.mono();
+                self.connect_failed(now);
+            }
+        }
+    }
+
+    fn drop_session(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.abort();
+        }
+        self.connected = false;
+        self.closing = false;
+        self.linger_until = None;
+        self.pending_connect_at = None;
+        if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
+            self.in_flight = None;
+        }
+    }
+
+    fn check_in(&mut self) {
+        if !self.config.profile.profile().on_battery() {
+            self.publish_telemetry();
+            return;
+        }
+        if self.battery.is_some() {
+            let now = self.mono();
+            self.read_battery(now);
+        }
+        if self.connected {
+            self.publish_telemetry();
+            self.linger_until = Some(self.mono() + CHECKIN_LINGER_MS);
+            return;
+        }
+        if matches!(self.core.state(), LifecycleState::Online) {
+            self.connect(0);
+        }
+    }
+
+    /// A battery camera's check-in is done: say it sleeps and hang up.
+    fn sleep_now(&mut self) {
+        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
+            return;
+        };
+        let msg = AvailabilityMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            availability: Availability::Sleeping,
+        };
+        session.publish(
+            topics.topic(DeviceTopic::Availability),
+            QoS::AtLeastOnce,
+            true,
+            encode(&msg),
+            None,
+        );
+        session.disconnect();
+        self.closing = true;
+        self.linger_until = Some(self.mono() + 2_000);
+    }
+
+    fn on_session(&mut self, event: SessionEvent) -> Result<(), AgentError> {
+        let current = self.session.as_ref().map(|s| s.id);
+        let now = self.mono();
+        match event {
+            SessionEvent::Connected { session } if Some(session) == current => {
+                if self.ever_connected {
+                    self.reconnects += 1;
+                }
+                self.ever_connected = true;
+                self.connected = true;
+                self.shared.update(|s| s.last_error = None);
+                let topics = self.topics().expect("a session has credentials");
+                if let Some(s) = &self.session {
+                    s.subscribe(topics.settings());
+                    s.subscribe(topics.cmd_filter());
+                }
+                if let Some(b) = &mut self.battery {
+                    b.set_load(Load::Transmitting);
+                }
+                self.core.handle_input(now, Input::HubConnected);
+                self.publish_availability(Availability::Online);
+                self.publish_state();
+                self.publish_telemetry();
+                if self.battery.is_some() {
+                    self.linger_until = Some(now + CHECKIN_LINGER_MS);
+                }
+            }
+            SessionEvent::Refused { session, reason } if Some(session) == current => {
+                tracing::warn!("the hub refused the device credential: {reason}");
+                self.session = None;
+                self.connected = false;
+                self.core.handle_input(now, Input::HubRejected);
+                if self.core.state() == LifecycleState::Joining {
+                    self.join_retry_at = Some(now + JOIN_RETRY_MS);
+                }
+            }
+            SessionEvent::Closed { session, reason } if Some(session) == current => {
+                let was_connected = self.connected;
+                let on_purpose = self.closing;
+                self.session = None;
+                self.connected = false;
+                self.closing = false;
+                self.linger_until = None;
+                if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
+                    self.in_flight = None;
+                }
+                if let Some(b) = &mut self.battery {
+                    b.set_load(Load::Idle);
+                }
+                if on_purpose {
+                    tracing::debug!("check-in over");
+                } else if was_connected {
+                    tracing::warn!("connection to the hub lost: {reason}");
+                    self.core.handle_input(now, Input::LinkLost);
+                } else {
+                    tracing::info!("could not reach the hub: {reason}");
+                    self.connect_failed(now);
+                }
+            }
+            SessionEvent::Message {
+                session,
+                topic,
+                payload,
+            } if Some(session) == current => self.on_message(&topic, &payload),
+            SessionEvent::Acked { session, tag } if Some(session) == current => {
+                if let Some(InFlight::Publishing { seq }) = self.in_flight
+                    && seq == tag
+                {
+                    self.in_flight = None;
+                    self.queue.ack(seq)?;
+                    self.delivered += 1;
+                }
+            }
+            _ => {} // an event of a session already gone
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, topic: &str, payload: &[u8]) {
+        let Some(topics) = self.topics() else { return };
+        let now = self.mono();
+        if topic == topics.settings() {
+            match decode::<SettingsMsg>(payload) {
+                Ok(msg) => {
+                    self.core
+                        .handle_input(now, Input::Settings(Box::new(msg.settings)));
+                    self.apply_settings_to_hardware();
+                }
+                Err(e) => tracing::warn!(reason = e.reason(), "dropped settings: {e}"),
+            }
+            return;
+        }
+        let Some(name) = topic
+            .strip_prefix(&topics.prefix())
+            .and_then(|r| r.strip_prefix("/cmd/"))
+        else {
+            return;
+        };
+        let cmd = match decode::<CommandMsg>(payload) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(reason = e.reason(), "dropped command: {e}");
+                return;
+            }
+        };
+        let result = self.run_command(name, &cmd, now);
+        let msg = CmdResultMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            id: cmd.id.clone(),
+            ok: result.is_ok(),
+            error: result.err(),
+        };
+        if let Some(s) = &self.session {
+            s.publish(
+                topics.topic(DeviceTopic::CmdResult),
+                QoS::AtLeastOnce,
+                false,
+                encode(&msg),
+                None,
+            );
+        }
+    }
+
+    fn run_command(&mut self, name: &str, cmd: &CommandMsg, now: u64) -> Result<(), String> {
+        if name == "time" {
+            let hub_now = cmd
+                .args
+                .get("now_ms")
+                .and_then(Value::as_u64)
+                .ok_or("time needs args.now_ms")?;
+            self.hub_offset_ms = hub_now as i64 - now as i64;
+            tracing::info!(hub_now, "clock set from the hub");
+            return Ok(());
+        }
+        if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
+            return Err("expired".into());
+        }
+        match name {
+            "wifi" => {
+                let field = |k: &str| cmd.args.get(k).and_then(Value::as_str).map(str::to_string);
+                let (Some(ssid), Some(pass)) = (field("ssid"), field("passphrase")) else {
+                    return Err("wifi needs args.ssid and args.passphrase".into());
+                };
+                let creds = self.creds.as_mut().ok_or("not provisioned")?;
+                creds.wifi_ssid = ssid;
+                creds.wifi_passphrase = pass;
+                self.data
+                    .save_credentials(creds)
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            "snapshot" => Err("snapshot is not supported by the simulated camera".into()),
+            other => match Command::parse(other) {
+                Some(c) => {
+                    self.core.handle_input(now, Input::Command(c));
+                    Ok(())
+                }
+                None => Err(format!("unknown command '{other}'")),
+            },
+        }
+    }
+
+    fn apply_settings_to_hardware(&mut self) {
+        let settings = self.core.settings().clone();
+        let key = (settings.sensitivity, settings.zones.clone());
+        if key != self.detector_key {
+            let (w, h) = self.scene.size();
+            match Detector::new(w, h, detector_config(&settings)) {
+                Ok(d) => {
+                    self.detector = d;
+                    self.detector_key = key;
+                }
+                Err(e) => tracing::warn!("detector settings refused: {e}"),
+            }
+        }
+        let pre_roll = pre_roll_ms(&self.config, &settings);
+        if pre_roll != self.recorder_pre_roll_ms && !self.recorder.is_recording() {
+            let (w, h) = self.scene.size();
+            let fps = self.scene.fps().clamp(1.0, 30.0);
+            if let Ok(r) = ClipRecorder::new(RecorderConfig::new(w, h, fps, pre_roll)) {
+                self.recorder = r;
+                self.recorder_pre_roll_ms = pre_roll;
+            }
+        }
+    }
+
+    // ----- publishing --------------------------------------------------------------------
+
+    fn publish(&self, topic: DeviceTopic, payload: Vec<u8>, tag: Option<u64>) -> bool {
+        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
+            return false;
+        };
+        if !self.connected {
+            return false;
+        }
+        let qos = if topic == DeviceTopic::Telemetry {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        session.publish(topics.topic(topic), qos, topic.retained(), payload, tag)
+    }
+
+    fn publish_availability(&self, availability: Availability) {
+        let msg = AvailabilityMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            availability,
+        };
+        self.publish(DeviceTopic::Availability, encode(&msg), None);
+    }
+
+    fn publish_state(&self) {
+        if !self.connected {
+            return;
+        }
+        let (condition, light) = self.shown;
+        let msg = StateMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            state: self.core.state(),
+            light: light_report(condition, light),
+            profile: self.config.profile,
+            firmware: env!("CARGO_PKG_VERSION").into(),
+            settings_version: self.core.settings().version,
+        };
+        self.publish(DeviceTopic::State, encode(&msg), None);
+    }
+
+    fn publish_telemetry(&self) {
+        let reading = self.core.last_battery_reading();
+        let msg = TelemetryMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            battery_resting_mv: reading.map(|r| r.resting_mv),
+            battery_loaded_mv: reading.map(|r| r.loaded_mv),
+            temperature_c: reading.map(|r| r.temp_c),
+            rssi_dbm: self.wifi.as_ref().and_then(|w| w.rssi_dbm()),
+            uptime_s: self.mono() / 1000,
+            queue_bytes: self.queue.bytes_used(),
+            reconnects: self.reconnects,
+        };
+        self.publish(DeviceTopic::Telemetry, encode(&msg), None);
+    }
+
+    // ----- delivery ------------------------------------------------------------------------
+
+    /// Sends the oldest queued item if nothing is under way.
+    fn pump(&mut self) -> Result<(), AgentError> {
+        if !self.connected || self.in_flight.is_some() || self.retry_delivery_at.is_some() {
+            return Ok(());
+        }
+        let Some(item) = self.queue.peek_oldest()? else {
+            return Ok(());
+        };
+        match item.body {
+            ItemBody::Event(event) => {
+                let msg = EventMsg {
+                    v: 1,
+                    ts: event.ts,
+                    seq: item.seq,
+                    event: event.kind,
+                    data: event.data,
+                };
+                if self.publish(DeviceTopic::Event, encode(&msg), Some(item.seq)) {
+                    self.in_flight = Some(InFlight::Publishing { seq: item.seq });
+                }
+            }
+            ItemBody::Clip { meta, bytes } => {
+                let Some(creds) = self.creds.clone() else {
+                    return Ok(());
+                };
+                let client = self.http_client(&creds)?;
+                let seq = item.seq;
+                self.in_flight = Some(InFlight::Uploading { seq });
+                let tx = self.upload_tx.clone();
+                tokio::spawn(async move {
+                    let result = upload_clip(&client, &creds, &meta, bytes).await;
+                    let _ = tx.send(UploadDone { seq, result });
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn http_client(&mut self, creds: &Credentials) -> Result<reqwest::Client, AgentError> {
+        if let Some(c) = &self.http {
+            return Ok(c.clone());
+        }
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
+        if let Some(pem) = &creds.cert_pem {
+            let tls = session::pinned_tls(pem).map_err(|e| AgentError::Http(e.to_string()))?;
+            builder = builder.use_preconfigured_tls((*tls).clone());
+        }
+        let client = builder.build().map_err(|e| AgentError::Http(e.to_string()))?;
+        self.http = Some(client.clone());
+        Ok(client)
+    }
+
+    fn on_upload(&mut self, done: UploadDone) -> Result<(), AgentError> {
+        let Some(InFlight::Uploading { seq }) = self.in_flight else {
+            return Ok(());
+        };
+        if seq != done.seq {
+            return Ok(());
+        }
+        self.in_flight = None;
+        if let Err(e) = done.result {
+            tracing::warn!(seq, "clip upload failed, will retry: {e}");
+            self.retry_delivery_at = Some(self.mono() + DELIVERY_RETRY_MS);
+            return Ok(());
+        }
+        // The hub has the video: now the clip_recorded event, whose ack frees the item.
+        let item = self.queue.read(seq)?;
+        let ItemBody::Clip { meta, .. } = item.body else {
+            return Ok(());
+        };
+        let data: Map<String, Value> = meta
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with(PRIVATE_META))
+            .collect();
+        let msg = EventMsg {
+            v: 1,
+            ts: data
+                .get("end_ts")
+                .and_then(Value::as_u64)
+                .unwrap_or_else(|| self.hub_time(self.mono())),
+            seq,
+            event: EventKind::ClipRecorded,
+            data,
+        };
+        if self.publish(DeviceTopic::Event, encode(&msg), Some(seq)) {
+            self.in_flight = Some(InFlight::Publishing { seq });
+        }
+        Ok(())
+    }
+
+    // ----- hardware ------------------------------------------------------------------------
+
+    fn frame(&mut self, now: u64) -> Result<(), AgentError> {
+        let (frame, pir) = self.scene.next(now)?;
+        let verdict = self.detector.process(&frame.y)?;
+        let (w, h) = (frame.width, frame.height);
+        if pir && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
+            self.last_pir_at = Some(now);
+            self.core.handle_input(now, Input::Pir);
+        }
+        if verdict.motion != self.motion_on {
+            self.motion_on = verdict.motion;
+            let input = if verdict.motion {
+                Input::MotionStart
+            } else {
+                Input::MotionEnd
+            };
+            self.core.handle_input(now, input);
+        }
+        let boxes = self
+            .detector
+            .boxes()
+            .iter()
+            .map(|b| MotionSample::normalise_box((b.x, b.y, b.width, b.height), w, h))
+            .collect();
+        let sample = MotionSample {
+            score: verdict.score,
+            boxes,
+        };
+        self.recorder.push_frame(&frame, &sample)?;
+        Ok(())
+    }
+
+    fn read_battery(&mut self, now: u64) {
+        if let Some(b) = &mut self.battery {
+            let reading = b.read();
+            self.core.handle_input(now, Input::Battery(reading));
+        }
+    }
+
+    fn on_control(&mut self, control: Control) -> Result<(), AgentError> {
+        let now = self.mono();
+        match control {
+            Control::Provision(body) => self.provision(*body)?,
+            Control::Link(up) => {
+                tracing::info!(up, "simulated Wi-Fi link");
+                self.link_up = up;
+                if let Some(w) = &mut self.wifi {
+                    w.set_outage(!up);
+                }
+                if !up {
+                    let was_connected = self.connected;
+                    self.drop_session();
+                    if was_connected {
+                        self.core.handle_input(now, Input::LinkLost);
+                    }
+                }
+            }
+            Control::Motion => self.scene.walk(),
+            Control::Battery(body) => self.battery_control(body, now),
+            Control::Button { hold_ms } => {
+                self.core.handle_input(now, Input::ButtonDown);
+                self.button_release_at = Some(now + hold_ms);
+            }
+        }
+        Ok(())
+    }
+
+    fn battery_control(&mut self, body: BatteryBody, now: u64) {
+        let Some(b) = &mut self.battery else { return };
+        if body.replace {
+            b.replace();
+        }
+        if let Some(d) = body.depth {
+            b.set_depth(d);
+        }
+        if let Some(t) = body.temp_c {
+            b.set_temperature(t);
+        }
+        let was_off = self.powered_off;
+        self.read_battery(now);
+        if was_off && body.replace {
+            self.powered_off = false;
+            self.next_frame_at = now;
+        }
+    }
+
+    fn provision(&mut self, body: ProvisionBody) -> Result<(), AgentError> {
+        let cert_pem = body.hub.cert_pem.filter(|p| !p.trim().is_empty());
+        let creds = Credentials {
+            wifi_ssid: body.wifi.ssid,
+            wifi_passphrase: body.wifi.passphrase,
+            home: body.home,
+            device_id: body.device_id,
+            token: body.token,
+            mqtt_url: body.hub.mqtt_url,
+            http_url: body.hub.http_url.trim_end_matches('/').to_string(),
+            cert_pem,
+            clips_made: 0,
+        };
+        tracing::info!(?creds, "provisioned");
+        self.data.save_credentials(&creds)?;
+        self.creds = Some(creds);
+        self.http = None;
+        self.shared.update(|s| s.last_error = None);
+        let now = self.mono();
+        self.core.handle_input(now, Input::Provisioned);
+        Ok(())
+    }
+}
+
+async fn upload_clip(
+    client: &reqwest::Client,
+    creds: &Credentials,
+    meta: &Map<String, Value>,
+    mut bytes: Vec<u8>,
+) -> Result<(), String> {
+    let clip_id = meta
+        .get("clip_id")
+        .and_then(Value::as_str)
+        .ok_or("queued clip has no clip_id")?;
+    let thumb_len = meta
+        .get(THUMBNAIL_LEN_KEY)
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    let thumbnail = bytes.split_off(bytes.len().saturating_sub(thumb_len));
+    let base = format!(
+        "{}/api/v1/devices/{}/clips/{clip_id}",
+        creds.http_url, creds.device_id
+    );
+    put(client, &base, &creds.token, "video/mp4", bytes).await?;
+    if !thumbnail.is_empty() {
+        put(
+            client,
+            &format!("{base}/thumbnail"),
+            &creds.token,
+            "image/jpeg",
+            thumbnail,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn put(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    let digest = hex::encode(Sha256::digest(&body));
+    let resp = client
+        .put(url)
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .header("x-watchlight-sha256", digest)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("PUT {url}: {}", e.without_url()))?;
+    let status = resp.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        let text = resp.text().await.unwrap_or_default();
+        Err(format!("PUT {url}: {status} {text}"))
+    }
+}
+
+fn detector_config(settings: &watchlight_protocol::Settings) -> DetectorConfig {
+    DetectorConfig {
+        sensitivity: settings.sensitivity,
+        zones: settings.zones.clone(),
+        ..DetectorConfig::default()
+    }
+}
+
+fn pre_roll_ms(config: &AgentConfig, settings: &watchlight_protocol::Settings) -> u64 {
+    if config.profile.profile().on_battery() {
+        0
+    } else {
+        u64::from(settings.pre_roll) * 1000
+    }
+}
+
+/// The light as reported in `state`.
+pub fn light_report(condition: ConditionId, light: Light) -> LightReport {
+    let count = match light.pattern {
+        Pattern::Flash { count } => Some(count),
+        _ => None,
+    };
+    LightReport {
+        color: light.color.as_str().into(),
+        pattern: light.pattern.as_str().into(),
+        count,
+        dim: light.dim,
+        condition: condition.as_str().into(),
+        light_id: LightId::of(condition, light).as_str().into(),
+    }
+}
+
+/// Which scene a CLI `--scene` value names.
+pub fn parse_scene(value: &str) -> SceneChoice {
+    if value == "synthetic" {
+        SceneChoice::Synthetic
+    } else {
+        SceneChoice::File(value.into())
+    }
+}
+
+/// Runs the agent on its own runtime until Ctrl-C or SIGTERM (the CLI's entry point).
+pub fn run_until_signal(config: AgentConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), AgentError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Http(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(Agent::run(config, on_ready, stop_signal()))
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    match term {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// rustls needs one process-wide crypto provider; several crates in one binary may ask
+/// for different ones, so pick ring (what the hub uses) explicitly. Installing twice is
+/// harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

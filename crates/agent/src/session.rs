@@ -1,0 +1,261 @@
+//! One MQTT connection to the hub. The agent makes a new [`Session`] for every
+//! connection attempt (the camera core decides when, with backoff), so nothing here
+//! reconnects by itself. What the event loop sees comes back to the agent as
+//! [`SessionEvent`]s tagged with the session's number, so events of a connection that
+//! was cut are told apart from those of the next one.
+//!
+//! Publish acknowledgements: every publish goes through [`Session::publish`] with an
+//! optional tag; rumqttc reports outgoing publishes in the order they were requested,
+//! which maps each packet id to its tag, and a PUBACK then names the tag. The offline
+//! queue deletes an event only once its tag is acknowledged.
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    TlsConfiguration, Transport,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+#[derive(Debug)]
+pub enum SessionEvent {
+    Connected { session: u64 },
+    /// The broker refused the credentials (the hub does not know this token).
+    Refused { session: u64, reason: String },
+    /// The connection failed or closed.
+    Closed { session: u64, reason: String },
+    Message {
+        session: u64,
+        topic: String,
+        payload: Vec<u8>,
+    },
+    Acked { session: u64, tag: u64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("hub MQTT URL '{0}' is not mqtt://host:port or mqtts://host:port")]
+    BadUrl(String),
+    #[error("the hub at {0} has no TLS and --insecure was not given")]
+    NotSecure(String),
+    #[error("pinned hub certificate: {0}")]
+    Certificate(String),
+}
+
+/// How to reach the broker.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub url: String,
+    pub client_id: String,
+    pub username: String,
+    pub password: String,
+    pub keepalive_s: u64,
+    /// Topic and payload of the last will (mains cameras).
+    pub last_will: Option<(String, Vec<u8>)>,
+    /// The pinned certificate for `mqtts://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub allow_plain: bool,
+}
+
+pub struct Session {
+    pub id: u64,
+    client: AsyncClient,
+    tags: Arc<Mutex<VecDeque<Option<u64>>>>,
+    task: JoinHandle<()>,
+}
+
+impl Session {
+    pub fn start(
+        id: u64,
+        config: &SessionConfig,
+        events: mpsc::UnboundedSender<SessionEvent>,
+    ) -> Result<Session, SessionError> {
+        let (secure, host, port) = parse_mqtt_url(&config.url)?;
+        if !secure && !config.allow_plain {
+            return Err(SessionError::NotSecure(config.url.clone()));
+        }
+        let mut options = MqttOptions::new(&config.client_id, host, port);
+        options.set_credentials(&config.username, &config.password);
+        options.set_keep_alive(Duration::from_secs(config.keepalive_s.max(1)));
+        options.set_clean_session(false);
+        options.set_max_packet_size(128 * 1024, 128 * 1024);
+        if let Some((topic, payload)) = &config.last_will {
+            options.set_last_will(LastWill::new(
+                topic.clone(),
+                payload.clone(),
+                QoS::AtLeastOnce,
+                true,
+            ));
+        }
+        if secure {
+            let tls = config
+                .tls
+                .clone()
+                .ok_or_else(|| SessionError::Certificate("no certificate to pin".into()))?;
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let tags: Arc<Mutex<VecDeque<Option<u64>>>> = Arc::default();
+        let loop_tags = tags.clone();
+        let task = tokio::spawn(async move {
+            let mut by_pkid: HashMap<u16, u64> = HashMap::new();
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = events.send(SessionEvent::Connected { session: id });
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = events.send(SessionEvent::Message {
+                            session: id,
+                            topic: p.topic,
+                            payload: p.payload.to_vec(),
+                        });
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        if let Some(tag) = by_pkid.remove(&ack.pkid) {
+                            let _ = events.send(SessionEvent::Acked { session: id, tag });
+                        }
+                    }
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                        let tag = loop_tags.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                        if let Some(Some(tag)) = tag
+                            && pkid != 0
+                        {
+                            by_pkid.insert(pkid, tag);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(ConnectionError::ConnectionRefused(code)) => {
+                        let _ = events.send(SessionEvent::Refused {
+                            session: id,
+                            reason: format!("{code:?}"),
+                        });
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = events.send(SessionEvent::Closed {
+                            session: id,
+                            reason: e.to_string(),
+                        });
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Session {
+            id,
+            client,
+            tags,
+            task,
+        })
+    }
+
+    /// Queues a publish without waiting; `tag` comes back in [`SessionEvent::Acked`]
+    /// (QoS 1 only). Returns false when the client's queue is full.
+    pub fn publish(&self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>, tag: Option<u64>) -> bool {
+        let mut tags = self.tags.lock().unwrap_or_else(|p| p.into_inner());
+        tags.push_back(tag.filter(|_| qos != QoS::AtMostOnce));
+        match self.client.try_publish(topic, qos, retain, payload) {
+            Ok(()) => true,
+            Err(_) => {
+                tags.pop_back();
+                false
+            }
+        }
+    }
+
+    pub fn subscribe(&self, filter: String) -> bool {
+        self.client.try_subscribe(filter, QoS::AtLeastOnce).is_ok()
+    }
+
+    /// A clean goodbye (no last will); the event loop then reports `Closed`.
+    pub fn disconnect(&self) {
+        let _ = self.client.try_disconnect();
+    }
+
+    /// The link died: drop the socket at once, as a camera losing Wi-Fi does (the broker
+    /// sees the connection break and publishes the last will).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `mqtt://host:port` or `mqtts://host:port` → (secure, host, port).
+pub fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), SessionError> {
+    let bad = || SessionError::BadUrl(url.to_string());
+    let (secure, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("mqtt://") {
+        (false, r)
+    } else {
+        return Err(bad());
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((secure, host.to_string(), port))
+}
+
+/// A TLS client config that trusts exactly `cert_pem`: the camera pins the certificate
+/// it received at provisioning.
+pub fn pinned_tls(cert_pem: &str) -> Result<Arc<rustls::ClientConfig>, SessionError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        let cert = cert.map_err(|e| SessionError::Certificate(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| SessionError::Certificate(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(SessionError::Certificate("no PEM certificate given".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| SessionError::Certificate(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_urls_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            parse_mqtt_url("mqtts://127.0.0.1:8883").unwrap(),
+            (true, "127.0.0.1".into(), 8883)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtt://localhost:1883/").unwrap(),
+            (false, "localhost".into(), 1883)
+        );
+        for bad in ["http://x:1", "mqtt://x", "mqtt://:1", "mqtt://x:port"] {
+            let err = parse_mqtt_url(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn pinning_nothing_is_refused() {
+        assert!(pinned_tls("").is_err());
+        assert!(pinned_tls("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n").is_err());
+    }
+}
