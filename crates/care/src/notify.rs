@@ -1,0 +1,816 @@
+//! Notifications (SPEC §7): what the owner is told, when, and how it leaves the hub.
+//!
+//! * [`Router`] is sans-IO: it takes [`CareEvent`]s with the hub's time and returns
+//!   [`Notification`]s, dropping the types the owner switched off and preventing storms: a
+//!   camera's "offline" waits [`RouterConfig::hold_ms`] before it is sent, and when in
+//!   that time most of a home's cameras dropped, ONE "network down" notice goes out
+//!   instead of one per camera (and one "network back" when they return).
+//! * [`Delivery`] is the sans-IO webhook state machine: a signed body, attempts and
+//!   exponential backoff; [`WebhookSender`] performs the POSTs with reqwest.
+//! * [`Notification::mqtt_topic`] is where the hub publishes the same JSON over MQTT.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The kinds of notice; each can be switched off by the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    Motion,
+    CameraOffline,
+    CameraOnline,
+    BatteryLow,
+    BatteryForecast,
+    Storage,
+    DoctorFinding,
+    NetworkDown,
+    NetworkBack,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 9] = [
+        NotificationKind::Motion,
+        NotificationKind::CameraOffline,
+        NotificationKind::CameraOnline,
+        NotificationKind::BatteryLow,
+        NotificationKind::BatteryForecast,
+        NotificationKind::Storage,
+        NotificationKind::DoctorFinding,
+        NotificationKind::NetworkDown,
+        NotificationKind::NetworkBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Motion => "motion",
+            NotificationKind::CameraOffline => "camera_offline",
+            NotificationKind::CameraOnline => "camera_online",
+            NotificationKind::BatteryLow => "battery_low",
+            NotificationKind::BatteryForecast => "battery_forecast",
+            NotificationKind::Storage => "storage",
+            NotificationKind::DoctorFinding => "doctor_finding",
+            NotificationKind::NetworkDown => "network_down",
+            NotificationKind::NetworkBack => "network_back",
+        }
+    }
+}
+
+/// Something that happened, as the hub learns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CareEvent {
+    Motion {
+        camera: String,
+        clip_id: String,
+        thumbnail_url: String,
+    },
+    CameraOffline {
+        camera: String,
+    },
+    CameraOnline {
+        camera: String,
+    },
+    BatteryLow {
+        camera: String,
+        percent: f64,
+    },
+    BatteryForecast {
+        camera: String,
+        days_left: f64,
+        summary: String,
+    },
+    Storage {
+        used_bytes: u64,
+        budget_bytes: u64,
+        message: String,
+    },
+    DoctorFinding {
+        camera: String,
+        condition: String,
+        summary: String,
+    },
+}
+
+/// One notice for the owner: the JSON body of webhooks, MQTT and the live feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unique per router, increasing: receivers de-duplicate retried deliveries by it.
+    pub id: u64,
+    pub kind: NotificationKind,
+    pub at_ms: u64,
+    pub home: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// Kind-specific fields (clip id, percent, days left, cameras of an outage, ...).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Notification {
+    /// The MQTT topic the hub publishes notifications on (not retained).
+    pub fn mqtt_topic(home: &str) -> String {
+        format!(
+            "{}/{home}/{}/notification",
+            watchlight_protocol::topics::ROOT,
+            watchlight_protocol::topics::HUB_DEVICE
+        )
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("notifications always serialize")
+    }
+}
+
+/// Storm control and switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouterConfig {
+    pub home: String,
+    /// How long a camera's "offline" waits for others before it is sent (and within which a
+    /// return cancels it: a flap is not news).
+    pub hold_ms: u64,
+    /// Share of the home's cameras offline at once that means "the network is down".
+    pub outage_share: f64,
+    /// Fewest cameras for an outage (one camera of one is just that camera).
+    pub outage_min_cameras: usize,
+    /// Kinds the owner switched off.
+    pub disabled: BTreeSet<NotificationKind>,
+}
+
+impl RouterConfig {
+    pub fn new(home: impl Into<String>) -> RouterConfig {
+        RouterConfig {
+            home: home.into(),
+            hold_ms: 60_000,
+            outage_share: 0.6,
+            outage_min_cameras: 2,
+            disabled: BTreeSet::new(),
+        }
+    }
+}
+
+/// The sans-IO notification router of one home.
+#[derive(Debug, Clone)]
+pub struct Router {
+    config: RouterConfig,
+    cameras: BTreeSet<String>,
+    /// Cameras offline whose notice waits, with when they dropped.
+    held: BTreeMap<String, u64>,
+    /// Cameras the owner was told are offline (individually).
+    told_offline: BTreeSet<String>,
+    /// During an outage: the cameras still down.
+    outage: Option<BTreeSet<String>>,
+    next_id: u64,
+}
+
+impl Router {
+    pub fn new(config: RouterConfig, cameras: impl IntoIterator<Item = String>) -> Router {
+        Router {
+            config,
+            cameras: cameras.into_iter().collect(),
+            held: BTreeMap::new(),
+            told_offline: BTreeSet::new(),
+            outage: None,
+            next_id: 1,
+        }
+    }
+
+    /// The home's cameras changed (paired or removed).
+    pub fn set_cameras(&mut self, cameras: impl IntoIterator<Item = String>) {
+        self.cameras = cameras.into_iter().collect();
+        let known = self.cameras.clone();
+        self.held.retain(|c, _| known.contains(c));
+        self.told_offline.retain(|c| known.contains(c));
+    }
+
+    /// Switches a kind on or off.
+    pub fn set_enabled(&mut self, kind: NotificationKind, on: bool) {
+        if on {
+            self.config.disabled.remove(&kind);
+        } else {
+            self.config.disabled.insert(kind);
+        }
+    }
+
+    /// When [`Router::poll`] should next be called, if something waits.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.held.values().min().map(|t| t + self.config.hold_ms)
+    }
+
+    fn make(
+        &mut self,
+        kind: NotificationKind,
+        now_ms: u64,
+        camera: Option<&str>,
+        title: String,
+        data: serde_json::Value,
+    ) -> Option<Notification> {
+        if self.config.disabled.contains(&kind) {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let data = match data {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        Some(Notification {
+            id,
+            kind,
+            at_ms: now_ms,
+            home: self.config.home.clone(),
+            camera: camera.map(str::to_string),
+            title,
+            thumbnail_url: None,
+            data,
+        })
+    }
+
+    fn outage_threshold(&self) -> usize {
+        let share = (self.cameras.len() as f64 * self.config.outage_share).ceil() as usize;
+        share.max(self.config.outage_min_cameras)
+    }
+
+    /// Takes one event; returns the notices due now.
+    pub fn handle(&mut self, now_ms: u64, event: CareEvent) -> Vec<Notification> {
+        use serde_json::json;
+        let mut out = self.poll(now_ms);
+        let made = match event {
+            CareEvent::Motion {
+                camera,
+                clip_id,
+                thumbnail_url,
+            } => self
+                .make(
+                    NotificationKind::Motion,
+                    now_ms,
+                    Some(&camera),
+                    format!("Motion at {camera}"),
+                    json!({ "clip_id": clip_id }),
+                )
+                .map(|mut n| {
+                    n.thumbnail_url = Some(thumbnail_url);
+                    n
+                }),
+            CareEvent::CameraOffline { camera } => {
+                if let Some(down) = self.outage.as_mut() {
+                    down.insert(camera);
+                } else if !self.told_offline.contains(&camera) {
+                    self.held.entry(camera).or_insert(now_ms);
+                    out.extend(self.check_outage(now_ms));
+                }
+                None
+            }
+            CareEvent::CameraOnline { camera } => self.camera_back(now_ms, camera, &mut out),
+            CareEvent::BatteryLow { camera, percent } => self.make(
+                NotificationKind::BatteryLow,
+                now_ms,
+                Some(&camera),
+                format!("Battery low on {camera} ({percent:.0} %)"),
+                json!({ "percent": percent }),
+            ),
+            CareEvent::BatteryForecast {
+                camera,
+                days_left,
+                summary,
+            } => self.make(
+                NotificationKind::BatteryForecast,
+                now_ms,
+                Some(&camera),
+                format!("Replace the batteries of {camera} within {days_left:.0} days"),
+                json!({ "days_left": days_left, "summary": summary }),
+            ),
+            CareEvent::Storage {
+                used_bytes,
+                budget_bytes,
+                message,
+            } => self.make(
+                NotificationKind::Storage,
+                now_ms,
+                None,
+                message,
+                json!({ "used_bytes": used_bytes, "budget_bytes": budget_bytes }),
+            ),
+            CareEvent::DoctorFinding {
+                camera,
+                condition,
+                summary,
+            } => self.make(
+                NotificationKind::DoctorFinding,
+                now_ms,
+                Some(&camera),
+                summary,
+                json!({ "condition": condition }),
+            ),
+        };
+        out.extend(made);
+        out
+    }
+
+    fn camera_back(
+        &mut self,
+        now_ms: u64,
+        camera: String,
+        out: &mut Vec<Notification>,
+    ) -> Option<Notification> {
+        if let Some(down) = self.outage.as_mut() {
+            down.remove(&camera);
+            if down.len() < self.outage_threshold() {
+                let still_down = self.outage.take().unwrap_or_default();
+                let back: Vec<&String> = self
+                    .cameras
+                    .iter()
+                    .filter(|c| !still_down.contains(*c))
+                    .collect();
+                let data = serde_json::json!({ "cameras": back, "still_offline": still_down });
+                out.extend(self.make(
+                    NotificationKind::NetworkBack,
+                    now_ms,
+                    None,
+                    "The network is back: cameras are online again".into(),
+                    data,
+                ));
+                // Those still down are now news of their own.
+                for c in still_down {
+                    self.held.insert(c, now_ms);
+                }
+            }
+            return None;
+        }
+        if self.held.remove(&camera).is_some() {
+            return None; // a flap inside the hold time
+        }
+        if self.told_offline.remove(&camera) {
+            return self.make(
+                NotificationKind::CameraOnline,
+                now_ms,
+                Some(&camera),
+                format!("{camera} is back online"),
+                serde_json::json!({}),
+            );
+        }
+        None
+    }
+
+    fn check_outage(&mut self, now_ms: u64) -> Option<Notification> {
+        let down: BTreeSet<String> = self
+            .held
+            .keys()
+            .chain(self.told_offline.iter())
+            .cloned()
+            .collect();
+        if down.len() < self.outage_threshold() {
+            return None;
+        }
+        self.held.clear();
+        self.told_offline.clear();
+        let data = serde_json::json!({ "cameras": down, "of": self.cameras.len() });
+        let n = self.make(
+            NotificationKind::NetworkDown,
+            now_ms,
+            None,
+            format!(
+                "Network down: {} of {} cameras went offline together",
+                down.len(),
+                self.cameras.len()
+            ),
+            data,
+        );
+        self.outage = Some(down);
+        n
+    }
+
+    /// Sends the offline notices whose hold time is over.
+    pub fn poll(&mut self, now_ms: u64) -> Vec<Notification> {
+        let due: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, t)| now_ms >= *t + self.config.hold_ms)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let mut out = Vec::new();
+        for camera in due {
+            self.held.remove(&camera);
+            self.told_offline.insert(camera.clone());
+            out.extend(self.make(
+                NotificationKind::CameraOffline,
+                now_ms,
+                Some(&camera),
+                format!("{camera} is offline"),
+                serde_json::json!({}),
+            ));
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhooks
+
+/// The header carrying the body's signature.
+pub const SIGNATURE_HEADER: &str = "X-Watchlight-Signature";
+/// The header carrying the notification id (for receivers to de-duplicate retries).
+pub const DELIVERY_HEADER: &str = "X-Watchlight-Delivery";
+
+/// `sha256=<hex>` of HMAC-SHA256 over `body` with the webhook's secret.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a signature header in constant time (what a receiver does).
+pub fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
+    let Some(hex_sig) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// One webhook the owner configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+    /// Kinds sent to this webhook; empty means all.
+    #[serde(default)]
+    pub kinds: BTreeSet<NotificationKind>,
+}
+
+impl Webhook {
+    pub fn wants(&self, kind: NotificationKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+}
+
+/// When to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub first_delay_ms: u64,
+    pub max_delay_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            first_delay_ms: 2_000,
+            max_delay_ms: 300_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay after the `attempt`-th failure (1-based): doubling from the first delay.
+    pub fn delay_after(&self, attempt: u32) -> u64 {
+        let doubled = self
+            .first_delay_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
+        doubled.min(self.max_delay_ms)
+    }
+}
+
+/// What one attempt gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Status(u16),
+    /// Connection refused, timeout, ...
+    Transport(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending { due_ms: u64 },
+    Delivered { attempts: u32 },
+    Failed { attempts: u32, last_error: String },
+}
+
+/// The sans-IO delivery of one notification to one webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub url: String,
+    pub notification_id: u64,
+    pub kind: NotificationKind,
+    pub body: Vec<u8>,
+    pub signature: String,
+    pub attempts: u32,
+    pub state: DeliveryState,
+    policy: RetryPolicy,
+}
+
+impl Delivery {
+    pub fn new(hook: &Webhook, n: &Notification, policy: RetryPolicy, now_ms: u64) -> Delivery {
+        let body = n.to_json();
+        Delivery {
+            url: hook.url.clone(),
+            notification_id: n.id,
+            kind: n.kind,
+            signature: sign(hook.secret.as_bytes(), &body),
+            body,
+            attempts: 0,
+            state: DeliveryState::Pending { due_ms: now_ms },
+            policy,
+        }
+    }
+
+    /// Whether an attempt should be made at `now_ms`.
+    pub fn is_due(&self, now_ms: u64) -> bool {
+        matches!(self.state, DeliveryState::Pending { due_ms } if now_ms >= due_ms)
+    }
+
+    /// Records an attempt's outcome: 2xx delivers; 5xx, 408, 429 and transport errors retry
+    /// with backoff until the policy's attempts run out; other statuses fail at once
+    /// (the receiver refuses the notice, repeating will not help).
+    pub fn record(&mut self, now_ms: u64, attempt: Attempt) -> &DeliveryState {
+        self.attempts += 1;
+        let (retry, error) = match attempt {
+            Attempt::Status(s) if (200..300).contains(&s) => {
+                self.state = DeliveryState::Delivered {
+                    attempts: self.attempts,
+                };
+                return &self.state;
+            }
+            Attempt::Status(s) => (s >= 500 || s == 408 || s == 429, format!("HTTP status {s}")),
+            Attempt::Transport(e) => (true, e),
+        };
+        self.state = if retry && self.attempts < self.policy.max_attempts {
+            DeliveryState::Pending {
+                due_ms: now_ms + self.policy.delay_after(self.attempts),
+            }
+        } else {
+            DeliveryState::Failed {
+                attempts: self.attempts,
+                last_error: error,
+            }
+        };
+        &self.state
+    }
+}
+
+/// Performs webhook POSTs (the I/O edge of [`Delivery`]).
+#[derive(Debug, Clone)]
+pub struct WebhookSender {
+    client: reqwest::Client,
+}
+
+impl Default for WebhookSender {
+    fn default() -> Self {
+        WebhookSender::new(Duration::from_secs(10))
+    }
+}
+
+impl WebhookSender {
+    pub fn new(timeout: Duration) -> WebhookSender {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("a plain HTTP client always builds");
+        WebhookSender { client }
+    }
+
+    /// One POST of the delivery's body with its signature.
+    pub async fn attempt(&self, d: &Delivery) -> Attempt {
+        let sent = self
+            .client
+            .post(&d.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, &d.signature)
+            .header(DELIVERY_HEADER, d.notification_id.to_string())
+            .body(d.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => Attempt::Status(resp.status().as_u16()),
+            Err(e) => Attempt::Transport(e.to_string()),
+        }
+    }
+
+    /// Delivers with retries, sleeping between attempts on tokio's clock; returns the
+    /// final state. `now_ms` gives the hub's time for the state machine.
+    pub async fn deliver(&self, d: &mut Delivery, now_ms: impl Fn() -> u64) -> DeliveryState {
+        loop {
+            match d.state.clone() {
+                DeliveryState::Pending { due_ms } => {
+                    let now = now_ms();
+                    if due_ms > now {
+                        tokio::time::sleep(Duration::from_millis(due_ms - now)).await;
+                    }
+                    let outcome = self.attempt(d).await;
+                    d.record(now_ms(), outcome);
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(n: usize) -> Router {
+        Router::new(
+            RouterConfig::new("home1"),
+            (1..=n).map(|i| format!("cam{i}")),
+        )
+    }
+
+    fn kinds(v: &[Notification]) -> Vec<NotificationKind> {
+        v.iter().map(|n| n.kind).collect()
+    }
+
+    #[test]
+    fn one_camera_offline_is_sent_after_the_hold_and_back_after_that() {
+        let mut r = router(4);
+        let off = CareEvent::CameraOffline {
+            camera: "cam2".into(),
+        };
+        assert!(r.handle(0, off).is_empty());
+        assert_eq!(r.next_deadline(), Some(60_000));
+        assert!(r.poll(59_999).is_empty());
+        let sent = r.poll(60_000);
+        assert_eq!(kinds(&sent), [NotificationKind::CameraOffline]);
+        assert_eq!(sent[0].camera.as_deref(), Some("cam2"));
+        let back = r.handle(
+            90_000,
+            CareEvent::CameraOnline {
+                camera: "cam2".into(),
+            },
+        );
+        assert_eq!(kinds(&back), [NotificationKind::CameraOnline]);
+    }
+
+    #[test]
+    fn a_flap_inside_the_hold_is_not_news() {
+        let mut r = router(4);
+        r.handle(
+            0,
+            CareEvent::CameraOffline {
+                camera: "cam1".into(),
+            },
+        );
+        assert!(
+            r.handle(
+                10_000,
+                CareEvent::CameraOnline {
+                    camera: "cam1".into()
+                }
+            )
+            .is_empty()
+        );
+        assert!(r.poll(120_000).is_empty());
+    }
+
+    #[test]
+    fn a_home_wide_drop_gives_one_notice_and_one_back() {
+        let mut r = router(5);
+        let mut all = Vec::new();
+        for i in 1..=5 {
+            all.extend(r.handle(
+                i * 1000,
+                CareEvent::CameraOffline {
+                    camera: format!("cam{i}"),
+                },
+            ));
+        }
+        all.extend(r.poll(600_000));
+        assert_eq!(kinds(&all), [NotificationKind::NetworkDown]);
+        // Declared as soon as 3 of 5 (60 %) are down; the rest join the same outage.
+        assert_eq!(all[0].data["cameras"].as_array().unwrap().len(), 3);
+        let mut back = Vec::new();
+        for i in 1..=5 {
+            back.extend(r.handle(
+                700_000 + i,
+                CareEvent::CameraOnline {
+                    camera: format!("cam{i}"),
+                },
+            ));
+        }
+        back.extend(r.poll(2_000_000));
+        assert_eq!(kinds(&back), [NotificationKind::NetworkBack]);
+    }
+
+    #[test]
+    fn a_camera_still_down_after_the_outage_is_reported_alone() {
+        let mut r = router(3);
+        for i in 1..=3 {
+            r.handle(
+                0,
+                CareEvent::CameraOffline {
+                    camera: format!("cam{i}"),
+                },
+            );
+        }
+        let b1 = r.handle(
+            100_000,
+            CareEvent::CameraOnline {
+                camera: "cam1".into(),
+            },
+        );
+        let b2 = r.handle(
+            100_001,
+            CareEvent::CameraOnline {
+                camera: "cam2".into(),
+            },
+        );
+        assert!(b1.is_empty());
+        assert_eq!(kinds(&b2), [NotificationKind::NetworkBack]);
+        let later = r.poll(100_001 + 60_000);
+        assert_eq!(kinds(&later), [NotificationKind::CameraOffline]);
+        assert_eq!(later[0].camera.as_deref(), Some("cam3"));
+    }
+
+    #[test]
+    fn switched_off_kinds_are_dropped() {
+        let mut r = router(2);
+        r.set_enabled(NotificationKind::Motion, false);
+        let motion = CareEvent::Motion {
+            camera: "cam1".into(),
+            clip_id: "c1".into(),
+            thumbnail_url: "/api/clips/c1/thumbnail".into(),
+        };
+        assert!(r.handle(0, motion.clone()).is_empty());
+        r.set_enabled(NotificationKind::Motion, true);
+        let n = r.handle(1, motion);
+        assert_eq!(
+            n[0].thumbnail_url.as_deref(),
+            Some("/api/clips/c1/thumbnail")
+        );
+    }
+
+    #[test]
+    fn signatures_verify_and_tampering_fails() {
+        let sig = sign(b"s3cret", b"{\"a\":1}");
+        assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
+        assert!(verify(b"s3cret", b"{\"a\":1}", &sig));
+        assert!(!verify(b"s3cret", b"{\"a\":2}", &sig));
+        assert!(!verify(b"other", b"{\"a\":1}", &sig));
+        assert!(!verify(b"s3cret", b"{\"a\":1}", "md5=00"));
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn delivery_retries_with_backoff_then_gives_up() {
+        let mut r = router(1);
+        let n = r.handle(
+            0,
+            CareEvent::Storage {
+                used_bytes: 9,
+                budget_bytes: 10,
+                message: "Storage 90 % full".into(),
+            },
+        );
+        let hook = Webhook {
+            url: "http://x/".into(),
+            secret: "k".into(),
+            kinds: BTreeSet::new(),
+        };
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            first_delay_ms: 1000,
+            max_delay_ms: 10_000,
+        };
+        let mut d = Delivery::new(&hook, &n[0], policy, 0);
+        assert!(d.is_due(0));
+        assert_eq!(
+            d.record(0, Attempt::Status(500)),
+            &DeliveryState::Pending { due_ms: 1000 }
+        );
+        assert!(!d.is_due(999));
+        assert_eq!(
+            d.record(1000, Attempt::Transport("refused".into())),
+            &DeliveryState::Pending { due_ms: 3000 }
+        );
+        assert!(matches!(
+            d.record(3000, Attempt::Status(503)),
+            DeliveryState::Failed { attempts: 3, .. }
+        ));
+        let mut d = Delivery::new(&hook, &n[0], policy, 0);
+        assert!(matches!(
+            d.record(0, Attempt::Status(404)),
+            DeliveryState::Failed { attempts: 1, .. }
+        ));
+        let mut d = Delivery::new(&hook, &n[0], policy, 0);
+        d.record(0, Attempt::Status(500));
+        assert_eq!(
+            d.record(1000, Attempt::Status(204)),
+            &DeliveryState::Delivered { attempts: 2 }
+        );
+    }
+}
