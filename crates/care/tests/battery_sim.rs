@@ -177,6 +177,7 @@ fn cold_shortens_a_simulated_life_and_the_forecast_follows() {
     );
     // Ten days into the cold run the forecast names the cold and its cost.
     let f = forecast(&PackSpec::default(), &cold.samples[..10], &cold.usage[..10]).unwrap();
+    println!("{}", f.summary);
     let c = f.cold.expect("a cold reading gives a cold effect");
     assert!(c.days_lost >= 1.0, "{c:?}");
     assert!(f.summary.contains("cold"), "{}", f.summary);
