@@ -140,6 +140,10 @@ pub struct RouterConfig {
     pub outage_min_cameras: usize,
     /// Kinds the owner switched off.
     pub disabled: BTreeSet<NotificationKind>,
+    /// A repeat of the same battery, storage or doctor notice (same kind, camera and, for
+    /// the doctor, condition) within this time is dropped: the hub may re-derive them on
+    /// every telemetry message, the owner needs to hear once a day at most.
+    pub repeat_ms: u64,
 }
 
 impl RouterConfig {
@@ -150,6 +154,7 @@ impl RouterConfig {
             outage_share: 0.6,
             outage_min_cameras: 2,
             disabled: BTreeSet::new(),
+            repeat_ms: 24 * 3_600_000,
         }
     }
 }
@@ -165,6 +170,8 @@ pub struct Router {
     told_offline: BTreeSet<String>,
     /// During an outage: the cameras still down.
     outage: Option<BTreeSet<String>>,
+    /// When each repeatable notice was last sent, by (kind, camera, condition).
+    last_sent: BTreeMap<(NotificationKind, String, String), u64>,
     next_id: u64,
 }
 
@@ -176,6 +183,7 @@ impl Router {
             held: BTreeMap::new(),
             told_offline: BTreeSet::new(),
             outage: None,
+            last_sent: BTreeMap::new(),
             next_id: 1,
         }
     }
@@ -212,6 +220,26 @@ impl Router {
     ) -> Option<Notification> {
         if self.config.disabled.contains(&kind) {
             return None;
+        }
+        if matches!(
+            kind,
+            NotificationKind::BatteryLow
+                | NotificationKind::BatteryForecast
+                | NotificationKind::Storage
+                | NotificationKind::DoctorFinding
+        ) {
+            let condition = data
+                .get("condition")
+                .and_then(|c| c.as_str())
+                .unwrap_or("")
+                .to_string();
+            let key = (kind, camera.unwrap_or("").to_string(), condition);
+            if let Some(last) = self.last_sent.get(&key)
+                && now_ms < last + self.config.repeat_ms
+            {
+                return None;
+            }
+            self.last_sent.insert(key, now_ms);
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -730,6 +758,39 @@ mod tests {
         let later = r.poll(100_001 + 60_000);
         assert_eq!(kinds(&later), [NotificationKind::CameraOffline]);
         assert_eq!(later[0].camera.as_deref(), Some("cam3"));
+    }
+
+    #[test]
+    fn repeats_of_the_same_notice_wait_a_day() {
+        let mut r = router(2);
+        let low = |camera: &str| CareEvent::BatteryLow {
+            camera: camera.into(),
+            percent: 8.0,
+        };
+        let finding = |condition: &str| CareEvent::DoctorFinding {
+            camera: "cam1".into(),
+            condition: condition.into(),
+            summary: "s".into(),
+        };
+        assert_eq!(r.handle(0, low("cam1")).len(), 1);
+        assert!(r.handle(3_600_000, low("cam1")).is_empty());
+        assert_eq!(r.handle(3_600_000, low("cam2")).len(), 1, "another camera");
+        assert_eq!(r.handle(86_400_000, low("cam1")).len(), 1, "a day later");
+        assert_eq!(r.handle(0, finding("wifi_weak")).len(), 1);
+        assert!(r.handle(1, finding("wifi_weak")).is_empty());
+        assert_eq!(
+            r.handle(2, finding("not_armed")).len(),
+            1,
+            "another condition"
+        );
+        // Motion is never held back.
+        let motion = CareEvent::Motion {
+            camera: "cam1".into(),
+            clip_id: "c".into(),
+            thumbnail_url: "t".into(),
+        };
+        assert_eq!(r.handle(5, motion.clone()).len(), 1);
+        assert_eq!(r.handle(6, motion).len(), 1);
     }
 
     #[test]

@@ -224,19 +224,7 @@ impl HealthReport {
             let _ = writeln!(s, "\n== {title} ({})", c.camera);
             match &c.battery {
                 Some(b) => {
-                    let _ = writeln!(
-                        s,
-                        "  battery:  {:.0} %, {:.0} days left ({:.0}–{:.0}){}",
-                        b.percent,
-                        b.days_left,
-                        b.days_low,
-                        b.days_high,
-                        if b.needs_replacement {
-                            " — replace soon"
-                        } else {
-                            ""
-                        }
-                    );
+                    let _ = writeln!(s, "  battery:  {}", b.summary);
                 }
                 None => s.push_str("  battery:  mains powered\n"),
             }
