@@ -351,6 +351,50 @@ mod tests {
         );
     }
 
+    /// A naive reading of the schedule: walk back minute by minute from `now` (local
+    /// weekday and time computed afresh each step) until a minute that holds a switch.
+    fn naive_mode(s: &Schedule, now_ms: u64) -> Option<ArmMode> {
+        let now_min = (now_ms / MIN) as i64;
+        for back in 0..=(7 * 1440) {
+            let m = now_min - back;
+            let local = m + i64::from(s.utc_offset_minutes);
+            let weekday = Weekday::ALL[((local.div_euclid(1440) + 3).rem_euclid(7)) as usize];
+            let minute = local.rem_euclid(1440) as u16;
+            if let Some(e) = s
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.days.contains(&weekday) && e.at.0 == minute)
+            {
+                return Some(e.mode);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn every_minute_of_a_week_agrees_with_a_naive_reading() {
+        for offset in [0, 330, -300, 840, -720] {
+            let c = config(offset);
+            // Every 7th minute (coprime with hours and days); the switch minutes themselves
+            // are checked exactly through `next_switch`.
+            for minute in (0..(7 * 1440 + 90)).step_by(7) {
+                let t = MONDAY + minute * MIN + 30_000;
+                let expected = naive_mode(&c.schedule, t).unwrap();
+                assert_eq!(c.mode_at(t), expected, "offset {offset}, minute {minute}");
+                let (next_at, next_mode) = c.schedule.next_switch(t).unwrap();
+                assert!(next_at > t && next_at - t <= 7 * 1440 * MIN);
+                assert_eq!(naive_mode(&c.schedule, next_at), Some(next_mode));
+                assert_eq!(
+                    c.mode_at(next_at - 1),
+                    expected,
+                    "nothing switches before next"
+                );
+                assert_eq!(c.mode_at(next_at), next_mode);
+            }
+        }
+    }
+
     #[test]
     fn local_offset_moves_the_switch() {
         // UTC+2: 08:30 local is 06:30 UTC.

@@ -793,6 +793,92 @@ mod tests {
         assert_eq!(r.handle(6, motion).len(), 1);
     }
 
+    /// Random drops and returns over six cameras: the notices always tell a consistent
+    /// story (no "back" without "offline", no per-camera notice inside an outage, outages
+    /// never nest), and after everything returns and settles nothing is left pending.
+    #[test]
+    fn random_flapping_tells_a_consistent_story() {
+        let mut seed = 0x5eed_u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let (mut outages, mut singles) = (0, 0);
+        for _round in 0..50 {
+            let mut r = router(6);
+            let mut online = [true; 6];
+            let mut told_offline = BTreeSet::new();
+            let mut in_outage = false;
+            let mut now = 0;
+            let mut check = |ns: Vec<Notification>, told: &mut BTreeSet<String>| {
+                for n in ns {
+                    let cam = n.camera.clone().unwrap_or_default();
+                    match n.kind {
+                        NotificationKind::NetworkDown => {
+                            assert!(!in_outage, "nested outage");
+                            in_outage = true;
+                            outages += 1;
+                            told.clear();
+                        }
+                        NotificationKind::NetworkBack => {
+                            assert!(in_outage, "back without down");
+                            in_outage = false;
+                        }
+                        NotificationKind::CameraOffline => {
+                            assert!(!in_outage, "per-camera notice inside an outage");
+                            assert!(told.insert(cam), "offline twice");
+                            singles += 1;
+                        }
+                        NotificationKind::CameraOnline => {
+                            assert!(!in_outage);
+                            assert!(told.remove(&cam), "online without offline");
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            };
+            for _ in 0..40 {
+                now += next(120_000);
+                let i = next(6) as usize;
+                let camera = format!("cam{}", i + 1);
+                online[i] = !online[i];
+                let e = if online[i] {
+                    CareEvent::CameraOnline { camera }
+                } else {
+                    CareEvent::CameraOffline { camera }
+                };
+                let ns = r.handle(now, e);
+                check(ns, &mut told_offline);
+            }
+            for (i, up) in online.iter_mut().enumerate() {
+                if !*up {
+                    *up = true;
+                    now += 1000;
+                    let ns = r.handle(
+                        now,
+                        CareEvent::CameraOnline {
+                            camera: format!("cam{}", i + 1),
+                        },
+                    );
+                    check(ns, &mut told_offline);
+                }
+            }
+            check(r.poll(now + 3_600_000), &mut told_offline);
+            assert!(
+                !in_outage && told_offline.is_empty(),
+                "left: {told_offline:?}"
+            );
+            assert_eq!(r.next_deadline(), None);
+        }
+        // Both paths were exercised.
+        assert!(
+            outages > 5 && singles > 5,
+            "{outages} outages, {singles} single notices"
+        );
+    }
+
     #[test]
     fn switched_off_kinds_are_dropped() {
         let mut r = router(2);
