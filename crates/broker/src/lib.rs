@@ -52,6 +52,10 @@ pub use registry::{DeviceRegistry, token_sha256};
 /// hub must see oversized messages to count and log them; the broker only stops abuse.
 pub const MAX_PACKET_BYTES: usize = 1024 * 1024;
 
+/// Connections accepted at once: SPEC's 10,000 cameras, the hub's own sessions and room
+/// for reconnections that overlap a not-yet-expired old connection.
+pub const MAX_CLIENTS: usize = 20_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     #[error("device id {0:?} cannot be an MQTT user: use letters, digits, '-' and '_' (not 'hub')")]
@@ -287,7 +291,8 @@ fn mqtt5_config(
         .with_auth(auth)
         .with_storage(storage)
         .with_sys_topics_enabled(false)
-        .with_max_packet_size(MAX_PACKET_BYTES);
+        .with_max_packet_size(MAX_PACKET_BYTES)
+        .with_max_clients(MAX_CLIENTS);
     match &config.tls {
         Some(identity) => {
             tls::install_ring_provider();
