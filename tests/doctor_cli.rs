@@ -47,7 +47,11 @@ fn diagnose(file: &std::path::Path) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -55,14 +59,42 @@ fn json(out: &Output) -> serde_json::Value {
 /// propose first.
 const STORIES: &[(&str, &str, &str)] = &[
     ("story_not_connected.json", "network_down", "restart_router"),
-    ("story_setup_sequence.json", "setup_in_progress", "wait_for_setup"),
-    ("story_batteries_fail.json", "battery_dead", "replace_batteries"),
-    ("story_motion_flash.json", "motion_indicator", "disable_motion_indicator"),
-    ("story_not_recording.json", "not_armed", "arm_or_enable_motion"),
-    ("story_reconnect_wifi.json", "wifi_credentials_rejected", "reconnect_wifi"),
+    (
+        "story_setup_sequence.json",
+        "setup_in_progress",
+        "wait_for_setup",
+    ),
+    (
+        "story_batteries_fail.json",
+        "battery_dead",
+        "replace_batteries",
+    ),
+    (
+        "story_motion_flash.json",
+        "motion_indicator",
+        "disable_motion_indicator",
+    ),
+    (
+        "story_not_recording.json",
+        "not_armed",
+        "arm_or_enable_motion",
+    ),
+    (
+        "story_reconnect_wifi.json",
+        "wifi_credentials_rejected",
+        "reconnect_wifi",
+    ),
     ("story_hard_reset.json", "firmware_fault", "reboot_camera"),
-    ("story_contact_support.json", "hardware_fault", "contact_support"),
-    ("story_monthly_maintenance.json", "battery_low", "replace_batteries"),
+    (
+        "story_contact_support.json",
+        "hardware_fault",
+        "contact_support",
+    ),
+    (
+        "story_monthly_maintenance.json",
+        "battery_low",
+        "replace_batteries",
+    ),
 ];
 
 #[test]
@@ -80,12 +112,20 @@ fn every_fault_case_is_diagnosed_right_through_the_binary() {
     for entry in std::fs::read_dir(cases()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let Some(fault) = name.strip_prefix("fault_").and_then(|n| n.strip_suffix(".json")) else {
+        let Some(fault) = name
+            .strip_prefix("fault_")
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
             continue;
         };
         let v = json(&diagnose(&path));
         assert_eq!(v["causes"][0]["id"], fault, "{name}");
-        let sum: f64 = v["causes"].as_array().unwrap().iter().map(|c| c["p"].as_f64().unwrap()).sum();
+        let sum: f64 = v["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["p"].as_f64().unwrap())
+            .sum();
         assert!((sum - 1.0).abs() < 1e-6, "{name}: {sum}");
     }
 }
@@ -97,7 +137,10 @@ fn bad_case_files_exit_2_naming_the_problem() {
         (r#"{"observations":{"light":"purple_glow"}}"#, "purple_glow"),
         (r#"{"observations":{"lihgt":"red_blink"}}"#, "lihgt"),
         (r#"{"profile":"xt9"}"#, "xt9"),
-        (r#"{"telemetry":{"fleet_offline_fraction":3}}"#, "telemetry.fleet_offline_fraction"),
+        (
+            r#"{"telemetry":{"fleet_offline_fraction":3}}"#,
+            "telemetry.fleet_offline_fraction",
+        ),
         (r#"{"observations":"#, "line 1"),
     ];
     for (i, (text, named)) in bad.iter().enumerate() {
@@ -119,9 +162,17 @@ fn learned_priors_change_the_answer_and_bad_priors_are_refused() {
     let dir = TempDir::new();
     let priors = dir.path().join("priors.json");
     // This home's outdoor cameras turned out to have a weak signal again and again.
-    std::fs::write(&priors, r#"{"v":1,"counts":{"outdoor":{"wifi_signal_weak":400}}}"#).unwrap();
+    std::fs::write(
+        &priors,
+        r#"{"v":1,"counts":{"outdoor":{"wifi_signal_weak":400}}}"#,
+    )
+    .unwrap();
     let case = dir.path().join("case.json");
-    std::fs::write(&case, r#"{"profile":"outdoor","observations":{"light":"red_blink"}}"#).unwrap();
+    std::fs::write(
+        &case,
+        r#"{"profile":"outdoor","observations":{"light":"red_blink"}}"#,
+    )
+    .unwrap();
     let plain = json(&diagnose(&case));
     let learned = json(
         &bin()
@@ -134,7 +185,11 @@ fn learned_priors_change_the_answer_and_bad_priors_are_refused() {
     );
     assert_ne!(plain["causes"][0]["id"], "wifi_signal_weak");
     assert_eq!(learned["causes"][0]["id"], "wifi_signal_weak");
-    std::fs::write(&priors, r#"{"v":1,"counts":{"outdoor":{"wifi_signal_weak":-1}}}"#).unwrap();
+    std::fs::write(
+        &priors,
+        r#"{"v":1,"counts":{"outdoor":{"wifi_signal_weak":-1}}}"#,
+    )
+    .unwrap();
     let out = bin()
         .args(["doctor", "diagnose", "--json", "--case"])
         .arg(&case)
@@ -185,8 +240,14 @@ fn live_mode_fetches_the_case_from_the_hub_with_the_owner_token() {
     let v = json(&out);
     assert_eq!(v["causes"][0]["id"], "battery_dead");
     let request = hub.join().unwrap();
-    assert!(request.starts_with("GET /api/v1/cameras/cam-A1/case HTTP/1.1"), "{request}");
-    assert!(request.contains("Authorization: Bearer s3cret-token"), "{request}");
+    assert!(
+        request.starts_with("GET /api/v1/cameras/cam-A1/case HTTP/1.1"),
+        "{request}"
+    );
+    assert!(
+        request.contains("Authorization: Bearer s3cret-token"),
+        "{request}"
+    );
     // The token never appears in what we print.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
 }
@@ -195,7 +256,9 @@ fn live_mode_fetches_the_case_from_the_hub_with_the_owner_token() {
 fn live_mode_reports_a_refusal_by_the_hub() {
     let (url, hub) = fake_hub("401 Unauthorized", r#"{"error":"login"}"#.to_string());
     let out = bin()
-        .args(["doctor", "--hub", &url, "--camera", "cam-A1", "--json", "--token", "wrong"])
+        .args([
+            "doctor", "--hub", &url, "--camera", "cam-A1", "--json", "--token", "wrong",
+        ])
         .output()
         .unwrap();
     hub.join().unwrap();
@@ -214,5 +277,7 @@ fn eval_prints_its_figures_as_json() {
     assert_eq!(v["cases"], 100);
     assert_eq!(v["seed"], 5);
     assert!(v["top1_accuracy"].as_f64().unwrap() > 0.5);
-    assert!(v["mean_cost_guide_min"].as_f64().unwrap() > v["mean_cost_doctor_min"].as_f64().unwrap());
+    assert!(
+        v["mean_cost_guide_min"].as_f64().unwrap() > v["mean_cost_doctor_min"].as_f64().unwrap()
+    );
 }

@@ -60,13 +60,18 @@ impl Terminal {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {
                 Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(_) => panic!("timed out waiting for {needles:?}; output so far: {}", self.seen),
+                Err(_) => panic!(
+                    "timed out waiting for {needles:?}; output so far: {}",
+                    self.seen
+                ),
             }
         }
     }
 
     fn send_line(&mut self, line: &str) {
-        self.input.write_all(format!("{line}\n").as_bytes()).unwrap();
+        self.input
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
         self.input.flush().unwrap();
     }
 }
@@ -116,12 +121,22 @@ fn the_doctor_talks_an_owner_through_in_a_terminal() {
             break;
         }
         let (id_line, _) = tty.expect_any(&[")"]);
-        let id = id_line.trim_end_matches(')').split(',').next().unwrap().trim().to_string();
+        let id = id_line
+            .trim_end_matches(')')
+            .split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string();
         let _ = text;
         if which == 0 {
             questions += 1;
             tty.expect_any(&["> "]);
-            let answer = answers.iter().find(|(q, _)| *q == id).map(|(_, a)| *a).unwrap_or("skip");
+            let answer = answers
+                .iter()
+                .find(|(q, _)| *q == id)
+                .map(|(_, a)| *a)
+                .unwrap_or("skip");
             tty.send_line(answer);
         } else {
             tty.expect_any(&["> "]);
@@ -135,10 +150,20 @@ fn the_doctor_talks_an_owner_through_in_a_terminal() {
                 tty.send_line("can't do");
             }
         }
-        assert!(repairs.len() + questions < 15, "never got to check_hub: {repairs:?}");
+        assert!(
+            repairs.len() + questions < 15,
+            "never got to check_hub: {repairs:?}"
+        );
     }
-    assert!(questions >= 1, "a cheap, telling question should come first");
-    assert_eq!(repairs.last().map(String::as_str), Some("check_hub"), "{repairs:?}");
+    assert!(
+        questions >= 1,
+        "a cheap, telling question should come first"
+    );
+    assert_eq!(
+        repairs.last().map(String::as_str),
+        Some("check_hub"),
+        "{repairs:?}"
+    );
     tty.expect_any(&["priors saved"]);
     let learned = std::fs::read_to_string(&priors).unwrap();
     assert!(learned.contains("hub_unreachable"), "{learned}");

@@ -11,7 +11,7 @@ use anyhow::Context;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use watchlight_doctor::session::{self, DialogEnd, Session};
-use watchlight_doctor::{diagnose, eval, live, Case, Diagnosis, KnowledgeBase, Priors, StepKind};
+use watchlight_doctor::{Case, Diagnosis, KnowledgeBase, Priors, StepKind, diagnose, eval, live};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -121,7 +121,10 @@ fn print_diagnosis(d: &Diagnosis, json: bool) -> anyhow::Result<()> {
     for c in d.causes.iter().filter(|c| c.p >= 0.01).take(5) {
         println!("  {:>5.1} %  {:<26} {}", c.p * 100.0, c.id.as_str(), c.why);
     }
-    println!("Plan (expected {:.1} min until it works again):", d.expected_cost_min);
+    println!(
+        "Plan (expected {:.1} min until it works again):",
+        d.expected_cost_min
+    );
     for s in &d.plan {
         let what = match s.kind {
             StepKind::Question => "ask",
@@ -157,7 +160,11 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
     if let (DialogEnd::Fixed(_), Some(path)) = (end, &args.priors) {
         session.learn(&mut priors);
         priors.save(path)?;
-        writeln!(out, "Learned from this fix: priors saved to {}.", path.display())?;
+        writeln!(
+            out,
+            "Learned from this fix: priors saved to {}.",
+            path.display()
+        )?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Where the doctor's top-1 goes wrong on a seed: `--example confusion -- seed cases`.
 use std::collections::BTreeMap;
 use watchlight_doctor::eval::{self, rng::Rng, world};
-use watchlight_doctor::{infer, KnowledgeBase, Priors};
+use watchlight_doctor::{KnowledgeBase, Priors, infer};
 fn main() {
     let mut args = std::env::args().skip(1);
     let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -19,15 +19,27 @@ fn main() {
             eval::doctor_session(kb, &truth, &given, &Priors::default(), &mut rng).1
         };
         if top != truth.fault {
-            *confusion.entry((truth.fault.to_string(), format!("{:?}", truth.incident), top.to_string())).or_default() += 1;
+            *confusion
+                .entry((
+                    truth.fault.to_string(),
+                    format!("{:?}", truth.incident),
+                    top.to_string(),
+                ))
+                .or_default() += 1;
             if shown < 6 && std::env::var("SHOW").as_deref() == Ok(truth.fault.as_str()) {
                 shown += 1;
-                println!("{} -> {}: {}\n  TRUE {}", truth.fault, top, serde_json::to_string(&given).unwrap(), serde_json::to_string(&truth.case).unwrap());
+                println!(
+                    "{} -> {}: {}\n  TRUE {}",
+                    truth.fault,
+                    top,
+                    serde_json::to_string(&given).unwrap(),
+                    serde_json::to_string(&truth.case).unwrap()
+                );
             }
         }
     }
     let mut v: Vec<_> = confusion.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     for ((t, i, p), n) in v.iter().take(30) {
         println!("{n:4} {t} ({i}) -> {p}");
     }

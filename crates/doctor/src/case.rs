@@ -132,15 +132,17 @@ pub struct Telemetry {
 
 /// Event names as the protocol spells them; one we do not know is an error naming it
 /// (the protocol's catch-all `unknown` is for the wire, not for case files).
-fn known_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<EventKind>>, D::Error> {
+fn known_events<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<EventKind>>, D::Error> {
     let names: Vec<String> = Vec::deserialize(d)?;
     names
         .iter()
         .map(|name| {
             match serde_json::from_value::<EventKind>(serde_json::Value::String(name.clone())) {
-                Ok(EventKind::Unknown) | Err(_) => Err(serde::de::Error::custom(format!(
-                    "unknown event '{name}'"
-                ))),
+                Ok(EventKind::Unknown) | Err(_) => {
+                    Err(serde::de::Error::custom(format!("unknown event '{name}'")))
+                }
                 Ok(kind) => Ok(kind),
             }
         })
@@ -228,15 +230,50 @@ impl Case {
             ));
         }
         let o = &self.observations;
-        check_range("observations.battery_age_months", o.battery_age_months, 0.0, 240.0)?;
+        check_range(
+            "observations.battery_age_months",
+            o.battery_age_months,
+            0.0,
+            240.0,
+        )?;
         let t = &self.telemetry;
-        check_range("telemetry.minutes_since_seen", t.minutes_since_seen, 0.0, 1e9)?;
-        check_range("telemetry.reconnects_last_hour", t.reconnects_last_hour, 0.0, 1e6)?;
+        check_range(
+            "telemetry.minutes_since_seen",
+            t.minutes_since_seen,
+            0.0,
+            1e9,
+        )?;
+        check_range(
+            "telemetry.reconnects_last_hour",
+            t.reconnects_last_hour,
+            0.0,
+            1e6,
+        )?;
         check_range("telemetry.temperature_c", t.temperature_c, -60.0, 90.0)?;
-        check_range("telemetry.fleet_offline_fraction", t.fleet_offline_fraction, 0.0, 1.0)?;
-        check_range("telemetry.hub_storage_free_pct", t.hub_storage_free_pct, 0.0, 100.0)?;
-        check_all("telemetry.battery_resting_mv", &t.battery_resting_mv, 0.0, 10_000.0)?;
-        check_all("telemetry.battery_loaded_mv", &t.battery_loaded_mv, 0.0, 10_000.0)?;
+        check_range(
+            "telemetry.fleet_offline_fraction",
+            t.fleet_offline_fraction,
+            0.0,
+            1.0,
+        )?;
+        check_range(
+            "telemetry.hub_storage_free_pct",
+            t.hub_storage_free_pct,
+            0.0,
+            100.0,
+        )?;
+        check_all(
+            "telemetry.battery_resting_mv",
+            &t.battery_resting_mv,
+            0.0,
+            10_000.0,
+        )?;
+        check_all(
+            "telemetry.battery_loaded_mv",
+            &t.battery_loaded_mv,
+            0.0,
+            10_000.0,
+        )?;
         check_all("telemetry.rssi_dbm", &t.rssi_dbm, -130.0, 0.0)?;
         Ok(())
     }
@@ -305,11 +342,15 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("observations.light"), "{text}");
         assert!(text.contains("purple_glow"), "{text}");
-        let err = Case::from_json(r#"{"telemetry":{"recent_events":["boot","gremlin"]}}"#).unwrap_err();
+        let err =
+            Case::from_json(r#"{"telemetry":{"recent_events":["boot","gremlin"]}}"#).unwrap_err();
         assert!(err.to_string().contains("telemetry.recent_events"), "{err}");
         assert!(err.to_string().contains("gremlin"), "{err}");
         let case = Case::from_json(r#"{"telemetry":{"recent_events":["wifi_rejected"]}}"#).unwrap();
-        assert_eq!(case.telemetry.recent_events, Some(vec![EventKind::WifiRejected]));
+        assert_eq!(
+            case.telemetry.recent_events,
+            Some(vec![EventKind::WifiRejected])
+        );
         let err = Case::from_json(r#"{"profile":"xt3"}"#).unwrap_err();
         assert!(err.to_string().contains("xt3"), "{err}");
     }
@@ -317,7 +358,10 @@ mod tests {
     #[test]
     fn out_of_range_numbers_are_named() {
         let err = Case::from_json(r#"{"telemetry":{"fleet_offline_fraction":1.5}}"#).unwrap_err();
-        assert!(err.to_string().contains("telemetry.fleet_offline_fraction"), "{err}");
+        assert!(
+            err.to_string().contains("telemetry.fleet_offline_fraction"),
+            "{err}"
+        );
         let err = Case::from_json(r#"{"telemetry":{"rssi_dbm":[-60, 12]}}"#).unwrap_err();
         assert!(err.to_string().contains("telemetry.rssi_dbm[1]"), "{err}");
         let err = Case::from_json(r#"{"v":2}"#).unwrap_err();

@@ -127,7 +127,10 @@ pub fn available_actions(kb: &KnowledgeBase, case: &Case, progress: &Progress) -
 /// Questions whose field the case does not fill yet and that were not asked already.
 pub fn open_questions(case: &Case, progress: &Progress) -> Vec<QuestionId> {
     let known: Vec<Feature> = evidence::findings(case).iter().map(|f| f.feature).collect();
-    let on_battery = case.profile.map(|p| p.profile().on_battery()).unwrap_or(true);
+    let on_battery = case
+        .profile
+        .map(|p| p.profile().on_battery())
+        .unwrap_or(true);
     QuestionId::ALL
         .iter()
         .copied()
@@ -143,7 +146,12 @@ pub fn diagnose(case: &Case, priors: &Priors) -> Diagnosis {
 }
 
 /// Diagnose part-way through a session.
-pub fn diagnose_in(kb: &KnowledgeBase, case: &Case, priors: &Priors, progress: &Progress) -> Diagnosis {
+pub fn diagnose_in(
+    kb: &KnowledgeBase,
+    case: &Case,
+    priors: &Priors,
+    progress: &Progress,
+) -> Diagnosis {
     let b = belief(kb, case, priors, progress);
     let mut causes: Vec<Cause> = FaultId::ALL
         .iter()
@@ -159,7 +167,11 @@ pub fn diagnose_in(kb: &KnowledgeBase, case: &Case, priors: &Priors, progress: &
                 why.pop();
                 why.push_str(&format!("; {} did not fix it.", ruled_down.join(" and ")));
             }
-            Cause { id: *f, p: b[f.index()], why }
+            Cause {
+                id: *f,
+                p: b[f.index()],
+                why,
+            }
         })
         .collect();
     causes.sort_by(|a, b| b.p.total_cmp(&a.p).then(a.id.cmp(&b.id)));
@@ -173,14 +185,21 @@ pub fn diagnose_in(kb: &KnowledgeBase, case: &Case, priors: &Priors, progress: &
 }
 
 /// The plan and its expected cost for a belief, without the words for the causes.
-pub fn plan_in(kb: &KnowledgeBase, case: &Case, progress: &Progress, b: &Belief) -> (Vec<Step>, f64) {
+pub fn plan_in(
+    kb: &KnowledgeBase,
+    case: &Case,
+    progress: &Progress,
+    b: &Belief,
+) -> (Vec<Step>, f64) {
     let rb = plan::repair_belief(b);
     let actions = available_actions(kb, case, progress);
     let order = plan::greedy_order(kb, &rb, &actions);
     let (p_fix, repair_ecr) = plan::evaluate(kb, &rb, &order);
     let mut steps = Vec::new();
     let mut expected = repair_ecr;
-    if let Some((q, with, _)) = plan::best_question(kb, &rb, &actions, &open_questions(case, progress)) {
+    if let Some((q, with, _)) =
+        plan::best_question(kb, &rb, &actions, &open_questions(case, progress))
+    {
         steps.push(Step {
             step: 1,
             kind: StepKind::Question,

@@ -28,6 +28,7 @@ pub enum Feature {
     Arming,
     MotionIndicator,
     Events,
+    HubReporting,
 }
 
 const YES_NO: &[&str] = &["yes", "no"];
@@ -58,7 +59,7 @@ fn telling_event(events: &[EventKind]) -> usize {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 17] = [
+    pub const ALL: [Feature; 18] = [
         Feature::Light,
         Feature::When,
         Feature::SetupCompleted,
@@ -76,6 +77,7 @@ impl Feature {
         Feature::Arming,
         Feature::MotionIndicator,
         Feature::Events,
+        Feature::HubReporting,
     ];
 
     pub fn index(self) -> usize {
@@ -102,6 +104,7 @@ impl Feature {
             Feature::Arming => "arming",
             Feature::MotionIndicator => "motion_indicator",
             Feature::Events => "events",
+            Feature::HubReporting => "hub_reporting",
         }
     }
 
@@ -145,7 +148,8 @@ impl Feature {
             | Feature::WifiPasswordChanged
             | Feature::Recording
             | Feature::HubOnline
-            | Feature::MotionIndicator => YES_NO,
+            | Feature::MotionIndicator
+            | Feature::HubReporting => YES_NO,
         }
     }
 
@@ -251,8 +255,14 @@ pub fn findings(case: &Case) -> Vec<Finding> {
     );
     push(Feature::When, o.when.map(|w| w as usize));
     push(Feature::SetupCompleted, o.setup_completed.map(yes_no));
-    push(Feature::OtherDevicesOnline, o.other_devices_online.map(yes_no));
-    push(Feature::WifiPasswordChanged, o.wifi_password_changed.map(yes_no));
+    push(
+        Feature::OtherDevicesOnline,
+        o.other_devices_online.map(yes_no),
+    );
+    push(
+        Feature::WifiPasswordChanged,
+        o.wifi_password_changed.map(yes_no),
+    );
     push(Feature::Recording, o.recording.map(yes_no));
     if on_battery {
         push(
@@ -332,7 +342,15 @@ pub fn findings(case: &Case) -> Vec<Finding> {
         push(Feature::Arming, arming);
         push(Feature::MotionIndicator, s.motion_indicator.map(yes_no));
     }
-    push(Feature::Events, t.recent_events.as_deref().map(telling_event));
+    push(
+        Feature::Events,
+        t.recent_events.as_deref().map(telling_event),
+    );
+    // The hub's own health: a case whose telemetry the hub computed comes from a hub
+    // that is running. (Its absence says nothing: an owner's case file may omit it.)
+    if t.availability.is_some() {
+        push(Feature::HubReporting, Some(0));
+    }
     out
 }
 
@@ -344,18 +362,52 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
     match finding.feature {
         Feature::Light => {
             let light = LightId::ALL[finding.value];
-            format!("the light is {} ({})", light.as_str(), light.meaning().trim_end_matches('.').to_lowercase())
+            format!(
+                "the light is {} ({})",
+                light.as_str(),
+                light.meaning().trim_end_matches('.').to_lowercase()
+            )
         }
         Feature::When => format!("it shows {}", v.replace('_', " ")),
-        Feature::SetupCompleted => if yes { "the camera worked before".into() } else { "the camera was never set up".into() },
-        Feature::OtherDevicesOnline => if yes { "your other devices are online".into() } else { "your other devices have no network either".into() },
-        Feature::WifiPasswordChanged => if yes { "the Wi-Fi password changed recently".into() } else { "the Wi-Fi password did not change".into() },
-        Feature::Recording => if yes { "clips do appear in the app".into() } else { "no clips appear when there is motion".into() },
+        Feature::SetupCompleted => {
+            if yes {
+                "the camera worked before".into()
+            } else {
+                "the camera was never set up".into()
+            }
+        }
+        Feature::OtherDevicesOnline => {
+            if yes {
+                "your other devices are online".into()
+            } else {
+                "your other devices have no network either".into()
+            }
+        }
+        Feature::WifiPasswordChanged => {
+            if yes {
+                "the Wi-Fi password changed recently".into()
+            } else {
+                "the Wi-Fi password did not change".into()
+            }
+        }
+        Feature::Recording => {
+            if yes {
+                "clips do appear in the app".into()
+            } else {
+                "no clips appear when there is motion".into()
+            }
+        }
         Feature::BatteryAge => match case.observations.battery_age_months {
             Some(m) => format!("the batteries are {m} months old"),
             None => format!("the batteries are {v}"),
         },
-        Feature::HubOnline => if yes { "the app shows the hub running".into() } else { "the app cannot reach the hub".into() },
+        Feature::HubOnline => {
+            if yes {
+                "the app shows the hub running".into()
+            } else {
+                "the app cannot reach the hub".into()
+            }
+        }
         Feature::Availability => match (v, t.minutes_since_seen) {
             ("offline", Some(m)) => format!("the hub last heard from it {m} minutes ago"),
             ("never_seen", _) => "the hub has never heard from it".into(),
@@ -373,7 +425,10 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
                 Some(c) if c < 0.0 => format!(" at {c} °C"),
                 _ => String::new(),
             };
-            format!("the battery read {}{cold} at the last reading ({v})", parts.join(" and "))
+            format!(
+                "the battery read {}{cold} at the last reading ({v})",
+                parts.join(" and ")
+            )
         }
         Feature::Signal => {
             let last = t.rssi_dbm.last().copied().unwrap_or(0.0);
@@ -405,6 +460,13 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
             "battery_low" => "the camera reported a low battery".into(),
             _ => "the camera was reset recently".into(),
         },
-        Feature::MotionIndicator => if yes { "the motion indicator setting is on".into() } else { "the motion indicator setting is off".into() },
+        Feature::HubReporting => "the hub is running and reporting on the camera".into(),
+        Feature::MotionIndicator => {
+            if yes {
+                "the motion indicator setting is on".into()
+            } else {
+                "the motion indicator setting is off".into()
+            }
+        }
     }
 }

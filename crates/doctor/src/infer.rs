@@ -3,7 +3,7 @@
 
 use crate::case::Case;
 use crate::evidence::{self, Finding};
-use crate::ids::{ActionId, FaultId, FAULT_COUNT};
+use crate::ids::{ActionId, FAULT_COUNT, FaultId};
 use crate::kb::KnowledgeBase;
 use crate::priors::Priors;
 
@@ -76,7 +76,10 @@ pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId,
     let title = title(fault);
     if prior[fault.index()] == 0.0 {
         let profile = case.profile.map(|p| p.as_str()).unwrap_or("this");
-        return format!("{title}: ruled out for a {profile} camera ({}).", kb.prior_why(case.profile, fault));
+        return format!(
+            "{title}: ruled out for a {profile} camera ({}).",
+            kb.prior_why(case.profile, fault)
+        );
     }
     let support: Vec<String> = scored
         .iter()
@@ -89,7 +92,7 @@ pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId,
         .rev()
         .find(|(lr, _)| *lr <= 0.4)
         .map(|(_, f)| evidence::describe(f, case));
-    let mut text = format!("{title}");
+    let mut text = title.to_string();
     if support.is_empty() {
         text.push_str(&format!(
             ": {:.0} % before evidence, {}",
@@ -100,10 +103,8 @@ pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId,
         text.push_str(": ");
         text.push_str(&join_words(&support));
     }
-    if let Some(a) = against {
-        if p < 0.5 || support.is_empty() {
-            text.push_str(&format!("; but {a}"));
-        }
+    if let Some(a) = against.filter(|_| p < 0.5 || support.is_empty()) {
+        text.push_str(&format!("; but {a}"));
     }
     text.push('.');
     text

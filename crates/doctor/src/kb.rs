@@ -2,7 +2,7 @@
 //! the embedded `data/knowledge.toml` where every number has its reason beside it.
 
 use crate::evidence::Feature;
-use crate::ids::{ActionId, FaultId, QuestionId, ACTION_COUNT, FAULT_COUNT};
+use crate::ids::{ACTION_COUNT, ActionId, FAULT_COUNT, FaultId, QuestionId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -146,7 +146,9 @@ impl KnowledgeBase {
         let mut prior_why: Vec<[String; FAULT_COUNT]> =
             vec![std::array::from_fn(|_| String::new()); slots];
         for (name, fault) in &raw.faults {
-            let id: FaultId = name.parse().map_err(|e| invalid("faults", format!("{e}")))?;
+            let id: FaultId = name
+                .parse()
+                .map_err(|e| invalid("faults", format!("{e}")))?;
             let place = format!("faults.{name}.prior");
             let base = checked(&place, &fault.prior, 0.0, 1.0)?;
             for slot in 0..slots {
@@ -157,7 +159,12 @@ impl KnowledgeBase {
                 let p: ProfileId = profile
                     .parse()
                     .map_err(|e| invalid(format!("faults.{name}.by_profile"), format!("{e}")))?;
-                let v = checked(&format!("faults.{name}.by_profile.{profile}"), value, 0.0, 1.0)?;
+                let v = checked(
+                    &format!("faults.{name}.by_profile.{profile}"),
+                    value,
+                    0.0,
+                    1.0,
+                )?;
                 prior[profile_slot(Some(p))][id.index()] = v;
                 prior_why[profile_slot(Some(p))][id.index()] = value.why.clone();
             }
@@ -175,9 +182,16 @@ impl KnowledgeBase {
         let mut fixes = [[0.0; FAULT_COUNT]; ACTION_COUNT];
         let mut fixes_why = vec![vec![String::new(); FAULT_COUNT]; ACTION_COUNT];
         for (name, action) in &raw.actions {
-            let a: ActionId = name.parse().map_err(|e| invalid("actions", format!("{e}")))?;
+            let a: ActionId = name
+                .parse()
+                .map_err(|e| invalid("actions", format!("{e}")))?;
             let i = a.index();
-            action_cost[i] = checked(&format!("actions.{name}.cost_min"), &action.cost_min, 0.01, 1e4)?;
+            action_cost[i] = checked(
+                &format!("actions.{name}.cost_min"),
+                &action.cost_min,
+                0.01,
+                1e4,
+            )?;
             action_cost_why[i] = action.cost_min.why.clone();
             if let Some(m) = &action.money {
                 action_money[i] = checked(&format!("actions.{name}.money"), m, 0.0, 1e6)?;
@@ -187,7 +201,8 @@ impl KnowledgeBase {
                 let f: FaultId = fault
                     .parse()
                     .map_err(|e| invalid(format!("actions.{name}.fixes"), format!("{e}")))?;
-                fixes[i][f.index()] = checked(&format!("actions.{name}.fixes.{fault}"), p, 0.0, 1.0)?;
+                fixes[i][f.index()] =
+                    checked(&format!("actions.{name}.fixes.{fault}"), p, 0.0, 1.0)?;
                 fixes_why[i][f.index()] = p.why.clone();
             }
         }
@@ -203,9 +218,18 @@ impl KnowledgeBase {
                 .questions
                 .get(q.as_str())
                 .ok_or_else(|| invalid("questions", format!("question '{q}' is missing")))?;
-            question_cost[q.index()] = checked(&format!("questions.{q}.cost_min"), &raw_q.cost_min, 0.0, 1e4)?;
+            question_cost[q.index()] = checked(
+                &format!("questions.{q}.cost_min"),
+                &raw_q.cost_min,
+                0.0,
+                1e4,
+            )?;
         }
-        if let Some(extra) = raw.questions.keys().find(|k| k.parse::<QuestionId>().is_err()) {
+        if let Some(extra) = raw
+            .questions
+            .keys()
+            .find(|k| k.parse::<QuestionId>().is_err())
+        {
             return Err(invalid("questions", format!("unknown question '{extra}'")));
         }
 
@@ -239,7 +263,10 @@ impl KnowledgeBase {
                     let i = feature.value_index(value).ok_or_else(|| {
                         invalid(
                             &place,
-                            format!("unknown value '{value}' (known: {})", feature.values().join(", ")),
+                            format!(
+                                "unknown value '{value}' (known: {})",
+                                feature.values().join(", ")
+                            ),
                         )
                     })?;
                     row[i] = checked(&format!("{place}.{value}"), p, 0.0, 1.0)?;
@@ -254,7 +281,10 @@ impl KnowledgeBase {
                 rows_why.push(why);
             }
             if let Some(extra) = ev.by_fault.keys().find(|k| k.parse::<FaultId>().is_err()) {
-                return Err(invalid(format!("evidence.{name}.by_fault"), format!("unknown fault '{extra}'")));
+                return Err(invalid(
+                    format!("evidence.{name}.by_fault"),
+                    format!("unknown fault '{extra}'"),
+                ));
             }
             likelihood.push(rows);
             likelihood_why.push(rows_why);
@@ -347,11 +377,17 @@ mod tests {
             let p = kb.prior(profile);
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        assert_eq!(kb.prior(Some(ProfileId::Mini))[FaultId::BatteryDead.index()], 0.0);
+        assert_eq!(
+            kb.prior(Some(ProfileId::Mini))[FaultId::BatteryDead.index()],
+            0.0
+        );
         for a in ActionId::ALL {
             assert!(kb.cost(*a) > 0.0);
             assert!(!kb.cost_why(*a).is_empty());
-            assert!(FaultId::ALL.iter().any(|f| kb.fixes(*a, *f) > 0.0), "{a} fixes nothing");
+            assert!(
+                FaultId::ALL.iter().any(|f| kb.fixes(*a, *f) > 0.0),
+                "{a} fixes nothing"
+            );
         }
     }
 
@@ -364,12 +400,19 @@ mod tests {
         );
         assert_ne!(text, SHIPPED);
         let err = KnowledgeBase::from_toml(&text).unwrap_err();
-        assert!(err.to_string().contains("faults.setup_in_progress.prior"), "{err}");
+        assert!(
+            err.to_string().contains("faults.setup_in_progress.prior"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_ids_in_the_knowledge_base_are_named() {
-        let text = SHIPPED.replacen("[actions.free_storage.fixes]\n", "[actions.free_storage.fixes]\ndisk_gremlins = { v = 0.5, why = \"x\" }\n", 1);
+        let text = SHIPPED.replacen(
+            "[actions.free_storage.fixes]\n",
+            "[actions.free_storage.fixes]\ndisk_gremlins = { v = 0.5, why = \"x\" }\n",
+            1,
+        );
         let err = KnowledgeBase::from_toml(&text).unwrap_err();
         assert!(err.to_string().contains("disk_gremlins"), "{err}");
         let text = SHIPPED.replacen("red_slow_blink = { v = 0.5,", "purple = { v = 0.5,", 1);

@@ -20,7 +20,7 @@ pub mod priors;
 pub mod session;
 
 pub use case::{Case, CaseError, CaseSettings, Observations, SeenAvailability, Telemetry, When};
-pub use diagnose::{diagnose, Cause, Diagnosis, Step, StepAction, StepKind};
+pub use diagnose::{Cause, Diagnosis, Step, StepAction, StepKind, diagnose};
 pub use ids::{ActionId, FaultId, QuestionId};
 pub use kb::KnowledgeBase;
 pub use priors::{Priors, PriorsError};

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    #[error("hub URL '{0}' is not supported: use http://host:port (https is not supported by the doctor yet)")]
+    #[error(
+        "hub URL '{0}' is not supported: use http://host:port (https is not supported by the doctor yet)"
+    )]
     Url(String),
     #[error("camera id '{0}' is not a valid id")]
     CameraId(String),
@@ -25,7 +27,11 @@ pub enum LiveError {
     #[error("the hub's answer is not HTTP: {0}")]
     Protocol(String),
     #[error("the hub answered {status} for {path}: {body}")]
-    Status { status: u16, path: String, body: String },
+    Status {
+        status: u16,
+        path: String,
+        body: String,
+    },
     #[error("the hub's case for this camera is not valid: {0}")]
     Case(#[from] CaseError),
 }
@@ -66,7 +72,9 @@ pub fn fetch_case(hub_url: &str, camera: &str, token: Option<&str>) -> Result<Ca
         source,
     };
     let mut stream = TcpStream::connect(&addr).map_err(connect)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(connect)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(connect)?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -100,7 +108,11 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), LiveError> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
-    let body = if chunked { dechunk(body)? } else { body.to_string() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
     Ok((status, body))
 }
 
@@ -129,8 +141,14 @@ mod tests {
 
     #[test]
     fn urls_and_responses_parse() {
-        assert_eq!(split_url("http://127.0.0.1:8080").unwrap(), ("127.0.0.1:8080".into(), "".into()));
-        assert_eq!(split_url("http://hub/base/").unwrap(), ("hub:80".into(), "/base".into()));
+        assert_eq!(
+            split_url("http://127.0.0.1:8080").unwrap(),
+            ("127.0.0.1:8080".into(), "".into())
+        );
+        assert_eq!(
+            split_url("http://hub/base/").unwrap(),
+            ("hub:80".into(), "/base".into())
+        );
         assert!(matches!(split_url("https://hub"), Err(LiveError::Url(_))));
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"v\r\n4\r\n\":1}\r\n0\r\n\r\n";
         assert_eq!(parse_response(raw).unwrap(), (200, "{\"v\":1}".to_string()));

@@ -9,7 +9,7 @@
 //! there being a fault (`no_fault` is answered by the explanation, not by a repair).
 
 use crate::evidence::{Feature, Finding};
-use crate::ids::{ActionId, FaultId, QuestionId, FAULT_COUNT};
+use crate::ids::{ActionId, FAULT_COUNT, FaultId, QuestionId};
 use crate::infer::{self, Belief};
 use crate::kb::KnowledgeBase;
 
@@ -54,7 +54,11 @@ pub fn evaluate(kb: &KnowledgeBase, belief: &Belief, order: &[ActionId]) -> (Vec
             w[f.index()] *= 1.0 - kb.fixes(*a, *f);
             next += w[f.index()];
         }
-        p_fix.push(if survive > 0.0 { 1.0 - next / survive } else { 0.0 });
+        p_fix.push(if survive > 0.0 {
+            1.0 - next / survive
+        } else {
+            0.0
+        });
         survive = next;
     }
     (p_fix, ecr)
@@ -66,7 +70,11 @@ pub fn ecr(kb: &KnowledgeBase, belief: &Belief, order: &[ActionId]) -> f64 {
 }
 
 /// The actions (of those available) that could fix a fault we still suspect.
-pub fn useful_actions(kb: &KnowledgeBase, belief: &Belief, available: &[ActionId]) -> Vec<ActionId> {
+pub fn useful_actions(
+    kb: &KnowledgeBase,
+    belief: &Belief,
+    available: &[ActionId],
+) -> Vec<ActionId> {
     available
         .iter()
         .copied()
@@ -85,7 +93,10 @@ pub fn greedy_order(kb: &KnowledgeBase, belief: &Belief, available: &[ActionId])
             .iter()
             .enumerate()
             .map(|(i, a)| (i, fix_probability(kb, &b, *a) / kb.cost(*a)))
-            .fold((0, f64::NEG_INFINITY), |best, x| if x.1 > best.1 { x } else { best });
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |best, x| if x.1 > best.1 { x } else { best },
+            );
         let a = remaining.remove(i);
         b = infer::after_failure(kb, &b, a);
         order.push(a);
@@ -95,7 +106,11 @@ pub fn greedy_order(kb: &KnowledgeBase, belief: &Belief, available: &[ActionId])
 
 /// The order of the useful actions with the least ECR, by dynamic programming over
 /// subsets (exact; 2^n states, n ≤ 13).
-pub fn optimal_order(kb: &KnowledgeBase, belief: &Belief, available: &[ActionId]) -> (Vec<ActionId>, f64) {
+pub fn optimal_order(
+    kb: &KnowledgeBase,
+    belief: &Belief,
+    available: &[ActionId],
+) -> (Vec<ActionId>, f64) {
     let actions = useful_actions(kb, belief, available);
     let n = actions.len();
     let full = (1usize << n) - 1;
@@ -205,7 +220,11 @@ mod tests {
         // second step: P(router fixes | batteries failed) = 0.6·0.85 / 0.62
         assert!((p_fix[1] - 0.51 / 0.62).abs() < 1e-9);
         // Other way round: 10 + 5·(0.6·0.15 + 0.4) = 12.45
-        let cost = ecr(kb, &b, &[ActionId::RestartRouter, ActionId::ReplaceBatteries]);
+        let cost = ecr(
+            kb,
+            &b,
+            &[ActionId::RestartRouter, ActionId::ReplaceBatteries],
+        );
         assert!((cost - 12.45).abs() < 1e-9, "{cost}");
     }
 
@@ -215,12 +234,26 @@ mod tests {
         let b = belief(&[(FaultId::NetworkDown, 0.6), (FaultId::BatteryDead, 0.4)]);
         // P/C: batteries 0.38/5 = 0.076, router 0.51/10 = 0.051: batteries first
         // although the router is the likelier cause.
-        let order = greedy_order(kb, &b, &[ActionId::RestartRouter, ActionId::ReplaceBatteries]);
-        assert_eq!(order, vec![ActionId::ReplaceBatteries, ActionId::RestartRouter]);
+        let order = greedy_order(
+            kb,
+            &b,
+            &[ActionId::RestartRouter, ActionId::ReplaceBatteries],
+        );
+        assert_eq!(
+            order,
+            vec![ActionId::ReplaceBatteries, ActionId::RestartRouter]
+        );
         let b = belief(&[(FaultId::NetworkDown, 0.8), (FaultId::BatteryDead, 0.2)]);
         // router 0.68/10 = 0.068 > batteries 0.19/5 = 0.038
-        let order = greedy_order(kb, &b, &[ActionId::RestartRouter, ActionId::ReplaceBatteries]);
-        assert_eq!(order, vec![ActionId::RestartRouter, ActionId::ReplaceBatteries]);
+        let order = greedy_order(
+            kb,
+            &b,
+            &[ActionId::RestartRouter, ActionId::ReplaceBatteries],
+        );
+        assert_eq!(
+            order,
+            vec![ActionId::RestartRouter, ActionId::ReplaceBatteries]
+        );
     }
 
     #[test]
@@ -243,7 +276,9 @@ mod tests {
         ]));
         let actions = useful_actions(kb, &b, ActionId::ALL);
         let mut best = f64::INFINITY;
-        permute(&mut actions.clone(), 0, &mut |order| best = best.min(ecr(kb, &b, order)));
+        permute(&mut actions.clone(), 0, &mut |order| {
+            best = best.min(ecr(kb, &b, order))
+        });
         let (order, cost) = optimal_order(kb, &b, ActionId::ALL);
         assert!((cost - best).abs() < 1e-9, "{cost} vs {best}");
         assert!((ecr(kb, &b, &order) - cost).abs() < 1e-9);
@@ -272,7 +307,13 @@ mod tests {
         let asked = best_question(kb, &b, ActionId::ALL, QuestionId::ALL);
         let (q, with, without) = asked.expect("a cheap, telling question is worth asking");
         assert!(with < without);
-        assert!(matches!(q, QuestionId::AskOtherDevicesOnline | QuestionId::AskHubOnline), "{q}");
+        assert!(
+            matches!(
+                q,
+                QuestionId::AskOtherDevicesOnline | QuestionId::AskHubOnline
+            ),
+            "{q}"
+        );
         // Certain of the cause: no question can save anything.
         let b = belief(&[(FaultId::NotArmed, 1.0)]);
         assert!(best_question(kb, &b, ActionId::ALL, QuestionId::ALL).is_none());

@@ -3,7 +3,7 @@
 //! so a handful of confirmations nudge the ranking and many of them take it over.
 
 use crate::case::Case;
-use crate::ids::{ActionId, FaultId, FAULT_COUNT};
+use crate::ids::{ActionId, FAULT_COUNT, FaultId};
 use crate::infer;
 use crate::kb::KnowledgeBase;
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,9 @@ pub enum PriorsError {
 }
 
 fn key(profile: Option<ProfileId>) -> String {
-    profile.map(|p| p.as_str().to_string()).unwrap_or_else(|| ANY_PROFILE.to_string())
+    profile
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| ANY_PROFILE.to_string())
 }
 
 impl Priors {
@@ -59,7 +61,10 @@ impl Priors {
         let priors: Priors = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| bad(format!("field '{}': {}", e.path(), e.inner())))?;
         if priors.v != 1 {
-            return Err(bad(format!("version {} is not supported (only 1)", priors.v)));
+            return Err(bad(format!(
+                "version {} is not supported (only 1)",
+                priors.v
+            )));
         }
         for (profile, counts) in &priors.counts {
             if profile != ANY_PROFILE && profile.parse::<ProfileId>().is_err() {
@@ -67,7 +72,9 @@ impl Priors {
             }
             for (fault, n) in counts {
                 if !n.is_finite() || *n < 0.0 {
-                    return Err(bad(format!("counts.{profile}.{fault} = {n} must be a count ≥ 0")));
+                    return Err(bad(format!(
+                        "counts.{profile}.{fault} = {n} must be a count ≥ 0"
+                    )));
                 }
             }
         }
@@ -84,7 +91,11 @@ impl Priors {
 
     /// Load, or start empty if the file does not exist yet.
     pub fn load_or_default(path: &Path) -> Result<Priors, PriorsError> {
-        if path.exists() { Priors::load(path) } else { Ok(Priors::default()) }
+        if path.exists() {
+            Priors::load(path)
+        } else {
+            Ok(Priors::default())
+        }
     }
 
     /// Write atomically (temporary file, then rename): never a half-written file.
@@ -101,7 +112,10 @@ impl Priors {
 
     /// Total confirmed pseudo-counts for a profile.
     pub fn total(&self, profile: Option<ProfileId>) -> f64 {
-        self.counts.get(&key(profile)).map(|c| c.values().sum()).unwrap_or(0.0)
+        self.counts
+            .get(&key(profile))
+            .map(|c| c.values().sum())
+            .unwrap_or(0.0)
     }
 
     /// The prior the doctor uses: shipped priors worth `prior_strength` observations
@@ -128,13 +142,24 @@ impl Priors {
 
     /// The owner (or support) confirmed the fault.
     pub fn confirm(&mut self, profile: Option<ProfileId>, fault: FaultId, weight: f64) {
-        *self.counts.entry(key(profile)).or_default().entry(fault).or_default() += weight;
+        *self
+            .counts
+            .entry(key(profile))
+            .or_default()
+            .entry(fault)
+            .or_default() += weight;
     }
 
     /// The owner confirmed that `fixed_by` ended the trouble after `failed` did not:
     /// one pseudo-count shared among the faults in proportion to how likely each is
     /// given the case, the failures and that fix.
-    pub fn learn_fix(&mut self, kb: &KnowledgeBase, case: &Case, failed: &[ActionId], fixed_by: ActionId) {
+    pub fn learn_fix(
+        &mut self,
+        kb: &KnowledgeBase,
+        case: &Case,
+        failed: &[ActionId],
+        fixed_by: ActionId,
+    ) {
         let mut belief = infer::posterior(kb, case, self);
         for a in failed {
             belief = infer::after_failure(kb, &belief, *a);

@@ -45,7 +45,10 @@ impl Outcome {
 }
 
 fn normalise(text: &str) -> String {
-    text.trim().to_lowercase().replace('’', "'").replace('_', " ")
+    text.trim()
+        .to_lowercase()
+        .replace('’', "'")
+        .replace('_', " ")
 }
 
 /// An answer the doctor could not use, saying what it expected.
@@ -111,7 +114,10 @@ impl<'kb> Session<'kb> {
     /// the question is not asked again.
     pub fn answer(&mut self, question: QuestionId, text: &str) -> Result<(), AnswerError> {
         let t = normalise(text);
-        if matches!(t.as_str(), "" | "?" | "skip" | "don't know" | "dont know" | "unknown") {
+        if matches!(
+            t.as_str(),
+            "" | "?" | "skip" | "don't know" | "dont know" | "unknown"
+        ) {
             self.progress.unanswered.push(question);
             return Ok(());
         }
@@ -215,18 +221,40 @@ pub fn expected_answer(q: QuestionId) -> String {
 
 pub fn action_text(a: ActionId) -> &'static str {
     match a {
-        ActionId::WaitForSetup => "Wait two minutes for setup to finish (red slow blink, green blink, then blue).",
-        ActionId::ReconnectWifi => "In the app, open the camera and choose Reconnect Wi-Fi; enter the current Wi-Fi password.",
-        ActionId::RestartRouter => "Restart your router: unplug it for 30 s, plug it back in, wait for it to come up.",
-        ActionId::MoveCloserOrExtender => "Move the camera closer to the router, or add a Wi-Fi extender between them.",
-        ActionId::CheckHub => "Check the hub: is it plugged in and its light blue and green? Restart it if not.",
+        ActionId::WaitForSetup => {
+            "Wait two minutes for setup to finish (red slow blink, green blink, then blue)."
+        }
+        ActionId::ReconnectWifi => {
+            "In the app, open the camera and choose Reconnect Wi-Fi; enter the current Wi-Fi password."
+        }
+        ActionId::RestartRouter => {
+            "Restart your router: unplug it for 30 s, plug it back in, wait for it to come up."
+        }
+        ActionId::MoveCloserOrExtender => {
+            "Move the camera closer to the router, or add a Wi-Fi extender between them."
+        }
+        ActionId::CheckHub => {
+            "Check the hub: is it plugged in and its light blue and green? Restart it if not."
+        }
         ActionId::ReplaceBatteries => "Replace the batteries with two fresh AA lithium cells.",
-        ActionId::DisableMotionIndicator => "In the camera's settings, switch off the motion indicator.",
-        ActionId::ArmOrEnableMotion => "Arm the system in the app, and check the camera's motion detection is on.",
-        ActionId::AdjustZones => "Open the camera's activity zones and switch on the cells where motion happens.",
-        ActionId::FreeStorage => "Free space on the hub: delete old clips or raise the storage budget.",
-        ActionId::RebootCamera => "Reboot the camera: take the batteries out (or unplug it) for 5 s.",
-        ActionId::FactoryReset => "Factory reset: hold the reset button 5-6 s until red fast blink, release, then set it up again.",
+        ActionId::DisableMotionIndicator => {
+            "In the camera's settings, switch off the motion indicator."
+        }
+        ActionId::ArmOrEnableMotion => {
+            "Arm the system in the app, and check the camera's motion detection is on."
+        }
+        ActionId::AdjustZones => {
+            "Open the camera's activity zones and switch on the cells where motion happens."
+        }
+        ActionId::FreeStorage => {
+            "Free space on the hub: delete old clips or raise the storage budget."
+        }
+        ActionId::RebootCamera => {
+            "Reboot the camera: take the batteries out (or unplug it) for 5 s."
+        }
+        ActionId::FactoryReset => {
+            "Factory reset: hold the reset button 5-6 s until red fast blink, release, then set it up again."
+        }
         ActionId::ContactSupport => "Contact support and attach the support bundle from the app.",
     }
 }
@@ -254,7 +282,12 @@ pub fn run_dialog(
         if shown_top != Some(top.id) {
             writeln!(out, "Most likely ({:.0} %): {}", top.p * 100.0, top.why)?;
             if let Some(second) = diagnosis.causes.get(1).filter(|c| c.p >= 0.05) {
-                writeln!(out, "Also possible ({:.0} %): {}", second.p * 100.0, infer::title(second.id))?;
+                writeln!(
+                    out,
+                    "Also possible ({:.0} %): {}",
+                    second.p * 100.0,
+                    infer::title(second.id)
+                )?;
             }
             shown_top = Some(top.id);
         }
@@ -264,7 +297,10 @@ pub fn run_dialog(
                 return Ok(DialogEnd::Fixed(a));
             }
             Next::Exhausted => {
-                writeln!(out, "I have no further step that could help. Please contact support with the support bundle.")?;
+                writeln!(
+                    out,
+                    "I have no further step that could help. Please contact support with the support bundle."
+                )?;
                 return Ok(DialogEnd::Exhausted);
             }
             Next::Ask(q) => {

@@ -12,7 +12,7 @@ pub mod world;
 
 use crate::case::{Case, Telemetry, When};
 use crate::diagnose::{self, Progress};
-use crate::ids::{ActionId, FaultId, QuestionId, FAULT_COUNT, GUIDE_ORDER};
+use crate::ids::{ActionId, FAULT_COUNT, FaultId, GUIDE_ORDER, QuestionId};
 use crate::infer;
 use crate::kb::KnowledgeBase;
 use crate::plan;
@@ -65,7 +65,9 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
     let keep = |rng: &mut Rng, p: f64| rng.chance(p);
     let co = &mut case.observations;
     if keep(rng, 0.85) {
-        co.light = o.light.map(|l| if rng.chance(0.05) { confusable(l) } else { l });
+        co.light = o
+            .light
+            .map(|l| if rng.chance(0.05) { confusable(l) } else { l });
     }
     if keep(rng, 0.5) {
         co.when = o.when;
@@ -153,7 +155,13 @@ fn owner_answer(truth: &Case, q: QuestionId, rng: &mut Rng) -> String {
         QuestionId::AskHubOnline => yn(o.hub_online),
         QuestionId::AskBatteryAgeMonths => o
             .battery_age_months
-            .map(|m| if wrong { rng.uniform(0.0, 24.0).round() } else { m })
+            .map(|m| {
+                if wrong {
+                    rng.uniform(0.0, 24.0).round()
+                } else {
+                    m
+                }
+            })
             .map(|m| m.to_string())
             .unwrap_or_else(|| "skip".into()),
     }
@@ -174,7 +182,13 @@ fn fixed_order_cost(kb: &KnowledgeBase, truth: &TrueCase, order: &[ActionId]) ->
 /// fixed" and re-plans; each step is paid with the chance the trouble is still there.
 /// Also returns the doctor's top cause when it proposes its first repair (after the
 /// questions it chose to ask).
-pub fn doctor_session(kb: &KnowledgeBase, truth: &TrueCase, given: &Case, priors: &Priors, rng: &mut Rng) -> (f64, FaultId) {
+pub fn doctor_session(
+    kb: &KnowledgeBase,
+    truth: &TrueCase,
+    given: &Case,
+    priors: &Priors,
+    rng: &mut Rng,
+) -> (f64, FaultId) {
     let mut session = Session::with_kb(kb, given.clone(), priors.clone());
     let mut survive: f64 = 1.0;
     let mut cost = 0.0;
@@ -182,7 +196,12 @@ pub fn doctor_session(kb: &KnowledgeBase, truth: &TrueCase, given: &Case, priors
     for _ in 0..64 {
         let next = session.next();
         if top.is_none() && !matches!(next, Next::Ask(_)) {
-            top = Some(top_fault(&diagnose::belief(kb, session.case(), priors, session.progress())));
+            top = Some(top_fault(&diagnose::belief(
+                kb,
+                session.case(),
+                priors,
+                session.progress(),
+            )));
         }
         match next {
             Next::Ask(q) => {
@@ -275,7 +294,9 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         let given = observe(&truth, &mut rng);
         let belief = infer::posterior(kb, &given, &priors);
         let (doctor, top) = doctor_session(kb, &truth, &given, &priors, &mut rng);
-        let score = by_fault.get_mut(truth.fault.as_str()).expect("every fault listed");
+        let score = by_fault
+            .get_mut(truth.fault.as_str())
+            .expect("every fault listed");
         score.cases += 1;
         if top == truth.fault {
             correct += 1;
@@ -296,7 +317,8 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         let actions = diagnose::available_actions(kb, &given, &Progress::default());
         let plan_ecr = plan::ecr(kb, &rb, &plan::greedy_order(kb, &rb, &actions));
         let (_, optimal) = plan::optimal_order(kb, &rb, &actions);
-        let policy = diagnose::diagnose_in(kb, &given, &priors, &Progress::default()).expected_cost_min;
+        let policy =
+            diagnose::diagnose_in(kb, &given, &priors, &Progress::default()).expected_cost_min;
         plan_sum += plan_ecr;
         opt_sum += optimal;
         policy_sum += policy;

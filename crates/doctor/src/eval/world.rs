@@ -99,7 +99,11 @@ pub fn reconnect_rate_per_hour(rssi: f64) -> f64 {
 /// wins). `offline_min` distinguishes the two connection-lost lights; `always_on` the
 /// idle ones.
 pub fn light_of(conditions: &[ConditionId], offline_min: f64, always_on: bool) -> LightId {
-    let top = conditions.iter().min().copied().unwrap_or(ConditionId::Idle);
+    let top = conditions
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(ConditionId::Idle);
     match top {
         ConditionId::ResetArmed => LightId::RedFastBlink,
         ConditionId::BatteryCritical => LightId::RedFlashThenDark,
@@ -192,7 +196,9 @@ fn draw_camera(rng: &mut Rng, far: bool, draining: bool) -> Camera {
 }
 
 fn series(rng: &mut Rng, value: f64, sd: f64, n: usize) -> Vec<f64> {
-    (0..n).map(|_| (value + rng.normal(0.0, sd)).round()).collect()
+    (0..n)
+        .map(|_| (value + rng.normal(0.0, sd)).round())
+        .collect()
 }
 
 /// Draw one troubled camera.
@@ -255,7 +261,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             o.recording = Some(false);
             hub_reachable = rng.chance(0.6);
             reconnects = rng.poisson(1.5) as f64;
-            when = if rng.chance(0.8) { When::Continuous } else { When::Intermittent };
+            when = if rng.chance(0.8) {
+                When::Continuous
+            } else {
+                When::Intermittent
+            };
         }
         Incident::HubPoweredOff | Incident::HubAddressChanged => {
             fault = FaultId::HubUnreachable;
@@ -270,12 +280,20 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             } else {
                 o.hub_online = Some(true);
             }
-            when = if rng.chance(0.85) { When::Continuous } else { When::Intermittent };
+            when = if rng.chance(0.85) {
+                When::Continuous
+            } else {
+                When::Intermittent
+            };
         }
         Incident::CameraFarFromRouter => {
             // The label follows the physics: a link that drops more than twice an hour.
             let rate = reconnect_rate_per_hour(cam.rssi);
-            fault = if rate >= 2.0 { FaultId::WifiSignalWeak } else { FaultId::NoFault };
+            fault = if rate >= 2.0 {
+                FaultId::WifiSignalWeak
+            } else {
+                FaultId::NoFault
+            };
             let down_share = (rate * 2.0 / 60.0).min(0.8);
             if rng.chance(down_share) {
                 conditions.push(ConditionId::ConnectionLost);
@@ -285,7 +303,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
                 conditions.push(ConditionId::Connected);
             }
             o.recording = Some(rng.chance(if rate >= 2.0 { 0.5 } else { 0.9 }));
-            when = if rng.chance(0.75) { When::Intermittent } else { When::Continuous };
+            when = if rng.chance(0.75) {
+                When::Intermittent
+            } else {
+                When::Continuous
+            };
         }
         Incident::RouterPasswordChanged => {
             fault = FaultId::WifiCredentialsRejected;
@@ -299,7 +321,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         Incident::SetupPasswordTypo => {
             fault = FaultId::WifiCredentialsRejected;
             // Red solid for 10 s, then back to setup: the owner catches one or the other.
-            conditions.push(if rng.chance(0.55) { ConditionId::WifiRejected } else { ConditionId::Setup });
+            conditions.push(if rng.chance(0.55) {
+                ConditionId::WifiRejected
+            } else {
+                ConditionId::Setup
+            });
             // The hub polls the provisioning status and records its last_error.
             if rng.chance(0.85) {
                 events.push(EventKind::WifiRejected);
@@ -312,12 +338,22 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         Incident::SetupUnderway => {
             fault = FaultId::SetupInProgress;
             let phase = rng.weighted(&[0.15, 0.5, 0.35]);
-            conditions.push([ConditionId::Booting, ConditionId::Setup, ConditionId::Joining][phase]);
+            conditions.push(
+                [
+                    ConditionId::Booting,
+                    ConditionId::Setup,
+                    ConditionId::Joining,
+                ][phase],
+            );
             availability = SeenAvailability::NeverSeen;
             let again = rng.chance(0.25);
             o.setup_completed = Some(again);
             o.recording = Some(false);
-            when = if again { When::AfterReset } else { When::DuringSetup };
+            when = if again {
+                When::AfterReset
+            } else {
+                When::DuringSetup
+            };
             if again {
                 events.push(EventKind::Reset);
             }
@@ -336,14 +372,22 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
                     availability = SeenAvailability::Offline;
                     offline_min = rng.exponential(300.0);
                     o.recording = Some(false);
-                    when = if rng.chance(0.35) { When::AfterRecording } else { When::Continuous };
+                    when = if rng.chance(0.35) {
+                        When::AfterRecording
+                    } else {
+                        When::Continuous
+                    };
                 }
                 1 => {
                     fault = FaultId::BatteryLow;
                     if rng.chance(0.7) {
                         conditions.push(ConditionId::BatteryLow);
                     }
-                    when = if rng.chance(0.7) { When::AfterRecording } else { When::Intermittent };
+                    when = if rng.chance(0.7) {
+                        When::AfterRecording
+                    } else {
+                        When::Intermittent
+                    };
                 }
                 _ => {
                     // Still fine: the owner worried for nothing.
@@ -359,7 +403,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             fault = FaultId::MotionIndicator;
             settings.motion_indicator = Some(true);
             conditions.push(ConditionId::Motion);
-            when = if rng.chance(0.85) { When::OnMotion } else { When::Intermittent };
+            when = if rng.chance(0.85) {
+                When::OnMotion
+            } else {
+                When::Intermittent
+            };
         }
         Incident::Disarmed | Incident::DetectionOff => {
             fault = FaultId::NotArmed;
@@ -373,7 +421,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         Incident::ZonesMisdrawn => {
             fault = FaultId::ZonesExcludeMotion;
             o.recording = Some(rng.chance(0.1));
-            when = if rng.chance(0.7) { When::Continuous } else { When::Intermittent };
+            when = if rng.chance(0.7) {
+                When::Continuous
+            } else {
+                When::Intermittent
+            };
         }
         Incident::DiskFull => {
             fault = FaultId::StorageFull;
@@ -387,9 +439,17 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         Incident::FirmwareHang => {
             fault = FaultId::FirmwareFault;
             // Frozen on whatever it showed when it hung.
-            conditions.push(rng.pick(&[ConditionId::Recording, ConditionId::ConnectionLost, ConditionId::Idle]));
+            conditions.push(rng.pick(&[
+                ConditionId::Recording,
+                ConditionId::ConnectionLost,
+                ConditionId::Idle,
+            ]));
             offline_min = 5.0;
-            availability = if rng.chance(0.7) { SeenAvailability::Offline } else { availability };
+            availability = if rng.chance(0.7) {
+                SeenAvailability::Offline
+            } else {
+                availability
+            };
             o.recording = Some(false);
             reconnects = rng.poisson(1.0) as f64;
         }
@@ -399,20 +459,33 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
                 conditions.push(ConditionId::ConnectionLost);
                 offline_min = 3.0;
             }
-            availability = if rng.chance(0.85) { SeenAvailability::Offline } else { availability };
+            availability = if rng.chance(0.85) {
+                SeenAvailability::Offline
+            } else {
+                availability
+            };
             o.recording = Some(false);
             if cam.on_battery() && rng.chance(0.6) {
                 // Fresh batteries already tried.
                 o.battery_age_months = Some(rng.uniform(0.0, 1.0).round());
             }
-            when = if rng.chance(0.4) { When::AfterReset } else { When::Continuous };
+            when = if rng.chance(0.4) {
+                When::AfterReset
+            } else {
+                When::Continuous
+            };
             if when == When::AfterReset {
                 events.push(EventKind::Reset);
             }
         }
         Incident::HealthyButWorried => {
             fault = FaultId::NoFault;
-            conditions.push(rng.pick(&[ConditionId::Booting, ConditionId::Recording, ConditionId::Identify, ConditionId::Idle]));
+            conditions.push(rng.pick(&[
+                ConditionId::Booting,
+                ConditionId::Recording,
+                ConditionId::Identify,
+                ConditionId::Idle,
+            ]));
             when = When::Intermittent;
         }
     }
@@ -459,9 +532,16 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
     // recording light outranks the connection-lost one.
     let can_record = !matches!(
         incident,
-        Incident::SetupPasswordTypo | Incident::SetupUnderway | Incident::FirmwareHang | Incident::HardwareBroken
+        Incident::SetupPasswordTypo
+            | Incident::SetupUnderway
+            | Incident::FirmwareHang
+            | Incident::HardwareBroken
     ) && fault != FaultId::BatteryDead;
-    if motion_now && can_record && settings.armed == Some(true) && settings.motion_detection == Some(true) {
+    if motion_now
+        && can_record
+        && settings.armed == Some(true)
+        && settings.motion_detection == Some(true)
+    {
         conditions.push(ConditionId::Recording);
     }
     let light = light_of(&conditions, offline_min, cam.always_on);
@@ -474,13 +554,29 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
     let on_battery = cam.on_battery();
     let telemetry = Telemetry {
         availability: Some(availability),
-        minutes_since_seen: Some(if availability == SeenAvailability::Offline { offline_min.round() } else { 0.0 }),
-        battery_resting_mv: if on_battery { series(rng, resting, 8.0, 3) } else { vec![] },
-        battery_loaded_mv: if on_battery { series(rng, loaded, 15.0, 3) } else { vec![] },
+        minutes_since_seen: Some(if availability == SeenAvailability::Offline {
+            offline_min.round()
+        } else {
+            0.0
+        }),
+        battery_resting_mv: if on_battery {
+            series(rng, resting, 8.0, 3)
+        } else {
+            vec![]
+        },
+        battery_loaded_mv: if on_battery {
+            series(rng, loaded, 15.0, 3)
+        } else {
+            vec![]
+        },
         rssi_dbm: series(rng, cam.rssi, 3.0, 5),
         reconnects_last_hour: Some(reconnects),
         temperature_c: Some((cam.temp_c * 10.0).round() / 10.0),
-        fleet_offline_fraction: if others > 0 { Some(fleet_offline) } else { None },
+        fleet_offline_fraction: if others > 0 {
+            Some(fleet_offline)
+        } else {
+            None
+        },
         hub_storage_free_pct: Some((storage_free * 10.0).round() / 10.0),
         settings: Some(settings),
         recent_events: Some(events),
@@ -513,7 +609,11 @@ pub fn true_fix(incident: Incident, fault: FaultId, action: ActionId) -> f64 {
     }
     // Support with the bundle solves any trouble except broken hardware, most times.
     if action == A::ContactSupport {
-        return if incident == I::HardwareBroken { 1.0 } else { 0.9 };
+        return if incident == I::HardwareBroken {
+            1.0
+        } else {
+            0.9
+        };
     }
     match (incident, fault, action) {
         (I::RouterOutage, _, A::RestartRouter) => 0.9,
@@ -557,7 +657,10 @@ mod tests {
         let soc = 0.1;
         let rest = pack_resting_mv(soc);
         let cold_loaded = rest - 1000.0 * LOAD_A * pack_resistance_ohm(soc, -10.0);
-        assert!(rest > 2600.0 && cold_loaded < 2400.0, "{rest} {cold_loaded}");
+        assert!(
+            rest > 2600.0 && cold_loaded < 2400.0,
+            "{rest} {cold_loaded}"
+        );
     }
 
     #[test]
@@ -570,10 +673,22 @@ mod tests {
     #[test]
     fn the_light_follows_the_priority_table() {
         use ConditionId as C;
-        assert_eq!(light_of(&[C::Idle, C::Recording, C::ConnectionLost], 30.0, false), LightId::BlueSolid);
-        assert_eq!(light_of(&[C::ConnectionLost], 30.0, false), LightId::RedFlashEvery5s);
-        assert_eq!(light_of(&[C::ConnectionLost], 3.0, false), LightId::RedBlink);
-        assert_eq!(light_of(&[C::BatteryCritical, C::Recording], 0.0, false), LightId::RedFlashThenDark);
+        assert_eq!(
+            light_of(&[C::Idle, C::Recording, C::ConnectionLost], 30.0, false),
+            LightId::BlueSolid
+        );
+        assert_eq!(
+            light_of(&[C::ConnectionLost], 30.0, false),
+            LightId::RedFlashEvery5s
+        );
+        assert_eq!(
+            light_of(&[C::ConnectionLost], 3.0, false),
+            LightId::RedBlink
+        );
+        assert_eq!(
+            light_of(&[C::BatteryCritical, C::Recording], 0.0, false),
+            LightId::RedFlashThenDark
+        );
         assert_eq!(light_of(&[], 0.0, true), LightId::BlueDim);
     }
 
