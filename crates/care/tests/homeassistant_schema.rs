@@ -486,3 +486,34 @@ fn the_validator_rejects_what_home_assistant_would() {
     );
     assert!(validate("homeassistant/sensor/a+b/x/config", &good[2].payload).is_err());
 }
+
+/// Home Assistant's own schemas, when a Python with `homeassistant` is at hand:
+/// `WATCHLIGHT_HA_PYTHON=/path/to/python cargo test -p watchlight-care --test
+/// homeassistant_schema -- --ignored`. Ignored by default: the package is large and needs
+/// its own virtual environment (docs/care.md).
+#[test]
+#[ignore = "needs a Python with the homeassistant package (WATCHLIGHT_HA_PYTHON)"]
+fn home_assistants_own_schemas_accept_the_documents() {
+    let python = std::env::var("WATCHLIGHT_HA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut docs = discovery(&camera(true));
+    docs.push(alarm_panel("home1"));
+    let list: Vec<Value> = docs
+        .iter()
+        .map(|d| serde_json::json!({"topic": d.topic, "payload": d.payload}))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("wl-care-ha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("docs.json");
+    std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ha/validate.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("run the validator");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "Home Assistant refused a document");
+    assert_eq!(text.matches("ok homeassistant/").count(), docs.len());
+}
