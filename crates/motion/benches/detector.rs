@@ -37,7 +37,11 @@ fn frames(width: u32, height: u32, count: u64) -> Vec<Vec<u8>> {
 
 fn detector(c: &mut Criterion) {
     let mut group = c.benchmark_group("detector");
-    for (name, w, h) in [("320x240", 320, 240), ("720p", 1280, 720), ("1080p", 1920, 1080)] {
+    for (name, w, h) in [
+        ("320x240", 320, 240),
+        ("720p", 1280, 720),
+        ("1080p", 1920, 1080),
+    ] {
         let frames = frames(w, h, 16);
         group.throughput(Throughput::Elements(1));
         let mut d = Detector::new(w, h, DetectorConfig::default()).unwrap();

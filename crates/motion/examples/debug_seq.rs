@@ -9,6 +9,9 @@ fn main() {
     for &n in &seq.numbers {
         let v = d.process(&seq.luma(n).unwrap()).unwrap();
         let fg = d.working_mask().iter().filter(|&&m| m != 0).count();
-        println!("{n} motion {} light {} score {:.3} fg {fg}", v.motion, v.light_change, v.score);
+        println!(
+            "{n} motion {} light {} score {:.3} fg {fg}",
+            v.motion, v.light_change, v.score
+        );
     }
 }

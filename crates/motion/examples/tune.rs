@@ -24,7 +24,16 @@ fn main() {
         }
     }
     for (seq, learn) in [("highway", None), ("traffic", Some(999))] {
-        let r = evaluate_cdnet_with(&Path::new(data).join(seq), learn, DetectorConfig::default(), t.clone()).unwrap();
-        println!("{seq:8} P {:.3} R {:.3} F {:.3} fps {:.0}", r.precision, r.recall, r.f_measure, r.fps);
+        let r = evaluate_cdnet_with(
+            &Path::new(data).join(seq),
+            learn,
+            DetectorConfig::default(),
+            t.clone(),
+        )
+        .unwrap();
+        println!(
+            "{seq:8} P {:.3} R {:.3} F {:.3} fps {:.0}",
+            r.precision, r.recall, r.f_measure, r.fps
+        );
     }
 }

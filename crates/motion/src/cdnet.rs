@@ -277,7 +277,12 @@ pub struct EvalReport {
 
 /// Runs the detector (default sensitivity, default tuning) over a sequence by the CDnet protocol.
 pub fn evaluate_cdnet(dir: &Path, learn_until: Option<u32>) -> Result<EvalReport, CdnetError> {
-    evaluate_cdnet_with(dir, learn_until, DetectorConfig::default(), Tuning::default())
+    evaluate_cdnet_with(
+        dir,
+        learn_until,
+        DetectorConfig::default(),
+        Tuning::default(),
+    )
 }
 
 /// [`evaluate_cdnet`] with explicit parameters (for experiments; evaluation uses the defaults).
@@ -353,8 +358,15 @@ fn decode_all(
     let half = numbers.len() / 2;
     let (a, b) = numbers.split_at(half);
     let (ra, rb) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| b.iter().map(|&n| decode(seq, n)).collect::<Result<Vec<_>, _>>());
-        let mine = a.iter().map(|&n| decode(seq, n)).collect::<Result<Vec<_>, _>>();
+        let other = scope.spawn(|| {
+            b.iter()
+                .map(|&n| decode(seq, n))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let mine = a
+            .iter()
+            .map(|&n| decode(seq, n))
+            .collect::<Result<Vec<_>, _>>();
         (mine, other.join())
     });
     let mut out = ra?;
@@ -395,6 +407,9 @@ mod tests {
     #[test]
     fn missing_folder_is_a_clear_error() {
         let err = CdnetSequence::open(Path::new("/nonexistent/cdnet/seq")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/cdnet/seq/input"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/cdnet/seq/input"),
+            "{err}"
+        );
     }
 }

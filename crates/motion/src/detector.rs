@@ -20,8 +20,10 @@
 //! 7. **Background update**: a running average in 8.8 fixed point, fast where the scene is
 //!    background, slow under foreground (a car that parks is absorbed in time); the first
 //!    frames use 1/n so the model is usable after a few frames.
-//! 8. **Decision**: the largest blob must reach a minimum area (from `sensitivity`), for a
-//!    minimum number of consecutive frames.
+//! 8. **Decision**: the largest blob must reach a minimum area (from `sensitivity`) and the
+//!    foreground must still be changing from frame to frame (a clock digit that flipped, a
+//!    parked car or the aftermath of an IR switch is foreground, not motion), for a minimum
+//!    number of consecutive frames.
 //!
 //! All per-pixel work is integer arithmetic in straight row loops the compiler vectorises;
 //! all buffers are allocated in [`Detector::new`].
@@ -97,7 +99,6 @@ pub struct Tuning {
     pub speckle_area: f32,
     /// A frame whose watched area changes by more than this share is a light change.
     pub light_change_share: f32,
-
 }
 
 impl Default for Tuning {
@@ -353,7 +354,8 @@ impl Detector {
         };
         self.neighbourhood_range();
         let (changed, active) = self.classify(add, sub);
-        let whole_frame = changed as f32 > self.tuning.light_change_share * self.watched_pixels as f32;
+        let whole_frame =
+            changed as f32 > self.tuning.light_change_share * self.watched_pixels as f32;
         if whole_frame {
             // Lights, IR switching, a sudden exposure step: re-learn rather than fire.
             self.restart_model();
@@ -568,7 +570,8 @@ impl Detector {
     fn find_blobs(&mut self) {
         self.blobs.label(&self.mask);
         let speckle = self.speckle_area;
-        self.blobs.clear_cells(&mut self.mask, |b| b.area >= speckle);
+        self.blobs
+            .clear_cells(&mut self.mask, |b| b.area >= speckle);
         self.boxes.clear();
         let s = self.scale as u32;
         for blob in self.blobs.blobs().iter().filter(|b| b.area >= speckle) {
@@ -613,7 +616,11 @@ impl Detector {
             let residual = u16::from(cur[i].abs_diff(bg8[i])) << 8;
             let n_rise = mul_high(residual.saturating_sub(noise[i]), noise_k);
             let n_fall = mul_high(noise[i].saturating_sub(residual), noise_k);
-            let new_noise = if fg { noise[i] } else { noise[i] + n_rise - n_fall };
+            let new_noise = if fg {
+                noise[i]
+            } else {
+                noise[i] + n_rise - n_fall
+            };
             bg[i] = new_bg;
             bg8[i] = (new_bg.saturating_add(128) >> 8) as u8;
             noise[i] = new_noise;

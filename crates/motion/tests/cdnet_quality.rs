@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use watchlight_motion::evaluate_cdnet;
 
 fn sequence(name: &str) -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/cdnet")).join(name);
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/cdnet"
+    ))
+    .join(name);
     assert!(
         dir.join("input").is_dir(),
         "CDnet sequence missing at {} (see ../shared/data/SOURCES.md)",

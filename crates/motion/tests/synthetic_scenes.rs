@@ -67,7 +67,12 @@ fn assert_person_found(results: &[FrameResult], start: usize, end: usize) {
             continue;
         }
         let truth = r.truth_boxes[0];
-        let best = r.boxes.iter().map(|b| b.overlap_area(&truth)).max().unwrap_or(0);
+        let best = r
+            .boxes
+            .iter()
+            .map(|b| b.overlap_area(&truth))
+            .max()
+            .unwrap_or(0);
         let truth_area = u64::from(truth.width) * u64::from(truth.height);
         assert!(
             best * 2 >= truth_area,
@@ -79,7 +84,10 @@ fn assert_person_found(results: &[FrameResult], start: usize, end: usize) {
         .into_iter()
         .filter(|&i| i < start || i > end + 5)
         .collect();
-    assert!(false_alarms.is_empty(), "motion without anyone: frames {false_alarms:?}");
+    assert!(
+        false_alarms.is_empty(),
+        "motion without anyone: frames {false_alarms:?}"
+    );
 }
 
 #[test]
@@ -212,7 +220,10 @@ fn zones_switched_off_exclude_motion_there_only() {
     };
     let masked = run(scene, config);
     let found = motion_frames(&masked);
-    assert!(found.iter().all(|&i| i >= 100), "motion from an excluded zone: {found:?}");
+    assert!(
+        found.iter().all(|&i| i >= 100),
+        "motion from an excluded zone: {found:?}"
+    );
     let second: Vec<bool> = (100..=140).map(|i| masked[i].verdict.motion).collect();
     assert!(
         second.iter().filter(|&&m| m).count() >= 30,
