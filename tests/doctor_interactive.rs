@@ -120,7 +120,7 @@ fn the_doctor_talks_an_owner_through_in_a_terminal() {
         if which == 2 {
             break;
         }
-        let (id_line, _) = tty.expect_any(&[")"]);
+        let (_, id_line) = tty.expect_any(&[")"]);
         let id = id_line
             .trim_end_matches(')')
             .split(',')

@@ -30,8 +30,9 @@ pub struct DoctorArgs {
     /// Live mode: the camera's device id.
     #[arg(long, requires = "hub")]
     camera: Option<String>,
-    /// Live mode: the owner's API token, sent as `Authorization: Bearer`.
-    #[arg(long, env = "WATCHLIGHT_TOKEN", hide_env_values = true)]
+    /// Live mode: the owner's API token, sent as `Authorization: Bearer` (default: the
+    /// WATCHLIGHT_TOKEN environment variable).
+    #[arg(long)]
     token: Option<String>,
     /// Print the diagnosis as JSON instead of talking it through.
     #[arg(long)]
@@ -143,8 +144,14 @@ fn print_diagnosis(d: &Diagnosis, json: bool) -> anyhow::Result<()> {
 
 fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
     let case = match (&args.hub, &args.camera, &args.case) {
-        (Some(hub), Some(camera), _) => live::fetch_case(hub, camera, args.token.as_deref())
-            .with_context(|| format!("fetching the case of camera {camera} from {hub}"))?,
+        (Some(hub), Some(camera), _) => {
+            let token = args
+                .token
+                .clone()
+                .or_else(|| std::env::var("WATCHLIGHT_TOKEN").ok());
+            live::fetch_case(hub, camera, token.as_deref())
+                .with_context(|| format!("fetching the case of camera {camera} from {hub}"))?
+        }
         (_, _, Some(path)) => read_case(path)?,
         _ => Case::default(),
     };
