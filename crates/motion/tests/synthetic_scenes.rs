@@ -61,8 +61,7 @@ fn assert_person_found(results: &[FrameResult], start: usize, end: usize) {
         found * 10 >= in_view * 8,
         "motion in {found} of {in_view} frames with a person"
     );
-    for i in start + 5..=end {
-        let r = &results[i];
+    for (i, r) in results.iter().enumerate().take(end + 1).skip(start + 5) {
         if !r.verdict.motion {
             continue;
         }
