@@ -12,13 +12,13 @@ pub mod clock;
 pub mod hub_light;
 mod ingest;
 pub mod ranges;
-mod runtime;
+pub mod runtime;
 pub mod secrets;
 pub mod state;
 
 pub use runtime::{
-    HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode, load_or_create_token,
-    register_device_credential, unregister_device_credential,
+    CredentialSink, HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode,
+    load_or_create_token, register_device_credential, unregister_device_credential,
 };
 
 /// Re-exported so the binary needs no direct dependency on the store.

@@ -35,6 +35,14 @@ pub enum MqttMode {
     External { url: String },
 }
 
+/// Where device credentials go when the broker is not ours (`--mqtt-url`): e.g. a
+/// Mosquitto password file rewritten and reloaded.
+pub trait CredentialSink: Send + Sync {
+    /// Lets `device` log in with `token` (replacing any previous one).
+    fn set(&self, device: &str, token: &str) -> Result<(), String>;
+    fn remove(&self, device: &str);
+}
+
 #[derive(Clone)]
 pub struct HubConfig {
     pub data_dir: PathBuf,
@@ -44,6 +52,8 @@ pub struct HubConfig {
     /// Plain TCP and HTTP: tests only.
     pub insecure: bool,
     pub clock: SharedClock,
+    /// With an external broker: who installs device credentials there.
+    pub external_credentials: Option<Arc<dyn CredentialSink>>,
 }
 
 impl HubConfig {
@@ -58,6 +68,7 @@ impl HubConfig {
             home: "home".into(),
             insecure: false,
             clock: Arc::new(crate::clock::SystemClock),
+            external_credentials: None,
         }
     }
 }
@@ -94,6 +105,7 @@ pub struct HubHandle {
     pub setup_url: Option<String>,
     pub state: Shared,
     shutdown: watch::Sender<bool>,
+    broker: Option<Broker>,
     http: axum_server::Handle,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -112,6 +124,11 @@ impl Hub {
         })?;
         watchlight_broker::tls::install_ring_provider();
         let store = Store::open(dir, config.clock.clone())?;
+        // Nothing uploads before we serve: any temp file now is a crash's leftover.
+        let strays = remove_stray_uploads(dir);
+        if strays > 0 {
+            tracing::info!(strays, "removed uploads a crash left unfinished");
+        }
         let cert = if config.insecure {
             None
         } else {
@@ -197,7 +214,8 @@ impl Hub {
             clock: config.clock.clone(),
             store,
             mqtt: client.clone(),
-            broker,
+            broker_devices: broker.as_ref().map(|b| b.devices().clone()),
+            credential_sink: config.external_credentials.clone(),
             mqtt_url: mqtt_url.clone(),
             http_url: http_url.clone(),
             cert_pem: cert.as_ref().map(|c| c.cert_pem.clone()),
@@ -277,6 +295,7 @@ impl Hub {
             setup_url,
             state,
             shutdown,
+            broker,
             http: handle,
             tasks,
         })
@@ -293,10 +312,8 @@ impl HubHandle {
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
-        if let Ok(state) = Arc::try_unwrap(self.state) {
-            if let Some(b) = state.broker {
-                b.shutdown().await;
-            }
+        if let Some(b) = self.broker.take() {
+            b.shutdown().await;
         }
     }
 }
@@ -326,6 +343,31 @@ fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), HubError> {
         return Err(bad());
     }
     Ok((tls, host.to_string(), port))
+}
+
+/// Removes `clips/<device>/.tmp-*`, the partial uploads a crash leaves behind (the
+/// store writes uploads there and renames them only once complete and checked).
+/// Cheaper than a full fsck at every start. Returns how many it removed.
+fn remove_stray_uploads(data_dir: &Path) -> usize {
+    let clips = data_dir.join(watchlight_store::CLIPS_DIR);
+    let mut removed = 0;
+    for device in std::fs::read_dir(&clips).into_iter().flatten().flatten() {
+        if !device.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(device.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = f.file_name();
+            if name.to_string_lossy().starts_with(".tmp-") && std::fs::remove_file(f.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// Reads the token in `path`, or makes one (mode 0600).
@@ -359,9 +401,8 @@ pub fn load_or_create_token(path: &Path) -> Result<String, HubError> {
 
 /// Lets a camera's token in at the broker.
 pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> Result<(), String> {
-    match &hub.broker {
-        Some(b) => b
-            .devices()
+    match &hub.broker_devices {
+        Some(devices) => devices
             .insert(device, watchlight_broker::token_sha256(token))
             .map_err(|e| e.to_string()),
         None => {
@@ -375,8 +416,11 @@ pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> 
 }
 
 pub fn unregister_device_credential(hub: &HubState, device: &str) {
-    if let Some(b) = &hub.broker {
-        b.devices().remove(device);
+    if let Some(devices) = &hub.broker_devices {
+        devices.remove(device);
+    }
+    if let Some(sink) = &hub.credential_sink {
+        sink.remove(device);
     }
 }
 
@@ -388,8 +432,8 @@ async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
         if d.removed_ms.is_some() {
             continue;
         }
-        if let (Some(b), Some(token)) = (&hub.broker, &d.token) {
-            b.devices().insert(d.id.clone(), token.0)?;
+        if let (Some(devices), Some(token)) = (&hub.broker_devices, &d.token) {
+            devices.insert(d.id.clone(), token.0)?;
         }
         let settings = hub.store.settings(&d.id)?;
         let known = hub.store.availability(&d.id)?.map(|a| a.availability);

@@ -47,7 +47,10 @@ pub struct HubState {
     pub clock: SharedClock,
     pub store: Store,
     pub mqtt: AsyncClient,
-    pub broker: Option<watchlight_broker::Broker>,
+    /// The embedded broker's credential table; `None` with an external broker.
+    pub broker_devices: Option<watchlight_broker::DeviceRegistry>,
+    /// With an external broker: where device credentials go.
+    pub credential_sink: Option<Arc<dyn crate::runtime::CredentialSink>>,
     /// What cameras are told to connect to.
     pub mqtt_url: String,
     pub http_url: String,

@@ -442,3 +442,37 @@ async fn a_battery_camera_is_offline_exactly_two_checkins_plus_ten_seconds_after
     assert_eq!(off["ts"], json!(last_checkin + 130_000));
     t.hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_stream_carries_availability_and_events() {
+    let t = start_hub(None).await;
+    let (id, token) = pair(&t, "SN6", "mini").await;
+    let mut stream = t.get("/events/stream").await;
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let dev = connect_device(&t, &id, &token).await;
+    dev.say("online").await;
+    dev.publish(
+        "event",
+        json!({"v":1,"ts":9,"seq":7,"event":"motion_start"}).to_string(),
+    )
+    .await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !(seen.contains("event: availability") && seen.contains("\"seq\":7")) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .expect("stream in time")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains(&format!("\"device\":\"{id}\"")));
+    t.hub.shutdown().await;
+}

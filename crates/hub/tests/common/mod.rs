@@ -68,22 +68,29 @@ pub async fn start_hub(clock: Option<SharedClock>) -> TestHub {
         config.clock = c;
     }
     let hub = Hub::start(config).await.unwrap();
-    let http = reqwest::Client::new();
-    let setup_url = hub.setup_url.clone().expect("a new hub has a setup link");
-    let token = setup_url.split("token=").nth(1).unwrap().to_string();
-    let r = http
-        .post(format!("{}/api/v1/setup", hub.http_url))
-        .json(&json!({"token": token, "username": "owner", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let cookie = login(&http, &hub.http_url).await;
-    TestHub {
-        hub,
-        dir,
-        http,
-        cookie,
+    TestHub::adopt(hub, dir).await
+}
+
+impl TestHub {
+    /// Creates the owner of a just-started insecure hub and logs in.
+    pub async fn adopt(hub: HubHandle, dir: tempfile::TempDir) -> TestHub {
+        let http = reqwest::Client::new();
+        let setup_url = hub.setup_url.clone().expect("a new hub has a setup link");
+        let token = setup_url.split("token=").nth(1).unwrap().to_string();
+        let r = http
+            .post(format!("{}/api/v1/setup", hub.http_url))
+            .json(&json!({"token": token, "username": "owner", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let cookie = login(&http, &hub.http_url).await;
+        TestHub {
+            hub,
+            dir,
+            http,
+            cookie,
+        }
     }
 }
 
