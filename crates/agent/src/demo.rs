@@ -241,8 +241,11 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     front.process.sim("motion", json!({}))?;
     wait_light(front, "blue_solid", 20)?;
     wait_light(front, "off", 60)?;
+    let recorded_at = Instant::now();
     let clip = wait_until(Duration::from_secs(60), || {
-        hub.clips(&front.process.device_id).into_iter().next()
+        hub.clips(&front.process.device_id)
+            .into_iter()
+            .find(|c| !c["meta"].is_null())
     })
     .ok_or_else(|| DemoError::Story("no clip reached the hub".into()))?;
     print_clip(&hub, &clip);
@@ -253,7 +256,10 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     wait_light(front, "red_blink", 10)?;
     wait_hub(&hub, front, &["offline"], 15)?;
     println!("  the hub knew after {:.1} s", cut.elapsed().as_secs_f64());
-    std::thread::sleep(Duration::from_secs(1));
+    // A new recording may start once the retrigger cooldown (10 s) after the last one is over.
+    let cooldown = Duration::from_secs(11).saturating_sub(recorded_at.elapsed());
+    std::thread::sleep(cooldown.max(Duration::from_secs(1)));
+    println!("  someone walks by while it is offline");
     front.process.sim("motion", json!({}))?;
     wait_light(front, "blue_solid", 20)?;
     wait_light(front, "red_blink", 60)?;
@@ -269,7 +275,7 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     wait_hub(&hub, front, &["online"], 90)?;
     let clips = wait_until(Duration::from_secs(60), || {
         let c = hub.clips(&front.process.device_id);
-        (c.len() >= 2).then_some(c)
+        (c.len() >= 2 && c.iter().all(|c| !c["meta"].is_null())).then_some(c)
     })
     .ok_or_else(|| DemoError::Story("the clip recorded offline never arrived".into()))?;
     println!("  the clip recorded offline arrived:");

@@ -161,6 +161,8 @@ struct Runtime {
     session_rx: mpsc::UnboundedReceiver<SessionEvent>,
 
     in_flight: Option<InFlight>,
+    /// A recording stopped this turn: finish and queue the clip once the turn's events are queued.
+    clip_due: bool,
     retry_delivery_at: Option<u64>,
     upload_tx: mpsc::UnboundedSender<UploadDone>,
     upload_rx: mpsc::UnboundedReceiver<UploadDone>,
@@ -283,6 +285,7 @@ impl Runtime {
             session_tx,
             session_rx,
             in_flight: None,
+            clip_due: false,
             retry_delivery_at: None,
             upload_tx,
             upload_rx,
@@ -436,6 +439,12 @@ impl Runtime {
                 break;
             }
         }
+        if std::mem::take(&mut self.clip_due) {
+            self.finish_clip()?;
+            while let Some(Timed { t_ms, output }) = self.core.poll_output() {
+                self.on_output(t_ms, output)?;
+            }
+        }
         self.pump()?;
         self.refresh_status();
         Ok(())
@@ -523,7 +532,8 @@ impl Runtime {
             }
             Output::StopRecording { reason } => {
                 tracing::info!(reason = reason.as_str(), "recording stopped");
-                self.finish_clip()?;
+                // Queued after the events of this turn (motion_end comes first).
+                self.clip_due = true;
                 if let Some(b) = &mut self.battery {
                     b.set_load(Load::Idle);
                 }
