@@ -18,13 +18,26 @@ fn bin() -> PathBuf {
 }
 
 fn hub(dir: &Path) -> HubProcess {
-    HubProcess::start(&bin(), &dir.join("hub"), false, "owner", "a long test password")
-        .expect("hub starts")
+    HubProcess::start(
+        &bin(),
+        &dir.join("hub"),
+        false,
+        "owner",
+        "a long test password",
+    )
+    .expect("hub starts")
 }
 
 fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
-    CameraProcess::start(&bin(), profile, serial, &dir.join(serial), (SSID, PASS), false)
-        .expect("camera starts")
+    CameraProcess::start(
+        &bin(),
+        profile,
+        serial,
+        &dir.join(serial),
+        (SSID, PASS),
+        false,
+    )
+    .expect("camera starts")
 }
 
 fn light(cam: &CameraProcess) -> Option<String> {
@@ -60,7 +73,9 @@ fn wait_availability(hub: &HubProcess, cam: &CameraProcess, want: &str, secs: u6
 /// Pairs `cam` and waits until it is online, dark, and online at the hub.
 fn pair(hub: &HubProcess, cam: &CameraProcess) {
     wait_light(cam, "red_slow_blink", 30);
-    let (status, body) = hub.pair(cam, &cam.serial, SSID, PASS).expect("pairing call");
+    let (status, body) = hub
+        .pair(cam, &cam.serial, SSID, PASS)
+        .expect("pairing call");
     assert_eq!(status, 202, "{body}");
     wait_availability(hub, cam, "online", 30);
     wait_light(cam, "off", 20);
@@ -102,14 +117,24 @@ fn pairing_over_tls_goes_green_blink_blue_then_off_and_the_hub_shows_it_online()
         green.is_some() && green < blue && blue < off,
         "expected green_blink, blue_solid, off in that order: {history:?}"
     );
-    assert_eq!(history.first().map(String::as_str), Some("red_blink"), "boots red: {history:?}");
+    assert_eq!(
+        history.first().map(String::as_str),
+        Some("red_blink"),
+        "boots red: {history:?}"
+    );
 
-    let shown = hub.api.get(&format!("/api/v1/cameras/{}", cam.device_id)).unwrap();
+    let shown = hub
+        .api
+        .get(&format!("/api/v1/cameras/{}", cam.device_id))
+        .unwrap();
     assert_eq!(shown["availability"], "online", "{shown}");
     assert_eq!(shown["paired"], true, "{shown}");
     // The camera reported its state with the light it shows.
     let state_seen = wait_until(Duration::from_secs(10), || {
-        let v = hub.api.get(&format!("/api/v1/cameras/{}", cam.device_id)).ok()?;
+        let v = hub
+            .api
+            .get(&format!("/api/v1/cameras/{}", cam.device_id))
+            .ok()?;
         (!v["state"].is_null()).then_some(())
     });
     assert!(state_seen.is_some());
@@ -132,10 +157,16 @@ fn a_wrong_wifi_password_shows_red_solid_and_the_same_code_works_again() {
     assert_eq!(status, 202);
     wait_light(&cam, "red_solid", 15);
     let said = wait_until(Duration::from_secs(10), || {
-        let v = hub.api.get(&format!("/api/v1/cameras/{}", cam.device_id)).ok()?;
+        let v = hub
+            .api
+            .get(&format!("/api/v1/cameras/{}", cam.device_id))
+            .ok()?;
         (v["pairing"]["state"] == "wifi_rejected").then_some(())
     });
-    assert!(said.is_some(), "the hub never told the owner the Wi-Fi refused the password");
+    assert!(
+        said.is_some(),
+        "the hub never told the owner the Wi-Fi refused the password"
+    );
     pair(&hub, &cam);
 }
 
@@ -164,7 +195,10 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
     let hub = hub(dir.path());
     let cam = camera(dir.path(), "mini", "E2E4");
     pair(&hub, &cam);
-    let (status, body) = hub.api.post("/api/v1/arm", &json!({"mode": "away"})).unwrap();
+    let (status, body) = hub
+        .api
+        .post("/api/v1/arm", &json!({"mode": "away"}))
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     std::thread::sleep(Duration::from_millis(500));
 
@@ -172,7 +206,10 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
     cam.sim("link", json!({"up": false})).unwrap();
     wait_light(&cam, "red_blink", 10);
     let latency = wait_availability(&hub, &cam, "offline", 15);
-    println!("link cut -> offline at the hub after {} ms", latency.as_millis());
+    println!(
+        "link cut -> offline at the hub after {} ms",
+        latency.as_millis()
+    );
     let before: Vec<u64> = sorted_events(&hub, &cam)
         .iter()
         .filter_map(|e| e["seq"].as_u64())
@@ -188,7 +225,10 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
     })
     .expect("a clip was recorded offline");
     assert!(queued["queue_items"].as_u64().unwrap() >= 3, "{queued}");
-    assert!(hub.clips(&cam.device_id).is_empty(), "nothing reached the hub yet");
+    assert!(
+        hub.clips(&cam.device_id).is_empty(),
+        "nothing reached the hub yet"
+    );
 
     // Restore: everything arrives, once, in order.
     cam.sim("link", json!({"up": true})).unwrap();
@@ -197,7 +237,11 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
         let s = cam.status().ok()?;
         (s["queue_items"].as_u64() == Some(0)).then_some(())
     });
-    assert!(drained.is_some(), "the queue never drained: {:?}", cam.status());
+    assert!(
+        drained.is_some(),
+        "the queue never drained: {:?}",
+        cam.status()
+    );
     let clips = hub.clips(&cam.device_id);
     assert_eq!(clips.len(), 1, "exactly one clip: {clips:?}");
     let clip = &clips[0];
@@ -219,7 +263,11 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
         at("motion_start") < at("motion_end") && at("motion_end") < at("clip_recorded"),
         "in order: {kinds:?}"
     );
-    assert_eq!(kinds.iter().filter(|k| **k == "clip_recorded").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "clip_recorded").count(),
+        1,
+        "{kinds:?}"
+    );
     let recorded = after
         .iter()
         .find(|e| e["event"] == "clip_recorded")
@@ -233,7 +281,10 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
     // The stored video is the one the camera made: its digest matches what it sent.
     let video = hub
         .api
-        .get_bytes(&format!("/api/v1/clips/{}/video", clip["clip_id"].as_str().unwrap()))
+        .get_bytes(&format!(
+            "/api/v1/clips/{}/video",
+            clip["clip_id"].as_str().unwrap()
+        ))
         .unwrap();
     assert_eq!(video.len() as u64, clip["video"]["bytes"].as_u64().unwrap());
 }

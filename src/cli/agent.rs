@@ -9,9 +9,9 @@ use super::UsageError;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use watchlight_agent::AgentConfig;
 use watchlight_agent::config::SimAccessPoint;
 use watchlight_agent::runtime::parse_scene;
-use watchlight_agent::AgentConfig;
 use watchlight_protocol::ProfileId;
 
 #[derive(clap::Args)]
@@ -62,10 +62,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
 fn config_from(args: AgentArgs) -> anyhow::Result<AgentConfig> {
     if !args.sim {
-        return Err(UsageError(
-            "this build has no camera hardware drivers: run with --sim".into(),
-        )
-        .into());
+        return Err(
+            UsageError("this build has no camera hardware drivers: run with --sim".into()).into(),
+        );
     }
     let missing = |flag: &str| UsageError(format!("watchlight camera --sim needs {flag}"));
     let profile: ProfileId = args
@@ -80,10 +79,9 @@ fn config_from(args: AgentArgs) -> anyhow::Result<AgentConfig> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(UsageError(
-            "--serial must be 1 to 60 letters, digits, '-' or '_'".into(),
-        )
-        .into());
+        return Err(
+            UsageError("--serial must be 1 to 60 letters, digits, '-' or '_'".into()).into(),
+        );
     }
     let data = args.data.ok_or_else(|| missing("--data"))?;
     let mut config = AgentConfig::new(profile, &serial, data);
@@ -103,4 +101,3 @@ fn config_from(args: AgentArgs) -> anyhow::Result<AgentConfig> {
     config.insecure = args.insecure;
     Ok(config)
 }
-

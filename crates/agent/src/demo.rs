@@ -48,7 +48,12 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn start(started: Instant, cams: Vec<(String, Api)>, hub: Api, devices: Vec<String>) -> Watcher {
+    fn start(
+        started: Instant,
+        cams: Vec<(String, Api)>,
+        hub: Api,
+        devices: Vec<String>,
+    ) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -154,7 +159,9 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
             d.clone()
         }
         None => {
-            temp = tempfile::Builder::new().prefix("watchlight-demo-").tempdir()?;
+            temp = tempfile::Builder::new()
+                .prefix("watchlight-demo-")
+                .tempdir()?;
             temp.path().to_path_buf()
         }
     };
@@ -198,7 +205,12 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     let _watch = Watcher::start(
         started,
         cams.iter()
-            .map(|c| (c.name.to_string(), Api::new(&c.process.local_url, None).expect("plain HTTP client")))
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    Api::new(&c.process.local_url, None).expect("plain HTTP client"),
+                )
+            })
             .collect(),
         hub.api.clone(),
         cams.iter().map(|c| c.process.device_id.clone()).collect(),
@@ -211,7 +223,10 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     let garage = &cams[2];
     println!("  garage: the owner mistypes the Wi-Fi password first");
     let (status, body) = hub.pair(&garage.process, garage.name, SSID, "wrong-password")?;
-    println!("  POST /api/v1/cameras -> {status} {}", body["pairing"]["state"]);
+    println!(
+        "  POST /api/v1/cameras -> {status} {}",
+        body["pairing"]["state"]
+    );
     wait_light(garage, "red_solid", 20)?;
     std::thread::sleep(Duration::from_secs(2));
     let msg = hub
@@ -224,7 +239,10 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     for cam in &cams {
         let (status, _) = hub.pair(&cam.process, cam.name, SSID, &wifi_pass)?;
         if status != 202 {
-            return Err(DemoError::Story(format!("pairing {} answered {status}", cam.name)));
+            return Err(DemoError::Story(format!(
+                "pairing {} answered {status}",
+                cam.name
+            )));
         }
         wait_hub(&hub, cam, &["online", "sleeping"], 30)?;
     }

@@ -50,7 +50,9 @@ impl Lines {
         let keep = all.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                keep.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                keep.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(line.clone());
                 let _ = tx.send(line);
             }
         });
@@ -146,7 +148,8 @@ impl Api {
     /// Any method; returns the status and the JSON body (`null` when not JSON).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
         let url = format!("{}{path}", self.base);
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| err(e.to_string()))?;
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| err(e.to_string()))?;
         let mut req = self.client.request(method.clone(), &url);
         if let Some(t) = &self.bearer {
             req = req.bearer_auth(t);
@@ -214,7 +217,15 @@ impl HubProcess {
         std::fs::create_dir_all(data).map_err(|e| err(format!("{}: {e}", data.display())))?;
         let data_arg = data.display().to_string();
         let mut owner = Command::new(bin)
-            .args(["hub", "--data", &data_arg, "owner", "create", "--username", username])
+            .args([
+                "hub",
+                "--data",
+                &data_arg,
+                "owner",
+                "create",
+                "--username",
+                username,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -258,9 +269,10 @@ impl HubProcess {
         }
         let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
         let wait = Duration::from_secs(60);
-        let (Some(http_url), Some(mqtt_url)) =
-            (lines.value_of("http_url", wait), lines.value_of("mqtt_url", wait))
-        else {
+        let (Some(http_url), Some(mqtt_url)) = (
+            lines.value_of("http_url", wait),
+            lines.value_of("mqtt_url", wait),
+        ) else {
             let _ = child.kill();
             return Err(err(format!(
                 "the hub printed no http_url/mqtt_url; see {}",
@@ -290,7 +302,13 @@ impl HubProcess {
     }
 
     /// Pairs a camera through the API (docs/contracts.md, "Pairing").
-    pub fn pair(&self, camera: &CameraProcess, name: &str, ssid: &str, pass: &str) -> Result<(u16, Value)> {
+    pub fn pair(
+        &self,
+        camera: &CameraProcess,
+        name: &str,
+        ssid: &str,
+        pass: &str,
+    ) -> Result<(u16, Value)> {
         self.api.post(
             "/api/v1/cameras",
             &json!({
@@ -307,7 +325,9 @@ impl HubProcess {
     /// The hub's computed availability of a camera (`online`, `offline`, ...).
     pub fn availability(&self, device_id: &str) -> Option<String> {
         let v = self.api.get(&format!("/api/v1/cameras/{device_id}")).ok()?;
-        v.get("availability").and_then(Value::as_str).map(str::to_string)
+        v.get("availability")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 
     pub fn clips(&self, device_id: &str) -> Vec<Value> {
@@ -411,13 +431,24 @@ impl CameraProcess {
         insecure: bool,
     ) -> Result<CameraProcess> {
         let mut args: Vec<String> = [
-            "camera", "--sim", "--profile", profile, "--serial", serial, "--data",
+            "camera",
+            "--sim",
+            "--profile",
+            profile,
+            "--serial",
+            serial,
+            "--data",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         args.push(data.display().to_string());
-        args.extend(["--wifi-ssid".into(), ap.0.into(), "--wifi-pass".into(), ap.1.into()]);
+        args.extend([
+            "--wifi-ssid".into(),
+            ap.0.into(),
+            "--wifi-pass".into(),
+            ap.1.into(),
+        ]);
         if insecure {
             args.push("--insecure".into());
         }

@@ -114,7 +114,10 @@ impl LocalShared {
     }
 
     fn snapshot(&self) -> LocalStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Counts a try; false when five were made in the last minute.

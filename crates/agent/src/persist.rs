@@ -200,7 +200,10 @@ mod tests {
     #[test]
     fn debug_output_hides_the_secrets() {
         let text = format!("{:?}", creds());
-        assert!(!text.contains("t0ken") && !text.contains("secret-pass"), "{text}");
+        assert!(
+            !text.contains("t0ken") && !text.contains("secret-pass"),
+            "{text}"
+        );
     }
 
     #[test]

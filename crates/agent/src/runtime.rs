@@ -24,7 +24,9 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use watchlight_camera::queue::{DEFAULT_BUDGET_BYTES, ItemBody, OfflineQueue, QueueError, QueuedEvent};
+use watchlight_camera::queue::{
+    DEFAULT_BUDGET_BYTES, ItemBody, OfflineQueue, QueueError, QueuedEvent,
+};
 use watchlight_camera::{Command, Core, Input, Output, PersistedState, RecordTrigger, Timed};
 use watchlight_hw::sim::{Load, SimBattery, SimWifi};
 use watchlight_hw::{BatteryGauge, Clock, FrameError, WifiCredentials, WifiError, WifiLink};
@@ -195,7 +197,9 @@ impl Runtime {
         let seed = config
             .serial
             .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
         let scene = CameraScene::open(&config.scene, seed)?;
         let (w, h) = scene.size();
         let fps = scene.fps().clamp(1.0, 30.0);
@@ -493,7 +497,11 @@ impl Runtime {
             Output::State(state) => {
                 tracing::info!(state = state.as_str(), "lifecycle");
                 if self.config.print_lights {
-                    println!("state t={:.1}s state={}", t_ms as f64 / 1000.0, state.as_str());
+                    println!(
+                        "state t={:.1}s state={}",
+                        t_ms as f64 / 1000.0,
+                        state.as_str()
+                    );
                 }
                 if state != LifecycleState::Joining {
                     self.join_retry_at = None;
@@ -580,7 +588,10 @@ impl Runtime {
         let Some(creds) = self.creds.as_mut() else {
             return Ok(());
         };
-        let clip_id = format!("{}-{}-{}", creds.device_id, clip.meta.start_ts, creds.clips_made);
+        let clip_id = format!(
+            "{}-{}-{}",
+            creds.device_id, clip.meta.start_ts, creds.clips_made
+        );
         creds.clips_made += 1;
         self.data.save_credentials(creds)?;
         let mut meta = match serde_json::to_value(&clip.meta) {
@@ -593,7 +604,12 @@ impl Runtime {
         bytes.extend_from_slice(&clip.thumbnail_jpeg);
         let outcome = self.queue.push_clip(&meta, &bytes)?;
         self.clips_recorded += 1;
-        tracing::info!(clip_id, bytes = bytes.len(), seq = outcome.seq, "clip queued");
+        tracing::info!(
+            clip_id,
+            bytes = bytes.len(),
+            seq = outcome.seq,
+            "clip queued"
+        );
         if self.config.print_lights {
             println!("clip id={clip_id} bytes={}", clip.meta.bytes);
         }
@@ -624,7 +640,8 @@ impl Runtime {
             Ok(()) => {}
             Err(WifiError::Rejected) => {
                 tracing::warn!("the access point refused the passphrase");
-                self.shared.update(|s| s.last_error = Some("wifi_rejected".into()));
+                self.shared
+                    .update(|s| s.last_error = Some("wifi_rejected".into()));
                 self.core.handle_input(now, Input::WifiRejected);
                 return;
             }
@@ -655,7 +672,9 @@ impl Runtime {
     }
 
     fn start_session(&mut self) {
-        let Some(creds) = self.creds.clone() else { return };
+        let Some(creds) = self.creds.clone() else {
+            return;
+        };
         if self.session.is_some() {
             return;
         }
@@ -1052,7 +1071,9 @@ impl Runtime {
             let tls = session::pinned_tls(pem).map_err(|e| AgentError::Http(e.to_string()))?;
             builder = builder.use_preconfigured_tls((*tls).clone());
         }
-        let client = builder.build().map_err(|e| AgentError::Http(e.to_string()))?;
+        let client = builder
+            .build()
+            .map_err(|e| AgentError::Http(e.to_string()))?;
         self.http = Some(client.clone());
         Ok(client)
     }
@@ -1307,7 +1328,10 @@ pub fn parse_scene(value: &str) -> SceneChoice {
 }
 
 /// Runs the agent on its own runtime until Ctrl-C or SIGTERM (the CLI's entry point).
-pub fn run_until_signal(config: AgentConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), AgentError> {
+pub fn run_until_signal(
+    config: AgentConfig,
+    on_ready: impl FnOnce(&Ready),
+) -> Result<(), AgentError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -21,17 +21,28 @@ use tokio::task::JoinHandle;
 
 #[derive(Debug)]
 pub enum SessionEvent {
-    Connected { session: u64 },
+    Connected {
+        session: u64,
+    },
     /// The broker refused the credentials (the hub does not know this token).
-    Refused { session: u64, reason: String },
+    Refused {
+        session: u64,
+        reason: String,
+    },
     /// The connection failed or closed.
-    Closed { session: u64, reason: String },
+    Closed {
+        session: u64,
+        reason: String,
+    },
     Message {
         session: u64,
         topic: String,
         payload: Vec<u8>,
     },
-    Acked { session: u64, tag: u64 },
+    Acked {
+        session: u64,
+        tag: u64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +130,10 @@ impl Session {
                         }
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        let tag = loop_tags.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                        let tag = loop_tags
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .pop_front();
                         if let Some(Some(tag)) = tag
                             && pkid != 0
                         {
@@ -154,7 +168,14 @@ impl Session {
 
     /// Queues a publish without waiting; `tag` comes back in [`SessionEvent::Acked`]
     /// (QoS 1 only). Returns false when the client's queue is full.
-    pub fn publish(&self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>, tag: Option<u64>) -> bool {
+    pub fn publish(
+        &self,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+        tag: Option<u64>,
+    ) -> bool {
         let mut tags = self.tags.lock().unwrap_or_else(|p| p.into_inner());
         tags.push_back(tag.filter(|_| qos != QoS::AtMostOnce));
         match self.client.try_publish(topic, qos, retain, payload) {
@@ -256,6 +277,8 @@ mod tests {
     #[test]
     fn pinning_nothing_is_refused() {
         assert!(pinned_tls("").is_err());
-        assert!(pinned_tls("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            pinned_tls("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n").is_err()
+        );
     }
 }

@@ -101,7 +101,10 @@ async fn setup_refuses_wrong_codes_and_shows_a_refused_wifi_password() {
     cam.wait_light("red_slow_blink").await;
 
     let (status, body) = cam.provision("999999x", "right").await;
-    assert_eq!((status, body["error"].as_str()), (403, Some("pairing_code")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("pairing_code"))
+    );
 
     let (status, _) = cam.provision(&cam.code.clone(), "wrong").await;
     assert_eq!(status, 202);
@@ -145,6 +148,9 @@ async fn a_malformed_control_body_gets_a_clear_400() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("invalid JSON"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("invalid JSON"),
+        "{body}"
+    );
     cam.stop().await;
 }
