@@ -75,7 +75,7 @@ impl Watcher {
                         }
                     }
                 }
-                if tick % 5 == 0 {
+                if tick.is_multiple_of(5) {
                     for (i, d) in devices.iter().enumerate() {
                         let a = hub
                             .get(&format!("/api/v1/cameras/{d}"))
