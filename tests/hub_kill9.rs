@@ -52,6 +52,9 @@ fn start_hub(data: &Path) -> RunningHub {
             break url.strip_prefix("http://").unwrap().to_string();
         }
     };
+    // Keep reading what the hub prints after its URLs (the setup link): a closed pipe
+    // would make its next line fail.
+    std::thread::spawn(move || lines.for_each(drop));
     RunningHub { child, http }
 }
 

@@ -601,6 +601,9 @@ impl Default for WebhookSender {
 
 impl WebhookSender {
     pub fn new(timeout: Duration) -> WebhookSender {
+        // Other crates in the binary enable reqwest's rustls with no default crypto
+        // provider; without one installed, building the client panics. Idempotent.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()

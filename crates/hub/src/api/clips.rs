@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
@@ -37,6 +37,51 @@ pub fn valid_clip_id(device: &str, clip_id: &str) -> bool {
         && clip_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks an upload's credentials, clip id and digest header; returns the digest.
+fn check_upload(
+    hub: &Shared,
+    device_id: &str,
+    clip_id: &str,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    auth::device(headers, hub, device_id)?;
+    if !valid_clip_id(device_id, clip_id) {
+        return Err(ApiError::BadRequest(format!(
+            "clip id must be '{device_id}-<start_ts>-<seq>' (letters, digits, '-', '_')"
+        )));
+    }
+    let digest = headers
+        .get(SHA256_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| ApiError::BadRequest("header X-Watchlight-Sha256 is missing".into()))?;
+    if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::BadRequest(
+            "header X-Watchlight-Sha256 must be 64 hex digits".into(),
+        ));
+    }
+    Ok(digest)
+}
+
+/// The most of a refused or redundant upload's body the hub reads before answering.
+const MAX_DISCARD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads and drops a refused upload's body, up to a bound (past it the connection is
+/// closed anyway, so a stranger cannot keep the hub reading forever).
+async fn discard_body(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > MAX_DISCARD_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
 }
 
 /// The camera a clip id names: everything before its last two `-` fields.
@@ -72,27 +117,37 @@ async fn upload(
     body: Body,
     kind: Kind,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    auth::device(&headers, &hub, &device_id)?;
-    if !valid_clip_id(&device_id, &clip_id) {
-        return Err(ApiError::BadRequest(format!(
-            "clip id must be '{device_id}-<start_ts>-<seq>' (letters, digits, '-', '_')"
-        )));
-    }
-    let digest = headers
-        .get(SHA256_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase)
-        .ok_or_else(|| ApiError::BadRequest("header X-Watchlight-Sha256 is missing".into()))?;
+    let digest = match check_upload(&hub, &device_id, &clip_id, &headers) {
+        Ok(digest) => digest,
+        Err(refusal) => {
+            // Read what the client is sending before answering: closing the connection
+            // with the body unread makes the client see a broken pipe instead of the
+            // status that tells it what is wrong.
+            discard_body(body).await;
+            return Err(refusal);
+        }
+    };
 
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    let bridge = SyncIoBridge::new(reader);
+    let mut bridge = SyncIoBridge::new(reader);
     let store_hub = hub.clone();
     let (device, clip) = (device_id.clone(), clip_id.clone());
-    let outcome = tokio::task::spawn_blocking(move || match kind {
-        Kind::Video => store_hub.store.put_clip(&device, &clip, &digest, bridge),
-        Kind::Thumbnail => store_hub
-            .store
-            .put_thumbnail(&device, &clip, &digest, bridge),
+    let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = match kind {
+            Kind::Video => store_hub
+                .store
+                .put_clip(&device, &clip, &digest, &mut bridge),
+            Kind::Thumbnail => store_hub
+                .store
+                .put_thumbnail(&device, &clip, &digest, &mut bridge),
+        };
+        // The store may answer without reading everything (a retry of a clip it already
+        // has); read the rest so the client sees our answer, not a broken pipe.
+        let _ = std::io::copy(
+            &mut std::io::Read::take(&mut bridge, MAX_DISCARD_BYTES as u64),
+            &mut std::io::sink(),
+        );
+        outcome
     })
     .await
     .map_err(|e| ApiError::Internal(format!("clip upload task failed: {e}")))??;
