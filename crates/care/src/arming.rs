@@ -16,24 +16,8 @@ const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 const WEEK_MINUTES: i64 = 7 * 1440;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArmMode {
-    #[default]
-    Disarmed,
-    Home,
-    Away,
-}
-
-impl ArmMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArmMode::Disarmed => "disarmed",
-            ArmMode::Home => "home",
-            ArmMode::Away => "away",
-        }
-    }
-}
+/// The arming modes are the protocol's, so the hub's store and this crate agree.
+pub use watchlight_protocol::ArmMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArmingError {

@@ -9,7 +9,7 @@ use rumqttc::{AsyncClient, QoS};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use watchlight_store::{ArmMode, Command, Device, NewCommand, Store, StoreError};
+use watchlight_store::{Command, Device, NewCommand, Store, StoreError};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -280,11 +280,7 @@ impl HubState {
 
 pub fn arming_json(a: &watchlight_store::HubState) -> Value {
     json!({
-        "mode": match a.mode {
-            ArmMode::Disarmed => "disarmed",
-            ArmMode::Home => "home",
-            ArmMode::Away => "away",
-        },
+        "mode": a.mode.as_str(),
         "home_cameras": a.home_cameras,
         "updated_ms": a.updated_ms,
     })

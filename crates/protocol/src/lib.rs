@@ -19,4 +19,4 @@ pub use event::EventKind;
 pub use lifecycle::LifecycleState;
 pub use light::{Color, ConditionId, Light, LightId, Pattern};
 pub use profile::{Power, Profile, ProfileId, Trigger};
-pub use settings::{Settings, SettingsPatch, ZoneGrid};
+pub use settings::{ArmMode, Settings, SettingsPatch, ZoneGrid};

@@ -3,6 +3,42 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How the system is armed (SPEC §7): `home` arms the cameras chosen for it, `away`
+/// all of them; disarmed until the owner arms it. The hub turns this into each camera's
+/// `armed` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArmMode {
+    #[default]
+    Disarmed,
+    Home,
+    Away,
+}
+
+impl ArmMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArmMode::Disarmed => "disarmed",
+            ArmMode::Home => "home",
+            ArmMode::Away => "away",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown arm mode '{0}' (known: disarmed, home, away)")]
+pub struct UnknownArmMode(pub String);
+
+impl std::str::FromStr for ArmMode {
+    type Err = UnknownArmMode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [ArmMode::Disarmed, ArmMode::Home, ArmMode::Away]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| UnknownArmMode(s.to_string()))
+    }
+}
+
 /// Activity zones: a grid over the image; a cell that is `false` is ignored by motion
 /// detection. Row-major, `cols * rows` cells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

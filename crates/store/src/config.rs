@@ -6,40 +6,7 @@ use crate::{Store, ms};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-/// How the system is armed (SPEC §7): `home` arms the chosen cameras, `away` all of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArmMode {
-    #[default]
-    Disarmed,
-    Home,
-    Away,
-}
-
-impl ArmMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArmMode::Disarmed => "disarmed",
-            ArmMode::Home => "home",
-            ArmMode::Away => "away",
-        }
-    }
-}
-
-impl std::str::FromStr for ArmMode {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "disarmed" => Ok(ArmMode::Disarmed),
-            "home" => Ok(ArmMode::Home),
-            "away" => Ok(ArmMode::Away),
-            other => Err(StoreError::CorruptValue {
-                what: "arm mode".into(),
-                value: other.into(),
-            }),
-        }
-    }
-}
+pub use watchlight_protocol::ArmMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HubState {
@@ -126,7 +93,10 @@ impl Store {
         match row {
             None => Ok(HubState::default()),
             Some((mode, cams, updated)) => Ok(HubState {
-                mode: mode.parse()?,
+                mode: mode.parse().map_err(|_| StoreError::CorruptValue {
+                    what: "arm mode".into(),
+                    value: mode.clone(),
+                })?,
                 home_cameras: parse_json(&cams, || "home cameras".into())?,
                 updated_ms: updated as u64,
             }),
