@@ -209,24 +209,11 @@ impl Drop for Session {
     }
 }
 
-/// `mqtt://host:port` or `mqtts://host:port` → (secure, host, port).
+/// `(tls, host, port)` of a broker address; the parsing is `protocol::mqtt_url`'s.
 pub fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), SessionError> {
-    let bad = || SessionError::BadUrl(url.to_string());
-    let (secure, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("mqtt://") {
-        (false, r)
-    } else {
-        return Err(bad());
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((secure, host.to_string(), port))
+    let u = watchlight_protocol::mqtt_url::MqttUrl::parse(url)
+        .map_err(|_| SessionError::BadUrl(url.to_string()))?;
+    Ok((u.tls, u.host, u.port))
 }
 
 /// A TLS client config that trusts exactly `cert_pem`: the camera pins the certificate

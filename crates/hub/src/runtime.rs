@@ -327,22 +327,11 @@ fn reachable_host(addr: SocketAddr) -> String {
     }
 }
 
+/// `(tls, host, port)` of a broker address; the parsing is `protocol::mqtt_url`'s.
 fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), HubError> {
-    let bad = || HubError::MqttUrl(url.to_string());
-    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("mqtt://") {
-        (false, r)
-    } else {
-        return Err(bad());
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((tls, host.to_string(), port))
+    let u = watchlight_protocol::mqtt_url::MqttUrl::parse(url)
+        .map_err(|_| HubError::MqttUrl(url.to_string()))?;
+    Ok((u.tls, u.host, u.port))
 }
 
 /// Removes `clips/<device>/.tmp-*`, the partial uploads a crash leaves behind (the

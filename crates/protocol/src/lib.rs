@@ -11,6 +11,7 @@ pub mod event;
 pub mod lifecycle;
 pub mod light;
 pub mod messages;
+pub mod mqtt_url;
 pub mod profile;
 pub mod settings;
 pub mod topics;
