@@ -18,11 +18,13 @@
 //! ([`Store::compact`], [`Store::retention`]) take `now` explicitly so tests drive them.
 
 mod accounts;
+mod care;
 mod clips;
 mod clock;
 mod config;
 mod devices;
 mod digest;
+mod doctor;
 mod error;
 mod events;
 mod fsck;

@@ -7,7 +7,12 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// The migrations, in order; the version of `MIGRATIONS[i]` is `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    include_str!("migrations/3_care.sql"),
+    include_str!("migrations/4_doctor.sql"),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

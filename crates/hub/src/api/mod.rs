@@ -4,7 +4,9 @@
 
 mod auth;
 mod cameras;
+mod care;
 mod clips;
+mod doctor;
 mod openapi;
 mod owner;
 mod stream;
@@ -60,6 +62,8 @@ pub fn router(hub: Shared) -> Router {
             "/devices/{device_id}/clips/{clip_id}/thumbnail",
             put(clips::upload_thumbnail).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
+        .merge(care::routes())
+        .merge(doctor::routes())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) });
     Router::new()
         .nest("/api/v1", api)

@@ -1,0 +1,2 @@
+-- Owner services (issue 4): arming schedules, reports, notifications, webhooks.
+-- Filled by the care wiring; empty until then.

@@ -1,0 +1,2 @@
+-- The doctor (issue 6): learned priors and confirmed fixes.
+-- Filled by the doctor's live mode; empty until then.
