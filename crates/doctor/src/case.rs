@@ -50,6 +50,19 @@ pub enum SeenAvailability {
     NeverSeen,
 }
 
+/// The hub's own network as the hub sees it (SPEC §3's hub light: blue and green solid
+/// `ok`; green blinking `upstream_lost`; red solid `no_network`), plus `address_changed`
+/// when the router gave the hub a new address in the last day. The most telling state of
+/// the last day is reported, in that order: no_network, upstream_lost, address_changed, ok.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubNetwork {
+    Ok,
+    AddressChanged,
+    UpstreamLost,
+    NoNetwork,
+}
+
 /// What the owner can tell by looking (or by answering a question).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +141,28 @@ pub struct Telemetry {
         deserialize_with = "known_events"
     )]
     pub recent_events: Option<Vec<EventKind>>,
+    /// The hub's own health: its network as it sees it. An addition to SPEC §8's
+    /// vocabulary ("the hub's own health"): it separates a router that is down (the hub
+    /// lost its gateway too) from a camera or a password problem (the hub is fine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_network: Option<HubNetwork>,
+    /// Whether the hub answered when the doctor asked it for this camera's case: the
+    /// hub's case builder writes `true`; a live client that cannot reach the hub writes
+    /// `false` (and then knows nothing else of the telemetry); a hand-written case
+    /// leaves it out. An addition to SPEC §8's vocabulary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_answered: Option<bool>,
+    /// Clips the hub stored for this camera in the last 24 hours. An addition to SPEC
+    /// §8's vocabulary: clips against motion tell "not recording" causes apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clips_last_day: Option<f64>,
+    /// The camera's usual clips a day (the hub's 30-day mean), to judge the last day by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clips_per_day_usual: Option<f64>,
+    /// Share (0–100) of the camera's activity-zone grid the owner switched off (SPEC §7),
+    /// from the settings the hub holds. An addition to SPEC §8's vocabulary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones_off_pct: Option<f64>,
 }
 
 /// Event names as the protocol spells them; one we do not know is an error naming it
@@ -262,6 +297,14 @@ impl Case {
             0.0,
             100.0,
         )?;
+        check_range("telemetry.clips_last_day", t.clips_last_day, 0.0, 1e6)?;
+        check_range(
+            "telemetry.clips_per_day_usual",
+            t.clips_per_day_usual,
+            0.0,
+            1e6,
+        )?;
+        check_range("telemetry.zones_off_pct", t.zones_off_pct, 0.0, 100.0)?;
         check_all(
             "telemetry.battery_resting_mv",
             &t.battery_resting_mv,

@@ -4,7 +4,7 @@
 //! battery thresholds, the usual Wi-Fi signal bands), so the knowledge base can say how
 //! likely each band is under each fault.
 
-use crate::case::{Case, SeenAvailability};
+use crate::case::{Case, HubNetwork, SeenAvailability};
 use crate::ids::QuestionId;
 use watchlight_protocol::{EventKind, LightId};
 
@@ -29,6 +29,11 @@ pub enum Feature {
     MotionIndicator,
     Events,
     HubReporting,
+    HubNetwork,
+    OfflineFor,
+    Clips,
+    ZonesOff,
+    SilentOnline,
 }
 
 const YES_NO: &[&str] = &["yes", "no"];
@@ -59,7 +64,7 @@ fn telling_event(events: &[EventKind]) -> usize {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 18] = [
+    pub const ALL: [Feature; 23] = [
         Feature::Light,
         Feature::When,
         Feature::SetupCompleted,
@@ -78,6 +83,11 @@ impl Feature {
         Feature::MotionIndicator,
         Feature::Events,
         Feature::HubReporting,
+        Feature::HubNetwork,
+        Feature::OfflineFor,
+        Feature::Clips,
+        Feature::ZonesOff,
+        Feature::SilentOnline,
     ];
 
     pub fn index(self) -> usize {
@@ -105,6 +115,11 @@ impl Feature {
             Feature::MotionIndicator => "motion_indicator",
             Feature::Events => "events",
             Feature::HubReporting => "hub_reporting",
+            Feature::HubNetwork => "hub_network",
+            Feature::OfflineFor => "offline_for",
+            Feature::Clips => "clips",
+            Feature::ZonesOff => "zones_off",
+            Feature::SilentOnline => "silent_online",
         }
     }
 
@@ -137,19 +152,24 @@ impl Feature {
             Feature::BatteryAge => &["new", "months", "old"],
             Feature::Availability => &["online", "offline", "sleeping", "never_seen"],
             Feature::Battery => &["ok", "low", "critical"],
-            Feature::Signal => &["strong", "fair", "weak"],
+            Feature::Signal => &["strong", "fair", "poor", "weak"],
             Feature::Reconnects => &["none", "few", "many"],
             Feature::FleetOffline => &["none", "some", "most"],
             Feature::HubStorage => &["ok", "low", "full"],
             Feature::Arming => &["armed_and_detecting", "disarmed", "detection_off"],
             Feature::Events => EVENT_VALUES,
+            Feature::HubNetwork => &["ok", "address_changed", "upstream_lost", "no_network"],
+            Feature::OfflineFor => &["minutes", "within_hour", "hours", "over_6h"],
+            Feature::Clips => &["none", "fewer", "usual"],
+            Feature::ZonesOff => &["none", "some", "most"],
             Feature::SetupCompleted
             | Feature::OtherDevicesOnline
             | Feature::WifiPasswordChanged
             | Feature::Recording
             | Feature::HubOnline
             | Feature::MotionIndicator
-            | Feature::HubReporting => YES_NO,
+            | Feature::HubReporting
+            | Feature::SilentOnline => YES_NO,
         }
     }
 
@@ -214,7 +234,9 @@ pub fn battery_band(resting_mv: Option<f64>, loaded_mv: Option<f64>) -> Option<u
     })
 }
 
-/// Signal bands: above −67 dBm video streams comfortably; below −77 dBm links drop.
+/// Signal bands: above −67 dBm video streams comfortably; down to −73 dBm a link holds
+/// with the odd drop; below that drops come several times an hour (`poor`), and below
+/// −78 dBm the link barely holds at all (`weak`).
 pub fn signal_band(rssi_dbm: &[f64]) -> Option<usize> {
     // The median of the last five readings: one bad sample is not a weak link.
     let tail: Vec<f64> = rssi_dbm.iter().rev().take(5).copied().collect();
@@ -226,11 +248,52 @@ pub fn signal_band(rssi_dbm: &[f64]) -> Option<usize> {
     let median = sorted[sorted.len() / 2];
     Some(if median >= -67.0 {
         0
-    } else if median >= -77.0 {
+    } else if median >= -73.0 {
+        1
+    } else if median >= -78.0 {
+        2
+    } else {
+        3
+    })
+}
+
+/// The last day's clips against the camera's usual day: none at all, fewer than 40 % of
+/// usual, or about as usual. Without the usual figure, one or two clips count as fewer.
+pub fn clips_band(last_day: f64, usual: Option<f64>) -> usize {
+    if last_day < 0.5 {
+        return 0;
+    }
+    let fewer = match usual {
+        Some(u) if u > 0.0 => last_day < 0.4 * u,
+        _ => last_day < 3.0,
+    };
+    if fewer { 1 } else { 2 }
+}
+
+/// How much of the activity-zone grid is off: none, some (a street or a window masked),
+/// or most (30 % or more).
+pub fn zones_off_band(pct: f64) -> usize {
+    if pct < 1.0 {
+        0
+    } else if pct < 30.0 {
         1
     } else {
         2
-    })
+    }
+}
+
+/// How long an offline camera has been silent: minutes (a drop that is still clearing),
+/// within the hour (a typical outage), hours, or over six hours (nobody has noticed yet).
+pub fn offline_band(minutes: f64) -> usize {
+    if minutes < 10.0 {
+        0
+    } else if minutes < 60.0 {
+        1
+    } else if minutes < 360.0 {
+        2
+    } else {
+        3
+    }
 }
 
 /// Everything the case says, as findings. Battery findings are dropped for mains
@@ -346,11 +409,39 @@ pub fn findings(case: &Case) -> Vec<Finding> {
         Feature::Events,
         t.recent_events.as_deref().map(telling_event),
     );
-    // The hub's own health: a case whose telemetry the hub computed comes from a hub
-    // that is running. (Its absence says nothing: an owner's case file may omit it.)
-    if t.availability.is_some() {
-        push(Feature::HubReporting, Some(0));
+    if t.availability == Some(SeenAvailability::Offline) {
+        push(Feature::OfflineFor, t.minutes_since_seen.map(offline_band));
     }
+    // An online camera sends telemetry every 30 s: two minutes of silence on a live
+    // session means the camera itself has stopped talking.
+    if t.availability == Some(SeenAvailability::Online) {
+        push(
+            Feature::SilentOnline,
+            t.minutes_since_seen.map(|m| yes_no(m >= 2.0)),
+        );
+    }
+    // Whether the hub answered: said outright by a live client, or implied by telemetry
+    // only a running hub computes. (Silence says nothing: an owner's case file may
+    // leave the hub out.)
+    let answered = t
+        .hub_answered
+        .or_else(|| t.availability.is_some().then_some(true));
+    push(Feature::HubReporting, answered.map(yes_no));
+    push(
+        Feature::Clips,
+        t.clips_last_day
+            .map(|c| clips_band(c, t.clips_per_day_usual)),
+    );
+    push(Feature::ZonesOff, t.zones_off_pct.map(zones_off_band));
+    push(
+        Feature::HubNetwork,
+        t.hub_network.map(|n| match n {
+            HubNetwork::Ok => 0,
+            HubNetwork::AddressChanged => 1,
+            HubNetwork::UpstreamLost => 2,
+            HubNetwork::NoNetwork => 3,
+        }),
+    );
     out
 }
 
@@ -460,7 +551,42 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
             "battery_low" => "the camera reported a low battery".into(),
             _ => "the camera was reset recently".into(),
         },
-        Feature::HubReporting => "the hub is running and reporting on the camera".into(),
+        Feature::HubReporting => {
+            if yes {
+                "the hub is running and reporting on the camera".into()
+            } else {
+                "the hub did not answer".into()
+            }
+        }
+        Feature::HubNetwork => match v {
+            "ok" => "the hub's own network is fine".into(),
+            "address_changed" => "the router gave the hub a new address".into(),
+            "upstream_lost" => "the hub lost its connection to the router".into(),
+            _ => "the hub has no network at all".into(),
+        },
+        Feature::Clips => match (t.clips_last_day, t.clips_per_day_usual) {
+            (Some(c), Some(u)) => format!("{c} clips in the last day against {u:.0} usually"),
+            (Some(c), None) => format!("{c} clips in the last day"),
+            _ => format!("clips: {v}"),
+        },
+        Feature::SilentOnline => {
+            if yes {
+                format!(
+                    "it is connected but has sent nothing for {} minutes",
+                    t.minutes_since_seen.unwrap_or(0.0)
+                )
+            } else {
+                "it is connected and sending telemetry".into()
+            }
+        }
+        Feature::ZonesOff => format!(
+            "{:.0} % of the activity-zone grid is switched off",
+            t.zones_off_pct.unwrap_or(0.0)
+        ),
+        Feature::OfflineFor => format!(
+            "it has been offline for {} minutes",
+            t.minutes_since_seen.unwrap_or(0.0)
+        ),
         Feature::MotionIndicator => {
             if yes {
                 "the motion indicator setting is on".into()

@@ -37,13 +37,29 @@ pub fn after_failure(kb: &KnowledgeBase, belief: &Belief, action: ActionId) -> B
     normalised(p, belief)
 }
 
-/// P(fault | everything the case says).
+/// P(fault | everything the case says). Each fault's forms are weighed apart (the
+/// findings are independent given the fault *and its form*), then summed: a fault
+/// whose forms leave opposite traces is not judged by a blurred average of them.
 pub fn posterior(kb: &KnowledgeBase, case: &Case, priors: &Priors) -> Belief {
-    let mut belief = priors.effective(kb, case.profile);
-    for finding in evidence::findings(case) {
-        belief = update(kb, &belief, finding);
+    let prior = priors.effective(kb, case.profile);
+    let findings = evidence::findings(case);
+    let mut p = [0.0; FAULT_COUNT];
+    for f in FaultId::ALL {
+        if prior[f.index()] == 0.0 {
+            continue;
+        }
+        p[f.index()] = kb
+            .form_shares(*f)
+            .iter()
+            .enumerate()
+            .map(|(k, share)| {
+                findings.iter().fold(prior[f.index()] * share, |w, e| {
+                    w * kb.form_likelihood(e.feature, *f, k, e.value)
+                })
+            })
+            .sum();
     }
-    belief
+    normalised(p, &prior)
 }
 
 /// How strongly a finding speaks for `fault` against the other faults as the prior

@@ -40,6 +40,11 @@ struct RawFault {
     prior: Reasoned,
     #[serde(default)]
     by_profile: BTreeMap<String, Reasoned>,
+    /// The distinct ways the fault arises, with the share of each (normalised). Evidence
+    /// can differ by form: a password typo at setup and a router password changed later
+    /// are one fault with opposite availability, events and timing.
+    #[serde(default)]
+    forms: BTreeMap<String, Reasoned>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +75,9 @@ struct RawEvidence {
     default: Option<RawDist>,
     #[serde(default)]
     by_fault: BTreeMap<String, RawDist>,
+    /// `by_form.<fault>.<form>`: a row for one form of a fault (else the fault's row).
+    #[serde(default)]
+    by_form: BTreeMap<String, BTreeMap<String, RawDist>>,
 }
 
 /// A knowledge base that cannot be used, and where.
@@ -103,8 +111,14 @@ pub struct KnowledgeBase {
     fixes: [[f64; FAULT_COUNT]; ACTION_COUNT],
     fixes_why: Vec<Vec<String>>,
     question_cost: Vec<f64>,
-    /// `[feature][fault][value]`, each row summing to 1.
+    /// `[feature][fault][value]`, each row summing to 1: the fault's forms mixed by share.
     likelihood: Vec<Vec<Vec<f64>>>,
+    /// `[fault]`: the forms' names (one unnamed form for a fault without forms).
+    form_names: Vec<Vec<String>>,
+    /// `[fault][form]`: each form's share of the fault, summing to 1.
+    form_share: Vec<Vec<f64>>,
+    /// `[feature][fault][form][value]`, each row summing to 1.
+    form_likelihood: Vec<Vec<Vec<Vec<f64>>>>,
     /// `[feature][fault][value]`: the reason for that number (empty for leak values).
     likelihood_why: Vec<Vec<Vec<String>>>,
 }
@@ -124,6 +138,37 @@ fn checked(place: &str, r: &Reasoned, lo: f64, hi: f64) -> Result<f64, KbError> 
         return Err(invalid(place, format!("{} is outside {lo}..={hi}", r.v)));
     }
     Ok(r.v)
+}
+
+/// One row of an evidence table: listed values, the leak for the rest, normalised; and
+/// the reasons beside the listed values.
+fn row(
+    feature: Feature,
+    place: &str,
+    dist: &RawDist,
+    leak: f64,
+) -> Result<(Vec<f64>, Vec<String>), KbError> {
+    let mut row = vec![leak; feature.values().len()];
+    let mut why = vec![String::new(); feature.values().len()];
+    for (value, p) in dist {
+        let i = feature.value_index(value).ok_or_else(|| {
+            invalid(
+                place,
+                format!(
+                    "unknown value '{value}' (known: {})",
+                    feature.values().join(", ")
+                ),
+            )
+        })?;
+        row[i] = checked(&format!("{place}.{value}"), p, 0.0, 1.0)?;
+        why[i] = p.why.clone();
+    }
+    let sum: f64 = row.iter().sum();
+    if sum <= 0.0 {
+        return Err(invalid(place, "row sums to zero"));
+    }
+    row.iter_mut().for_each(|x| *x /= sum);
+    Ok((row, why))
 }
 
 impl KnowledgeBase {
@@ -169,10 +214,31 @@ impl KnowledgeBase {
                 prior_why[profile_slot(Some(p))][id.index()] = value.why.clone();
             }
         }
+        let mut form_names = vec![vec![String::new()]; FAULT_COUNT];
+        let mut form_share = vec![vec![1.0]; FAULT_COUNT];
         for f in FaultId::ALL {
-            if !raw.faults.contains_key(f.as_str()) {
-                return Err(invalid("faults", format!("fault '{f}' has no prior")));
+            let fault = raw
+                .faults
+                .get(f.as_str())
+                .ok_or_else(|| invalid("faults", format!("fault '{f}' has no prior")))?;
+            if fault.forms.is_empty() {
+                continue;
             }
+            let mut shares = Vec::new();
+            for (form, share) in &fault.forms {
+                shares.push(checked(
+                    &format!("faults.{f}.forms.{form}"),
+                    share,
+                    0.0,
+                    1.0,
+                )?);
+            }
+            let sum: f64 = shares.iter().sum();
+            if sum <= 0.0 {
+                return Err(invalid(format!("faults.{f}.forms"), "shares sum to zero"));
+            }
+            form_share[f.index()] = shares.iter().map(|x| x / sum).collect();
+            form_names[f.index()] = fault.forms.keys().cloned().collect();
         }
 
         let mut action_cost = [0.0; ACTION_COUNT];
@@ -235,6 +301,7 @@ impl KnowledgeBase {
 
         let mut likelihood = Vec::new();
         let mut likelihood_why = Vec::new();
+        let mut form_likelihood = Vec::new();
         for feature in Feature::ALL {
             let name = feature.as_str();
             let ev = raw
@@ -244,41 +311,63 @@ impl KnowledgeBase {
             let leak = checked(&format!("evidence.{name}.leak"), &ev.leak, 0.0, 1.0)?;
             let mut rows = Vec::new();
             let mut rows_why = Vec::new();
+            let mut rows_by_form = Vec::new();
             for f in FaultId::ALL {
-                let (place, dist) = match ev.by_fault.get(f.as_str()) {
-                    Some(d) => (format!("evidence.{name}.by_fault.{f}"), d),
-                    None => match &ev.default {
-                        Some(d) => (format!("evidence.{name}.default"), d),
-                        None => {
-                            return Err(invalid(
-                                format!("evidence.{name}"),
-                                format!("no row for fault '{f}' and no default"),
-                            ));
-                        }
-                    },
+                let fault_row = match ev.by_fault.get(f.as_str()) {
+                    Some(d) => Some(row(
+                        feature,
+                        &format!("evidence.{name}.by_fault.{f}"),
+                        d,
+                        leak,
+                    )?),
+                    None => None,
                 };
-                let mut row = vec![leak; feature.values().len()];
+                let default_row = match &ev.default {
+                    Some(d) => Some(row(feature, &format!("evidence.{name}.default"), d, leak)?),
+                    None => None,
+                };
+                let by_form = ev.by_form.get(f.as_str());
+                let mut form_rows = Vec::new();
+                let mut mixed = vec![0.0; feature.values().len()];
                 let mut why = vec![String::new(); feature.values().len()];
-                for (value, p) in dist {
-                    let i = feature.value_index(value).ok_or_else(|| {
-                        invalid(
-                            &place,
-                            format!(
-                                "unknown value '{value}' (known: {})",
-                                feature.values().join(", ")
-                            ),
-                        )
-                    })?;
-                    row[i] = checked(&format!("{place}.{value}"), p, 0.0, 1.0)?;
-                    why[i] = p.why.clone();
+                for (k, form) in form_names[f.index()].iter().enumerate() {
+                    let (r, w) = match by_form.and_then(|m| m.get(form)) {
+                        Some(d) => row(
+                            feature,
+                            &format!("evidence.{name}.by_form.{f}.{form}"),
+                            d,
+                            leak,
+                        )?,
+                        None => fault_row
+                            .clone()
+                            .or_else(|| default_row.clone())
+                            .ok_or_else(|| {
+                                invalid(
+                                    format!("evidence.{name}"),
+                                    format!("no row for fault '{f}' and no default"),
+                                )
+                            })?,
+                    };
+                    let share = form_share[f.index()][k];
+                    for (i, p) in r.iter().enumerate() {
+                        mixed[i] += share * p;
+                        if why[i].is_empty() {
+                            why[i] = w[i].clone();
+                        }
+                    }
+                    form_rows.push(r);
                 }
-                let sum: f64 = row.iter().sum();
-                if sum <= 0.0 {
-                    return Err(invalid(place, "row sums to zero"));
+                if let Some(extra) =
+                    by_form.and_then(|m| m.keys().find(|k| !form_names[f.index()].contains(k)))
+                {
+                    return Err(invalid(
+                        format!("evidence.{name}.by_form.{f}"),
+                        format!("unknown form '{extra}' (declare it in faults.{f}.forms)"),
+                    ));
                 }
-                row.iter_mut().for_each(|x| *x /= sum);
-                rows.push(row);
+                rows.push(mixed);
                 rows_why.push(why);
+                rows_by_form.push(form_rows);
             }
             if let Some(extra) = ev.by_fault.keys().find(|k| k.parse::<FaultId>().is_err()) {
                 return Err(invalid(
@@ -286,6 +375,13 @@ impl KnowledgeBase {
                     format!("unknown fault '{extra}'"),
                 ));
             }
+            if let Some(extra) = ev.by_form.keys().find(|k| k.parse::<FaultId>().is_err()) {
+                return Err(invalid(
+                    format!("evidence.{name}.by_form"),
+                    format!("unknown fault '{extra}'"),
+                ));
+            }
+            form_likelihood.push(rows_by_form);
             likelihood.push(rows);
             likelihood_why.push(rows_why);
         }
@@ -310,6 +406,9 @@ impl KnowledgeBase {
             question_cost,
             likelihood,
             likelihood_why,
+            form_names,
+            form_share,
+            form_likelihood,
         })
     }
 
@@ -359,6 +458,27 @@ impl KnowledgeBase {
     /// P(the feature takes this value | the fault).
     pub fn likelihood(&self, feature: Feature, fault: FaultId, value: usize) -> f64 {
         self.likelihood[feature.index()][fault.index()][value]
+    }
+
+    /// Each form's share of the fault (one form of share 1 for most faults).
+    pub fn form_shares(&self, fault: FaultId) -> &[f64] {
+        &self.form_share[fault.index()]
+    }
+
+    /// The names of the fault's forms (one empty name for a fault without forms).
+    pub fn form_names(&self, fault: FaultId) -> &[String] {
+        &self.form_names[fault.index()]
+    }
+
+    /// P(the feature takes this value | the fault, in this form).
+    pub fn form_likelihood(
+        &self,
+        feature: Feature,
+        fault: FaultId,
+        form: usize,
+        value: usize,
+    ) -> f64 {
+        self.form_likelihood[feature.index()][fault.index()][form][value]
     }
 
     pub fn likelihood_why(&self, feature: Feature, fault: FaultId, value: usize) -> &str {

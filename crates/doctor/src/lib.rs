@@ -19,7 +19,9 @@ pub mod plan;
 pub mod priors;
 pub mod session;
 
-pub use case::{Case, CaseError, CaseSettings, Observations, SeenAvailability, Telemetry, When};
+pub use case::{
+    Case, CaseError, CaseSettings, HubNetwork, Observations, SeenAvailability, Telemetry, When,
+};
 pub use diagnose::{Cause, Diagnosis, Step, StepAction, StepKind, diagnose};
 pub use ids::{ActionId, FaultId, QuestionId};
 pub use kb::KnowledgeBase;

@@ -90,9 +90,17 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
     if keep(rng, 0.3) {
         co.hub_online = o.hub_online;
     }
+    // A live doctor asks the hub for the case: it knows whether the hub answered (an
+    // owner who types a case by hand, now and then, does not say).
+    if keep(rng, 0.8) {
+        case.telemetry.hub_answered = Some(truth.hub_reachable);
+    }
     if truth.hub_reachable {
         let src = &t.telemetry;
         let ct: &mut Telemetry = &mut case.telemetry;
+        if keep(rng, 0.95) {
+            ct.hub_network = src.hub_network;
+        }
         if keep(rng, 0.95) {
             ct.availability = src.availability;
             ct.minutes_since_seen = src.minutes_since_seen;
@@ -116,6 +124,11 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
         }
         if keep(rng, 0.9) {
             ct.settings = src.settings.clone();
+            ct.zones_off_pct = src.zones_off_pct;
+        }
+        if keep(rng, 0.9) {
+            ct.clips_last_day = src.clips_last_day;
+            ct.clips_per_day_usual = src.clips_per_day_usual;
         }
         if keep(rng, 0.9) {
             ct.recent_events = src.recent_events.clone();
@@ -229,10 +242,11 @@ pub fn doctor_session(
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct FaultScore {
     pub cases: usize,
-    /// Top cause right when the doctor proposes its first repair (after its questions).
+    /// Top cause right from the case as given, before any question (the bar's top-1).
     pub top1_correct: usize,
-    /// Top cause right from the case alone, before any question.
-    pub top1_correct_without_questions: usize,
+    /// Top cause right when the doctor proposes its first repair, after the questions it
+    /// chose to ask (reported beside the bar, not instead of it).
+    pub top1_correct_after_questions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,10 +270,15 @@ pub struct EvalReport {
     pub seed: u64,
     pub tuning_seed: u64,
     pub cases: usize,
-    /// Top-1 when the doctor proposes its first repair, after the questions it chose to
-    /// ask a simulated owner (the interactive doctor's diagnosis).
+    /// Top-1: the first cause named for the case as given (`diagnose --case`, before
+    /// any question). This is the figure SPEC §10's bar is about.
     pub top1_accuracy: f64,
-    /// Top-1 from the case alone (`diagnose --case` without answers).
+    /// Top-1 when the interactive doctor proposes its first repair, after the questions
+    /// it chose to ask a simulated owner. A separate figure, not the bar's.
+    pub top1_accuracy_after_questions: f64,
+    /// The same figure as `top1_accuracy` under the name the CLI's text line reads (the
+    /// bar's top-1 is the one without questions); not in the JSON.
+    #[serde(skip)]
     pub top1_accuracy_without_questions: f64,
     pub by_fault: BTreeMap<String, FaultScore>,
     /// Faulty cases (not `no_fault`) whose repair costs are compared.
@@ -286,7 +305,7 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         .iter()
         .map(|f| (f.as_str().to_string(), FaultScore::default()))
         .collect();
-    let (mut correct, mut correct_alone) = (0, 0);
+    let (mut correct, mut correct_after_questions) = (0, 0);
     let (mut doctor_sum, mut guide_sum, mut cost_cases) = (0.0, 0.0, 0);
     let (mut plan_sum, mut opt_sum, mut policy_sum, mut worst) = (0.0, 0.0, 0.0, 0.0f64);
     for _ in 0..cases {
@@ -298,13 +317,13 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
             .get_mut(truth.fault.as_str())
             .expect("every fault listed");
         score.cases += 1;
-        if top == truth.fault {
+        if top_fault(&belief) == truth.fault {
             correct += 1;
             score.top1_correct += 1;
         }
-        if top_fault(&belief) == truth.fault {
-            correct_alone += 1;
-            score.top1_correct_without_questions += 1;
+        if top == truth.fault {
+            correct_after_questions += 1;
+            score.top1_correct_after_questions += 1;
         }
         if truth.fault == FaultId::NoFault {
             continue;
@@ -335,7 +354,8 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         tuning_seed: TUNING_SEED,
         cases,
         top1_accuracy: top1,
-        top1_accuracy_without_questions: correct_alone as f64 / cases.max(1) as f64,
+        top1_accuracy_after_questions: correct_after_questions as f64 / cases.max(1) as f64,
+        top1_accuracy_without_questions: top1,
         by_fault,
         cost_cases,
         mean_cost_doctor_min: doctor_sum / n,

@@ -8,7 +8,9 @@
 //! "weak" because it drops more than twice an hour), not from a table of the doctor's.
 
 use super::rng::Rng;
-use crate::case::{Case, CaseSettings, Observations, SeenAvailability, Telemetry, When};
+use crate::case::{
+    Case, CaseSettings, HubNetwork, Observations, SeenAvailability, Telemetry, When,
+};
 use crate::ids::{ActionId, FaultId};
 use watchlight_protocol::{ConditionId, EventKind, LightId, ProfileId};
 
@@ -132,6 +134,8 @@ struct Camera {
     battery_age_months: f64,
     soc: f64,
     always_on: bool,
+    /// Motion events a day in view (what drains the battery and fills the clip list).
+    events_per_day: f64,
 }
 
 impl Camera {
@@ -192,6 +196,7 @@ fn draw_camera(rng: &mut Rng, far: bool, draining: bool) -> Camera {
         battery_age_months: age,
         soc: (1.0 - age * drain_per_month).max(0.0),
         always_on: rng.chance(0.1),
+        events_per_day,
     }
 }
 
@@ -243,6 +248,9 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
     let mut hub_reachable = true;
     let mut when = When::Continuous;
     let mut reconnects = cam.reconnects;
+    // Minutes since the hub last heard anything from a camera it still counts online
+    // (telemetry comes every 30 s; only a hung camera goes quiet on a live session).
+    let mut silent_min = 0.0;
     // Events the hub recorded for this camera over the last day.
     let mut events: Vec<EventKind> = Vec::new();
     // What is happening when the owner looks: motion in view now and then.
@@ -445,11 +453,15 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
                 ConditionId::Idle,
             ]));
             offline_min = 5.0;
-            availability = if rng.chance(0.7) {
+            // A hung battery camera misses its check-ins, so the hub marks it offline
+            // (SPEC §5); a mains one may keep its MQTT session alive, but it sends no
+            // telemetry: the hub last heard from it when it hung.
+            availability = if rng.chance(0.7) || cam.on_battery() {
                 SeenAvailability::Offline
             } else {
                 availability
             };
+            silent_min = offline_min;
             o.recording = Some(false);
             reconnects = rng.poisson(1.0) as f64;
         }
@@ -514,6 +526,13 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             _ => {}
         }
     }
+    // Likewise a link that the physics makes drop more than twice an hour is weak,
+    // whatever brought the owner here (the rule the far-camera incident labels by; a
+    // healthy-looking camera at -75 dBm used to be labelled `no_fault` while its twin
+    // from the far-camera incident was `wifi_signal_weak`).
+    if fault == FaultId::NoFault && reconnect_rate_per_hour(cam.rssi) >= 2.0 {
+        fault = FaultId::WifiSignalWeak;
+    }
     // The battery reports its own state changes (SPEC §6), whatever else is wrong;
     // a critical event can be lost when the camera shuts down.
     if cam.on_battery() {
@@ -544,20 +563,35 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
     {
         conditions.push(ConditionId::Recording);
     }
-    let light = light_of(&conditions, offline_min, cam.always_on);
+    // A camera whose battery is exhausted has shut down: no dim status light either.
+    let glows = cam.always_on && fault != FaultId::BatteryDead;
+    let light = light_of(&conditions, offline_min, glows);
     if light == LightId::RedFlashOnMotion {
         when = When::OnMotion;
     }
 
+    // The hub's own network, as its light and its log show it. A router outage takes
+    // the hub's gateway too; a new address is how a running hub loses its cameras; any
+    // other home sees its internet blip or its lease renewed now and then.
+    let hub_network = match incident {
+        Incident::RouterOutage if rng.chance(0.8) => HubNetwork::UpstreamLost,
+        Incident::RouterOutage => HubNetwork::NoNetwork,
+        Incident::HubAddressChanged if rng.chance(0.9) => HubNetwork::AddressChanged,
+        _ => match rng.weighted(&[0.95, 0.02, 0.03]) {
+            0 => HubNetwork::Ok,
+            1 => HubNetwork::AddressChanged,
+            _ => HubNetwork::UpstreamLost,
+        },
+    };
     let (resting, loaded) = cam.battery();
     let profile = cam.profile;
     let on_battery = cam.on_battery();
-    let telemetry = Telemetry {
+    let mut telemetry = Telemetry {
         availability: Some(availability),
         minutes_since_seen: Some(if availability == SeenAvailability::Offline {
             offline_min.round()
         } else {
-            0.0
+            silent_min
         }),
         battery_resting_mv: if on_battery {
             series(rng, resting, 8.0, 3)
@@ -580,7 +614,38 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         hub_storage_free_pct: Some((storage_free * 10.0).round() / 10.0),
         settings: Some(settings),
         recent_events: Some(events),
+        hub_network: Some(hub_network),
+        hub_answered: Some(hub_reachable),
+        ..Default::default()
     };
+    // The clip list the hub keeps. A camera that worked records its usual day, less the
+    // part of the day it has been offline, disarmed, masked or refused storage (clips
+    // queued on an offline camera arrive later, not in this day's list).
+    let recorded_share = match incident {
+        Incident::Disarmed | Incident::DetectionOff if rng.chance(0.6) => 0.0,
+        Incident::Disarmed | Incident::DetectionOff => rng.uniform(0.0, 0.5),
+        Incident::ZonesMisdrawn => rng.uniform(0.0, 0.25),
+        Incident::DiskFull => rng.uniform(0.0, 0.05),
+        // A failing part records little, from whenever it began to fail.
+        Incident::HardwareBroken => rng.uniform(0.0, 0.6),
+        _ if availability == SeenAvailability::NeverSeen => 0.0,
+        _ if availability == SeenAvailability::Offline => (1.0 - offline_min / 1440.0).max(0.0),
+        _ => 1.0,
+    };
+    let worked_before = o.setup_completed == Some(true);
+    telemetry.clips_last_day = Some(rng.poisson(cam.events_per_day * recorded_share) as f64);
+    telemetry.clips_per_day_usual =
+        worked_before.then_some((cam.events_per_day * 10.0).round() / 10.0);
+    // Activity zones: most owners never touch them, some mask a street or a window; a
+    // misdrawn grid switches off a large part of the view, or the one spot that matters.
+    let zones_off = if incident == Incident::ZonesMisdrawn {
+        rng.uniform(15.0, 90.0)
+    } else if rng.chance(0.35) {
+        rng.uniform(5.0, 45.0)
+    } else {
+        0.0
+    };
+    telemetry.zones_off_pct = Some(zones_off.round());
     o.light = Some(light);
     o.when = Some(when);
     if !on_battery {
