@@ -28,6 +28,9 @@ const SALT_BYTES: usize = 12;
 pub const CONFIG_FILE: &str = "mosquitto.conf";
 pub const PASSWORD_FILE: &str = "mosquitto.passwd";
 pub const ACL_FILE: &str = "mosquitto.acl";
+/// Where Mosquitto writes its process id: the hub reads it to send `SIGHUP` after it
+/// changes the password file ([`crate::passwd::PasswordFile`]).
+pub const PID_FILE: &str = "mosquitto.pid";
 
 /// A line's worth of Mosquitto password hash for `token`, salted afresh:
 /// `$7$101$<salt>$<hash>`. The hub computes it when it issues a token (it keeps only
@@ -91,6 +94,8 @@ pub struct MosquittoFiles {
     pub config: PathBuf,
     pub password_file: PathBuf,
     pub acl_file: PathBuf,
+    /// Written by Mosquitto itself once it runs.
+    pub pid_file: PathBuf,
 }
 
 impl MosquittoSetup {
@@ -126,6 +131,7 @@ impl MosquittoSetup {
             config: dir.join(CONFIG_FILE),
             password_file: dir.join(PASSWORD_FILE),
             acl_file: dir.join(ACL_FILE),
+            pid_file: dir.join(PID_FILE),
         };
         write_atomically(&files.password_file, &self.password_file_text(), 0o600)?;
         write_atomically(&files.acl_file, &acl_text(&self.home), 0o644)?;
@@ -146,6 +152,7 @@ impl MosquittoSetup {
         let _ = writeln!(conf, "allow_anonymous false");
         let _ = writeln!(conf, "password_file {}", files.password_file.display());
         let _ = writeln!(conf, "acl_file {}", files.acl_file.display());
+        let _ = writeln!(conf, "pid_file {}", files.pid_file.display());
         if running_as_root() {
             // Mosquitto started as root drops to user `mosquitto`, who could not read
             // these files; a private instance stays with its caller.

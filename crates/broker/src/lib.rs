@@ -31,6 +31,7 @@
 pub mod acl;
 mod auth;
 pub mod external;
+pub mod passwd;
 mod registry;
 pub mod testing;
 pub mod tls;
