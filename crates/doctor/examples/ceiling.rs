@@ -128,6 +128,9 @@ fn main() {
     let mut rng = Rng::new(test_seed);
     let (mut seen, mut opt_right, mut doc_right_seen, mut doc_right, mut unseen) = (0, 0, 0, 0, 0);
     let mut oracle_right = 0;
+    // By group: [no telemetry, never seen, the rest] x [cases, common, optimal right on
+    // common, doctor right on common, doctor right].
+    let mut groups = [[0usize; 5]; 3];
     let mut oracle_confusion: HashMap<(FaultId, FaultId), usize> = HashMap::new();
     let mut opt_confusion: HashMap<(FaultId, FaultId), usize> = HashMap::new();
     for _ in 0..test_cases {
@@ -136,6 +139,32 @@ fn main() {
         let doctor = eval::top_fault(&infer::posterior(kb, &given, &Priors::default()));
         if doctor == truth.fault {
             doc_right += 1;
+        }
+        let group = if given.telemetry.availability.is_none() {
+            0
+        } else if given.telemetry.availability
+            == Some(watchlight_doctor::SeenAvailability::NeverSeen)
+        {
+            1
+        } else {
+            2
+        };
+        groups[group][0] += 1;
+        if doctor == truth.fault {
+            groups[group][4] += 1;
+        }
+        if let Some(counts) = table
+            .get(&signature(&given))
+            .filter(|c| c.iter().sum::<u32>() >= min_count)
+        {
+            groups[group][1] += 1;
+            let best = FaultId::ALL
+                .iter()
+                .copied()
+                .max_by_key(|f| counts[f.index()])
+                .expect("faults");
+            groups[group][2] += (best == truth.fault) as usize;
+            groups[group][3] += (doctor == truth.fault) as usize;
         }
         let fitted = oracle.best(&signature(&given));
         if fitted == truth.fault {
@@ -184,6 +213,25 @@ fn main() {
         pct(opt_right, test_cases),
         pct(doc_right, test_cases)
     );
+    for (name, g) in [
+        "hub not reachable (no telemetry)",
+        "never seen (setup)",
+        "the rest",
+    ]
+    .iter()
+    .zip(groups)
+    {
+        println!(
+            "{name}: {} cases ({:.1} % of all), doctor {:.2} %; common patterns {} ({:.0} %): optimal {:.2} %, doctor {:.2} %",
+            g[0],
+            pct(g[0], test_cases),
+            pct(g[4], g[0]),
+            g[1],
+            pct(g[1], g[0]),
+            pct(g[2], g[1]),
+            pct(g[3], g[1])
+        );
+    }
     println!(
         "reference model fitted to the world: {:.2} %",
         pct(oracle_right, test_cases)

@@ -13,6 +13,10 @@ fn main() {
     for _ in 0..cases {
         let truth = world::draw(&mut rng);
         let given = eval::observe(&truth, &mut rng);
+        // WITH_HUB=1: only cases that carry the hub's telemetry.
+        if std::env::var("WITH_HUB").is_ok() && given.telemetry.availability.is_none() {
+            continue;
+        }
         let top = if std::env::var("ALONE").is_ok() {
             eval::top_fault(&infer::posterior(kb, &given, &Priors::default()))
         } else {

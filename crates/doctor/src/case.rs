@@ -412,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn the_hub_health_and_clip_fields_parse_and_are_checked() {
+        let case = Case::from_json(
+            r#"{"telemetry":{"hub_network":"upstream_lost","hub_answered":true,
+                "clips_last_day":3,"clips_per_day_usual":20.5,"zones_off_pct":40}}"#,
+        )
+        .unwrap();
+        assert_eq!(case.telemetry.hub_network, Some(HubNetwork::UpstreamLost));
+        assert_eq!(case.telemetry.hub_answered, Some(true));
+        assert_eq!(case.telemetry.clips_last_day, Some(3.0));
+        let err = Case::from_json(r#"{"telemetry":{"hub_network":"wobbly"}}"#).unwrap_err();
+        assert!(err.to_string().contains("telemetry.hub_network"), "{err}");
+        assert!(err.to_string().contains("wobbly"), "{err}");
+        let err = Case::from_json(r#"{"telemetry":{"zones_off_pct":150}}"#).unwrap_err();
+        assert!(err.to_string().contains("telemetry.zones_off_pct"), "{err}");
+        let err = Case::from_json(r#"{"telemetry":{"clips_last_day":-1}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("telemetry.clips_last_day"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn wrong_types_and_broken_json_are_clear() {
         let err = Case::from_json(r#"{"observations":{"recording":"yes"}}"#).unwrap_err();
         assert!(err.to_string().contains("observations.recording"), "{err}");

@@ -596,3 +596,64 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Telemetry;
+
+    fn value(case: &Case, feature: Feature) -> Option<&'static str> {
+        findings(case)
+            .into_iter()
+            .find(|f| f.feature == feature)
+            .map(|f| f.value_str())
+    }
+
+    #[test]
+    fn numbers_fall_into_their_bands() {
+        assert_eq!(signal_band(&[-60.0, -90.0, -61.0, -62.0, -59.0]), Some(0));
+        assert_eq!(signal_band(&[-70.0]), Some(1));
+        assert_eq!(signal_band(&[-75.0]), Some(2));
+        assert_eq!(signal_band(&[-80.0]), Some(3));
+        assert_eq!(offline_band(3.0), 0);
+        assert_eq!(offline_band(30.0), 1);
+        assert_eq!(offline_band(200.0), 2);
+        assert_eq!(offline_band(800.0), 3);
+        // Clips against the camera's usual day; without it, one or two count as fewer.
+        assert_eq!(clips_band(0.0, Some(20.0)), 0);
+        assert_eq!(clips_band(5.0, Some(20.0)), 1);
+        assert_eq!(clips_band(12.0, Some(20.0)), 2);
+        assert_eq!(clips_band(2.0, None), 1);
+        assert_eq!(zones_off_band(0.0), 0);
+        assert_eq!(zones_off_band(20.0), 1);
+        assert_eq!(zones_off_band(60.0), 2);
+    }
+
+    #[test]
+    fn whether_the_hub_answered_is_said_or_implied() {
+        let mut case = Case::default();
+        assert_eq!(value(&case, Feature::HubReporting), None);
+        case.telemetry.availability = Some(SeenAvailability::Offline);
+        assert_eq!(value(&case, Feature::HubReporting), Some("yes"));
+        case.telemetry = Telemetry {
+            hub_answered: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(value(&case, Feature::HubReporting), Some("no"));
+    }
+
+    #[test]
+    fn silence_counts_only_on_a_live_session_and_offline_time_only_offline() {
+        let mut case = Case::default();
+        case.telemetry.availability = Some(SeenAvailability::Online);
+        case.telemetry.minutes_since_seen = Some(5.0);
+        assert_eq!(value(&case, Feature::SilentOnline), Some("yes"));
+        assert_eq!(value(&case, Feature::OfflineFor), None);
+        case.telemetry.minutes_since_seen = Some(0.0);
+        assert_eq!(value(&case, Feature::SilentOnline), Some("no"));
+        case.telemetry.availability = Some(SeenAvailability::Offline);
+        case.telemetry.minutes_since_seen = Some(90.0);
+        assert_eq!(value(&case, Feature::SilentOnline), None);
+        assert_eq!(value(&case, Feature::OfflineFor), Some("hours"));
+    }
+}

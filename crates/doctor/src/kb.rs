@@ -527,6 +527,35 @@ mod tests {
     }
 
     #[test]
+    fn a_fault_with_forms_mixes_their_rows_by_share() {
+        let kb = KnowledgeBase::from_toml(SHIPPED).unwrap();
+        let f = FaultId::WifiCredentialsRejected;
+        assert_eq!(kb.form_names(f), ["at_setup", "password_changed"]);
+        let shares = kb.form_shares(f);
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        for feature in Feature::ALL {
+            for v in 0..feature.values().len() {
+                let mixed: f64 = (0..shares.len())
+                    .map(|k| shares[k] * kb.form_likelihood(feature, f, k, v))
+                    .sum();
+                assert!((mixed - kb.likelihood(feature, f, v)).abs() < 1e-12);
+            }
+        }
+        // A fault without forms has one, equal to its row.
+        assert_eq!(kb.form_shares(FaultId::StorageFull), [1.0]);
+    }
+
+    #[test]
+    fn an_undeclared_form_is_named() {
+        let text = format!(
+            "{SHIPPED}\n[evidence.light.by_form.storage_full.gremlin]\noff = {{ v = 1.0, why = \"x\" }}\n"
+        );
+        let err = KnowledgeBase::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("gremlin"), "{err}");
+        assert!(err.to_string().contains("storage_full"), "{err}");
+    }
+
+    #[test]
     fn unknown_ids_in_the_knowledge_base_are_named() {
         let text = SHIPPED.replacen(
             "[actions.free_storage.fixes]\n",

@@ -258,6 +258,82 @@ fn confirmed_fixes_move_the_priors_and_persist() {
     );
 }
 
+fn top(json: &str) -> FaultId {
+    diagnose(&Case::from_json(json).unwrap(), &Priors::default()).top_cause()
+}
+
+/// One fault, two ways it arises with opposite traces (never seen, red solid and the
+/// provisioning error at setup; offline for hours with every camera at once after a
+/// router change): the knowledge base's forms recognise both.
+#[test]
+fn a_refused_password_is_recognised_at_setup_and_after_a_router_change() {
+    let at_setup = r#"{"profile":"indoor",
+        "observations":{"light":"red_solid","when":"during_setup","setup_completed":false},
+        "telemetry":{"availability":"never_seen","recent_events":["wifi_rejected"],
+                     "hub_network":"ok"}}"#;
+    let changed = r#"{"profile":"indoor",
+        "observations":{"light":"red_flash_every_5s","when":"continuous",
+                        "setup_completed":true,"wifi_password_changed":true},
+        "telemetry":{"availability":"offline","minutes_since_seen":180,
+                     "fleet_offline_fraction":1.0,"hub_network":"ok","recent_events":[],
+                     "clips_last_day":30,"clips_per_day_usual":35}}"#;
+    assert_eq!(top(at_setup), FaultId::WifiCredentialsRejected);
+    assert_eq!(top(changed), FaultId::WifiCredentialsRejected);
+}
+
+/// Every camera offline at once: the hub's own network says whether the router went
+/// down (the hub lost its gateway too) or the hub is fine but the cameras lost it.
+#[test]
+fn the_hubs_own_network_tells_a_router_outage_from_a_lost_hub() {
+    let case = |network: &str| {
+        format!(
+            r#"{{"profile":"outdoor","observations":{{"light":"red_flash_every_5s"}},
+                "telemetry":{{"availability":"offline","minutes_since_seen":30,
+                "fleet_offline_fraction":1.0,"hub_network":"{network}"}}}}"#
+        )
+    };
+    assert_eq!(top(&case("upstream_lost")), FaultId::NetworkDown);
+    assert_eq!(top(&case("address_changed")), FaultId::HubUnreachable);
+}
+
+/// A hub that does not answer the doctor: the network or the hub, and the owner's
+/// word that the phone has network but the app shows no hub settles it.
+#[test]
+fn a_hub_that_does_not_answer_points_at_the_network_or_the_hub() {
+    let silent = r#"{"profile":"outdoor","observations":{"light":"red_blink"},
+        "telemetry":{"hub_answered":false}}"#;
+    let d = diagnose(&Case::from_json(silent).unwrap(), &Priors::default());
+    let first_two: Vec<FaultId> = d.causes[..2].iter().map(|c| c.id).collect();
+    assert!(first_two.contains(&FaultId::NetworkDown), "{first_two:?}");
+    assert!(
+        first_two.contains(&FaultId::HubUnreachable),
+        "{first_two:?}"
+    );
+    let hub_off = r#"{"profile":"outdoor",
+        "observations":{"light":"red_blink","other_devices_online":true,"hub_online":false},
+        "telemetry":{"hub_answered":false}}"#;
+    assert_eq!(top(hub_off), FaultId::HubUnreachable);
+}
+
+/// Connected but silent for minutes (telemetry comes every 30 s): the camera is stuck.
+#[test]
+fn a_camera_silent_on_a_live_session_is_stuck() {
+    let case = r#"{"profile":"mini","observations":{"light":"blue_solid","when":"continuous"},
+        "telemetry":{"availability":"online","minutes_since_seen":6,"hub_answered":true,
+                     "settings":{"armed":true,"motion_detection":true,"motion_indicator":false}}}"#;
+    assert_eq!(top(case), FaultId::FirmwareFault);
+}
+
+/// Armed, healthy, but a fraction of its usual clips and most of the zone grid off.
+#[test]
+fn few_clips_with_most_of_the_zone_grid_off_is_the_zones() {
+    let case = r#"{"profile":"outdoor","observations":{"light":"off"},
+        "telemetry":{"availability":"sleeping","minutes_since_seen":0,"hub_answered":true,
+                     "settings":{"armed":true,"motion_detection":true,"motion_indicator":false},
+                     "clips_last_day":2,"clips_per_day_usual":30,"zones_off_pct":60}}"#;
+    assert_eq!(top(case), FaultId::ZonesExcludeMotion);
+}
+
 #[test]
 fn evaluation_is_deterministic_given_a_seed() {
     let kb = KnowledgeBase::shipped();
@@ -267,13 +343,18 @@ fn evaluation_is_deterministic_given_a_seed() {
     assert_ne!(a, eval::run(kb, 12, 150));
 }
 
-/// SPEC §10's cost bars hold on a seed the knowledge base was not tuned on. The top-1
-/// bar (95 %) is not reached yet (about 87 %): this guards the level reached against
-/// regressions until it is.
+/// SPEC §10's bars on a seed the knowledge base was never tuned on (tuning used seeds
+/// 1, 2, 3 and 5), 600 cases so that it runs in seconds at opt-level 1. Cost (about
+/// 32 % of the guide's) and the gap to the optimum (under 0.1 %) meet their bars with
+/// room to spare. Top-1 from the case as given is about 93 %, short of the 95 % bar:
+/// most of what is left cannot be told apart from the evidence (a hub switched off
+/// against a router outage when the hub cannot be asked; see `--example ceiling`).
+/// The assertion guards the level reached, three standard errors under it.
 #[test]
-fn evaluation_meets_the_cost_bars_on_a_seed_it_was_not_tuned_on() {
-    let report = eval::run(KnowledgeBase::shipped(), eval::REPORT_SEED + 1, 800);
-    assert!(report.top1_accuracy >= 0.83, "{report:#?}");
-    assert!(report.cost_ratio_vs_guide <= 0.5, "{report:#?}");
+fn evaluation_on_an_unseen_seed_keeps_the_level_reached() {
+    let report = eval::run(KnowledgeBase::shipped(), eval::REPORT_SEED + 1, 600);
+    assert!(report.top1_accuracy >= 0.90, "{report:#?}");
+    assert!(report.cost_ratio_vs_guide <= 0.45, "{report:#?}");
     assert!(report.optimum.gap <= 0.05, "{report:#?}");
+    assert!(report.bars.cost_at_most_half_of_guide && report.bars.within_5pct_of_optimum);
 }
