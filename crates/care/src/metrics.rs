@@ -100,6 +100,19 @@ impl Metrics {
         }
     }
 
+    /// A clip was stored whose ingest latency is unknown (its metadata has not arrived):
+    /// counted in the bytes and clips, not in the histogram.
+    pub fn record_clip_bytes(&mut self, bytes: u64) {
+        self.clip_bytes += bytes;
+        self.clips += 1;
+    }
+
+    /// Replaces the dropped-payload counts with totals kept elsewhere (the hub counts
+    /// them by reason as it drops them).
+    pub fn set_dropped(&mut self, totals: impl IntoIterator<Item = (String, u64)>) {
+        self.dropped = totals.into_iter().collect();
+    }
+
     /// A notification delivery ended (webhook or MQTT), by kind.
     pub fn record_notification(&mut self, kind: &str, delivered: bool) {
         let map = if delivered {

@@ -99,6 +99,10 @@ pub struct CameraMonth {
     pub clips: u32,
     pub clip_bytes: u64,
     pub findings: Vec<Finding>,
+    /// When the camera joined the home, if inside the period: its uptime counts from
+    /// then (a camera paired on the 30th was not "down" for 29 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +194,12 @@ pub fn build(period: Period, generated_ms: u64, cameras: &[CameraMonth]) -> Heal
                 summary: f.summary.clone(),
             }),
             signal: signal(&c.rssi_dbm),
-            uptime_percent: (uptime_percent(&c.availability, period.from_ms, period.to_ms) * 100.0)
+            uptime_percent: (uptime_percent(
+                &c.availability,
+                c.since_ms
+                    .map_or(period.from_ms, |s| s.clamp(period.from_ms, period.to_ms)),
+                period.to_ms,
+            ) * 100.0)
                 .round()
                 / 100.0,
             missed_checkins: c.missed_checkins,

@@ -57,6 +57,7 @@ fn camera_month(from: u64) -> CameraMonth {
                 summary: "last month's".into(),
             },
         ],
+        since_ms: None,
     }
 }
 

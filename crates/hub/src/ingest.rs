@@ -10,16 +10,22 @@ use watchlight_protocol::messages::{
 use watchlight_protocol::topics::{self, DeviceTopic};
 use watchlight_store::{CommandResultOutcome, EventInsert};
 
-/// The topic filters the hub subscribes to: the five a device publishes on.
+/// The topic filters the hub subscribes to: the five a device publishes on, and Home
+/// Assistant's commands.
 pub fn filters(home: &str) -> Vec<String> {
     DeviceTopic::ALL
         .iter()
         .map(|t| format!("{}/{home}/+/{}", topics::ROOT, t.as_str()))
+        .chain(watchlight_care::homeassistant::command_filters(home))
         .collect()
 }
 
 /// Handles one message; never fails, only counts.
 pub async fn handle(hub: &HubState, topic: &str, payload: &[u8]) {
+    if crate::care::homeassistant::is_command(hub, topic) {
+        crate::care::homeassistant::on_command(hub, topic, payload).await;
+        return;
+    }
     let Ok(parsed) = topics::parse(topic) else {
         hub.count_dropped("bad_topic");
         tracing::warn!(topic, reason = "bad_topic", "dropped MQTT message");
@@ -35,6 +41,7 @@ pub async fn handle(hub: &HubState, topic: &str, payload: &[u8]) {
         tracing::warn!(device, reason = "unknown_device", "dropped MQTT message");
         return;
     }
+    hub.care.metrics().record_message_in(parsed.leaf);
     let result = match parsed.leaf {
         "availability" => on_availability(hub, &device, payload).await,
         "state" => on_state(hub, &device, payload).await,
@@ -135,6 +142,7 @@ async fn on_telemetry(hub: &HubState, device: &str, payload: &[u8]) -> Result<()
     if let Err(e) = hub.store.insert_telemetry(device, &msg) {
         tracing::warn!(device, "could not store telemetry: {e}");
     }
+    crate::care::on_telemetry(hub, device, &msg).await;
     hub.emit(
         "telemetry",
         Some(device),
@@ -154,6 +162,7 @@ async fn on_event(hub: &HubState, device: &str, payload: &[u8]) -> Result<(), Pa
                 Some(device),
                 serde_json::to_value(&msg).unwrap_or_default(),
             );
+            crate::care::on_event(hub, device, &msg).await;
         }
         Ok(EventInsert::Duplicate) => {
             tracing::debug!(device, seq = msg.seq, "duplicate event ignored")

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api;
 pub mod availability;
+pub mod care;
 pub mod clock;
 pub mod hub_light;
 mod ingest;

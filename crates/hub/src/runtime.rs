@@ -208,6 +208,7 @@ impl Hub {
         );
 
         let (live, _) = broadcast::channel(1024);
+        let care = crate::care::Care::load(&store, &config.home)?;
         let state = Arc::new(HubState {
             home: config.home.clone(),
             data_dir: dir.clone(),
@@ -227,6 +228,7 @@ impl Hub {
             reset_armed: AtomicBool::new(false),
             setup_token: Mutex::new(None),
             http: reqwest::Client::new(),
+            care,
         });
 
         restore_devices(&state).await?;
@@ -251,6 +253,10 @@ impl Hub {
         )));
         tasks.push(tokio::spawn(ingest_loop(state.clone(), msg_rx)));
         tasks.push(tokio::spawn(tick_loop(state.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::care::run(
+            state.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(housekeeping_loop(
             state.clone(),
             shutdown_rx.clone(),

@@ -66,6 +66,8 @@ pub struct HubState {
     /// SHA-256 of the one-time setup token and its expiry.
     pub setup_token: Mutex<Option<(String, u64)>>,
     pub http: reqwest::Client,
+    /// The owner services: notifications, battery, arming schedule, reports, metrics.
+    pub care: crate::care::Care,
 }
 
 pub type Shared = Arc<HubState>;
@@ -152,6 +154,7 @@ impl HubState {
         {
             tracing::warn!(device, "could not publish settings: {e}");
         }
+        crate::care::on_settings(self, device, settings).await;
     }
 
     /// Saves a settings change (the store bumps the version) and publishes the new
@@ -194,6 +197,7 @@ impl HubState {
             .await
         {
             Ok(()) => {
+                self.care.sent("cmd");
                 if let Err(e) = self.store.mark_command_sent(&cmd.id) {
                     tracing::warn!(device = %cmd.device_id, "could not mark a command sent: {e}");
                 }
@@ -243,6 +247,7 @@ impl HubState {
             Some(&t.device),
             json!({"availability": t.to, "from": t.from}),
         );
+        crate::care::on_transition(self, &t).await;
         if t.to == Availability::Online {
             let mut args = serde_json::Map::new();
             args.insert("now_ms".into(), json!(self.now()));
@@ -274,6 +279,7 @@ impl HubState {
             self.update_settings(&d.id, &patch).await?;
         }
         self.emit("arming", None, arming_json(&arming));
+        crate::care::on_arming(self, arming.mode).await;
         Ok(())
     }
 }

@@ -34,6 +34,9 @@ mod telemetry;
 pub use accounts::{
     ApiToken, Owner, PAIRING_TRIES_PER_WINDOW, PAIRING_WINDOW_MS, PairingAttempt, Session,
 };
+pub use care::{
+    BatteryReading, FindingRow, ReportTrigger, StoredNotification, StoredReport, WebhookRow,
+};
 pub use clips::{
     ClipInfo, ClipKind, ClipMeta, DeletedClip, DeletionReason, OpenedFile, PutOutcome,
     RetentionReport, StoredFile,

@@ -112,6 +112,8 @@ pub async fn pair(
             now,
         );
     hub.publish_settings(&device_id, &settings).await;
+    crate::care::on_cameras_changed(&hub).await;
+    crate::care::homeassistant::announce(&hub, &device_id).await;
     set_progress(
         &hub,
         &device_id,
@@ -285,6 +287,7 @@ fn camera_json(hub: &HubState, d: &Device) -> Result<Value, ApiError> {
         "state": state.as_ref().map(|s| &s.state),
         "state_received_ms": state.as_ref().map(|s| s.received_ms),
         "telemetry": telemetry,
+        "battery": crate::care::battery::json(hub, &d.id),
         "settings": settings,
         "pairing": progress(hub, &d.id),
     }))
@@ -330,6 +333,8 @@ pub async fn forget(
         .unwrap_or_else(|p| p.into_inner())
         .forget(&id);
     hub.store.remove_device(&id)?;
+    crate::care::on_cameras_changed(&hub).await;
+    crate::care::homeassistant::remove(&hub, &id).await;
     hub.emit("forgotten", Some(&id), json!({}));
     Ok(StatusCode::NO_CONTENT)
 }

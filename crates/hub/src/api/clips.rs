@@ -172,6 +172,8 @@ async fn upload(
                 Some(&device_id),
                 json!({"clip_id": clip_id, "kind": what, "bytes": bytes}),
             );
+            crate::care::on_clip_stored(&hub, &device_id, &clip_id, kind == Kind::Video, bytes)
+                .await;
             Ok((
                 StatusCode::CREATED,
                 Json(json!({"clip_id": clip_id, "bytes": bytes})),

@@ -68,6 +68,7 @@ pub fn router(hub: Shared) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/setup", get(owner::setup_page))
+        .route("/metrics", get(care::metrics))
         .with_state(hub)
 }
 

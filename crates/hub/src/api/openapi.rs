@@ -134,6 +134,91 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Camera uploads a clip's thumbnail",
         "device",
     ),
+    (
+        "get",
+        "/notifications",
+        "Notification feed, newest first (?before=id&limit=n); new ones also on the SSE stream as `notification`",
+        "owner",
+    ),
+    (
+        "get",
+        "/notifications/settings",
+        "Each notification kind and whether it is on",
+        "owner",
+    ),
+    (
+        "patch",
+        "/notifications/settings",
+        "Switch kinds on or off: {\"motion\": false, ...}",
+        "owner",
+    ),
+    (
+        "get",
+        "/webhooks",
+        "Webhooks (without their secrets)",
+        "owner",
+    ),
+    (
+        "post",
+        "/webhooks",
+        "Add a webhook {url, kinds?}; the signing secret is in the answer, shown once (X-Watchlight-Signature: sha256=HMAC)",
+        "owner",
+    ),
+    ("delete", "/webhooks/{id}", "Remove a webhook", "owner"),
+    (
+        "get",
+        "/cameras/{id}/battery",
+        "Battery: percent, voltages, days-left forecast with its band and summary",
+        "owner",
+    ),
+    (
+        "get",
+        "/arming",
+        "Arming in force, home cameras, schedule and its next switch",
+        "owner",
+    ),
+    (
+        "get",
+        "/arming/schedule",
+        "The weekly arming schedule",
+        "owner",
+    ),
+    (
+        "put",
+        "/arming/schedule",
+        "Replace the schedule: {utc_offset_minutes, entries: [{days, at: HH:MM, mode}]}",
+        "owner",
+    ),
+    (
+        "get",
+        "/reports",
+        "Monthly health reports (without their bodies)",
+        "owner",
+    ),
+    (
+        "post",
+        "/reports",
+        "Make the report of the current month so far",
+        "owner",
+    ),
+    (
+        "get",
+        "/reports/{id}",
+        "One report as JSON, or text with ?format=text",
+        "owner",
+    ),
+    (
+        "get",
+        "/bundle",
+        "Support bundle of the hub (application/gzip, secrets removed)",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/bundle",
+        "Support bundle of one camera (application/gzip, secrets removed)",
+        "owner",
+    ),
 ];
 
 pub fn build() -> Value {
