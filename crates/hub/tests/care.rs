@@ -808,6 +808,12 @@ async fn the_bundle_has_what_it_should_and_no_secret() {
     })
     .await;
 
+    for c in [&a.id, &b.id] {
+        eventually(5, "telemetry stored", || async {
+            !t.get_json(&format!("/cameras/{c}")).await["telemetry"].is_null()
+        })
+        .await;
+    }
     let r = t.get("/bundle").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/gzip");
@@ -899,7 +905,10 @@ async fn home_assistant_sees_discovery_retained_and_loses_it_on_forget() {
     let (d, _) = camera(&t, "HA2", "outdoor").await;
     d.publish("telemetry", telemetry(1, 3050, 2990, 9.5, -67))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(5, "telemetry taken in", || async {
+        t.get_json(&format!("/cameras/{}/battery", d.id)).await["resting_mv"] == 3050
+    })
+    .await;
 
     let (ha, mut rx) = hub_identity_client(
         &t,
