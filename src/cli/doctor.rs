@@ -13,6 +13,56 @@ use std::path::{Path, PathBuf};
 use watchlight_doctor::session::{self, DialogEnd, Session};
 use watchlight_doctor::{Case, Diagnosis, KnowledgeBase, Priors, StepKind, diagnose, eval, live};
 
+/// Live mode: the hub to ask and the camera to ask about.
+struct Live {
+    client: live::HubClient,
+    camera: String,
+    hub: String,
+}
+
+impl Live {
+    fn connect(args: &DoctorArgs, hub: &str, camera: &str) -> anyhow::Result<Live> {
+        let cert = match &args.hub_cert {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!(
+                    "cannot read the hub certificate {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let token = args
+            .token
+            .clone()
+            .or_else(|| std::env::var("WATCHLIGHT_TOKEN").ok());
+        let client = live::HubClient::new(hub, cert.as_deref(), token)
+            .map_err(|e| UsageError(e.to_string()))?;
+        Ok(Live {
+            client,
+            camera: camera.to_string(),
+            hub: hub.to_string(),
+        })
+    }
+
+    fn case(&self) -> anyhow::Result<Case> {
+        self.client.case(&self.camera).with_context(|| {
+            format!(
+                "fetching the case of camera {} from {}",
+                self.camera, self.hub
+            )
+        })
+    }
+
+    /// The hub's learned priors; a hub that cannot give them leaves the shipped ones
+    /// (said on stderr: the diagnosis is still right, only not personalised).
+    fn priors(&self) -> Priors {
+        self.client.priors().unwrap_or_else(|e| {
+            eprintln!("note: using the shipped priors; the hub's learned ones: {e}");
+            Priors::default()
+        })
+    }
+}
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct DoctorArgs {
@@ -24,9 +74,13 @@ pub struct DoctorArgs {
     /// Learned priors (JSON); a confirmed fix updates them.
     #[arg(long)]
     priors: Option<PathBuf>,
-    /// Live mode: the hub's URL (http://host:port).
+    /// Live mode: the hub's URL (https://host:port; http:// for an --insecure hub).
     #[arg(long, requires = "camera")]
     hub: Option<String>,
+    /// Live mode: the hub's certificate (PEM, hub-cert.pem in its data folder), pinned
+    /// for https://.
+    #[arg(long, requires = "hub")]
+    hub_cert: Option<PathBuf>,
     /// Live mode: the camera's device id.
     #[arg(long, requires = "hub")]
     camera: Option<String>,
@@ -77,10 +131,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "seed {seed}, {cases} cases: top-1 {:.1} % (without questions {:.1} %); \
+                    "seed {seed}, {cases} cases: top-1 {:.1} % from the case as given \
+                     ({:.1} % after the doctor's questions); \
                      cost {:.1} min vs the guide's {:.1} min ({:.0} %); plan ECR {:.2} vs optimum {:.2} (gap {:.2} %)",
                     report.top1_accuracy * 100.0,
-                    report.top1_accuracy_without_questions * 100.0,
+                    report.top1_accuracy_after_questions * 100.0,
                     report.mean_cost_doctor_min,
                     report.mean_cost_guide_min,
                     report.cost_ratio_vs_guide * 100.0,
@@ -143,19 +198,20 @@ fn print_diagnosis(d: &Diagnosis, json: bool) -> anyhow::Result<()> {
 }
 
 fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
-    let case = match (&args.hub, &args.camera, &args.case) {
-        (Some(hub), Some(camera), _) => {
-            let token = args
-                .token
-                .clone()
-                .or_else(|| std::env::var("WATCHLIGHT_TOKEN").ok());
-            live::fetch_case(hub, camera, token.as_deref())
-                .with_context(|| format!("fetching the case of camera {camera} from {hub}"))?
-        }
-        (_, _, Some(path)) => read_case(path)?,
+    let live = match (&args.hub, &args.camera) {
+        (Some(hub), Some(camera)) => Some(Live::connect(&args, hub, camera)?),
+        _ => None,
+    };
+    let case = match (&live, &args.case) {
+        (Some(live), _) => live.case()?,
+        (None, Some(path)) => read_case(path)?,
         _ => Case::default(),
     };
-    let mut priors = read_priors(args.priors.as_deref(), true)?;
+    // Live, the hub's learned priors count unless a priors file is named.
+    let mut priors = match (&live, &args.priors) {
+        (Some(live), None) => live.priors(),
+        _ => read_priors(args.priors.as_deref(), true)?,
+    };
     if args.json {
         return print_diagnosis(&diagnose(&case, &priors), true);
     }
@@ -164,7 +220,25 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
     let mut input = stdin.lock();
     let mut out = std::io::stdout();
     let end = session::run_dialog(&mut session, &mut input as &mut dyn BufRead, &mut out)?;
-    if let (DialogEnd::Fixed(_), Some(path)) = (end, &args.priors) {
+    let DialogEnd::Fixed(action) = end else {
+        return Ok(());
+    };
+    if let Some(live) = &live {
+        let kb = KnowledgeBase::shipped();
+        let failed = &session.progress().failed;
+        match priors.fault_fixed_by(kb, session.case(), failed, action) {
+            Some(fault) => match live.client.confirm(&live.camera, fault, action) {
+                Ok(()) => writeln!(
+                    out,
+                    "Told the hub: {action} fixed {fault} on {}; it will weigh that next time.",
+                    live.camera
+                )?,
+                Err(e) => eprintln!("warning: could not tell the hub what fixed it: {e}"),
+            },
+            None => eprintln!("warning: {action} fixes none of the faults the doctor knows"),
+        }
+    }
+    if let Some(path) = &args.priors {
         session.learn(&mut priors);
         priors.save(path)?;
         writeln!(

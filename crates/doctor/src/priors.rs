@@ -150,16 +150,15 @@ impl Priors {
             .or_default() += weight;
     }
 
-    /// The owner confirmed that `fixed_by` ended the trouble after `failed` did not:
-    /// one pseudo-count shared among the faults in proportion to how likely each is
-    /// given the case, the failures and that fix.
-    pub fn learn_fix(
-        &mut self,
+    /// How likely each fault is given the case, the steps that failed and the one that
+    /// fixed it (normalised; `None` if no fault is consistent with that fix).
+    fn fix_weights(
+        &self,
         kb: &KnowledgeBase,
         case: &Case,
         failed: &[ActionId],
         fixed_by: ActionId,
-    ) {
+    ) -> Option<[f64; FAULT_COUNT]> {
         let mut belief = infer::posterior(kb, case, self);
         for a in failed {
             belief = infer::after_failure(kb, &belief, *a);
@@ -170,13 +169,79 @@ impl Priors {
         }
         let sum: f64 = w.iter().sum();
         if sum <= 0.0 {
-            return;
+            return None;
         }
+        w.iter_mut().for_each(|x| *x /= sum);
+        Some(w)
+    }
+
+    /// The fault that `fixed_by` most likely cured, given the case and the steps that
+    /// failed before it: what live mode reports to the hub as confirmed.
+    pub fn fault_fixed_by(
+        &self,
+        kb: &KnowledgeBase,
+        case: &Case,
+        failed: &[ActionId],
+        fixed_by: ActionId,
+    ) -> Option<FaultId> {
+        let w = self.fix_weights(kb, case, failed, fixed_by)?;
+        FaultId::ALL
+            .iter()
+            .copied()
+            .max_by(|a, b| w[a.index()].total_cmp(&w[b.index()]).then(b.cmp(a)))
+    }
+
+    /// The owner confirmed that `fixed_by` ended the trouble after `failed` did not:
+    /// one pseudo-count shared among the faults in proportion to how likely each is
+    /// given the case, the failures and that fix.
+    pub fn learn_fix(
+        &mut self,
+        kb: &KnowledgeBase,
+        case: &Case,
+        failed: &[ActionId],
+        fixed_by: ActionId,
+    ) {
+        let Some(w) = self.fix_weights(kb, case, failed, fixed_by) else {
+            return;
+        };
         for f in FaultId::ALL {
-            let share = w[f.index()] / sum;
+            let share = w[f.index()];
             if share > 1e-9 {
                 self.confirm(case.profile, *f, share);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchlight_protocol::LightId;
+
+    #[test]
+    fn the_fault_a_fix_points_at_follows_the_evidence() {
+        let kb = KnowledgeBase::shipped();
+        let mut case = Case {
+            profile: Some(ProfileId::Outdoor),
+            ..Case::default()
+        };
+        case.observations.light = Some(LightId::RedFlashAfterRecording);
+        case.telemetry.battery_loaded_mv = vec![2700.0, 2550.0];
+        let priors = Priors::default();
+        let fault = priors.fault_fixed_by(kb, &case, &[], ActionId::ReplaceBatteries);
+        assert!(
+            matches!(fault, Some(FaultId::BatteryLow | FaultId::BatteryDead)),
+            "{fault:?}"
+        );
+        // Learning from it moves exactly that much weight, most of it onto that fault.
+        let mut learned = Priors::default();
+        learned.learn_fix(kb, &case, &[], ActionId::ReplaceBatteries);
+        assert!((learned.total(case.profile) - 1.0).abs() < 1e-9);
+        let counts = &learned.counts["outdoor"];
+        let top = counts
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(f, _)| *f);
+        assert_eq!(top, fault);
     }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod availability;
 pub mod care;
 pub mod clock;
+pub mod doctor_case;
 pub mod hub_light;
 mod ingest;
 pub mod ranges;

@@ -45,6 +45,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ArmMode, HubState, RetentionPolicy};
 pub use devices::{AvailabilityChange, AvailabilityRecord, Device, NewDevice, StoredState};
 pub use digest::{Sha256Hex, TokenDigest};
+pub use doctor::{DoctorConfirmation, PriorCount};
 pub use error::{Result, StoreError};
 pub use events::{
     COMMAND_EXPIRY_MS, Command, CommandResultOutcome, CommandStatus, EventInsert, NewCommand,

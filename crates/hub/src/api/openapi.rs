@@ -32,6 +32,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Hub status: light, broker, dropped MQTT messages by reason, arming",
         "owner",
     ),
+    (
+        "post",
+        "/hub/button",
+        "The hub's reset button, simulated: {\"down\": true} presses, {\"down\": false} releases; held 10 s it resets the hub",
+        "owner",
+    ),
     ("get", "/openapi.json", "This document", "owner"),
     (
         "get",
@@ -133,6 +139,36 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "/devices/{device_id}/clips/{clip_id}/thumbnail",
         "Camera uploads a clip's thumbnail",
         "device",
+    ),
+    (
+        "get",
+        "/cameras/{id}/case",
+        "The doctor's case for the camera (SPEC §8 case file), built from what the hub knows",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/diagnosis",
+        "The doctor's diagnosis: {causes, plan, expected_cost_min}, with the learned priors",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras/{id}/diagnosis",
+        "Diagnosis with the owner's answers: {observations?, failed?: [action], unavailable?: [action]}",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras/{id}/diagnosis/confirm",
+        "The owner confirms what fixed it: {fault, action}; the learned priors move (persisted)",
+        "owner",
+    ),
+    (
+        "get",
+        "/doctor/priors",
+        "The learned priors, in the format of `watchlight doctor --priors FILE`",
+        "owner",
     ),
     (
         "get",
