@@ -173,10 +173,8 @@ pub fn json(hub: &HubState, device: &str) -> Option<Value> {
     if !on_battery(hub, device) {
         return None;
     }
-    let s = lock(&hub.care.battery)
-        .get(device)
-        .cloned()
-        .unwrap_or_default();
+    let cached = lock(&hub.care.battery).get(device).cloned();
+    let s = cached.unwrap_or_else(|| warm(hub, device));
     Some(json!({
         "percent": s.resting_mv.map(|mv| (battery::charge_percent(mv) * 10.0).round() / 10.0),
         "resting_mv": s.resting_mv,
@@ -192,6 +190,37 @@ pub fn json(hub: &HubState, device: &str) -> Option<Value> {
         "forecast_error": s.forecast_error,
         "forecast_ms": s.forecast_ms,
     }))
+}
+
+/// The status rebuilt from the store (after a restart, before the next telemetry).
+fn warm(hub: &HubState, device: &str) -> BatteryStatus {
+    let now = hub.now();
+    let last = hub
+        .store
+        .battery_readings(device, now.saturating_sub(HISTORY_MS), now + 1)
+        .ok()
+        .and_then(|r| r.last().copied());
+    let Some(last) = last else {
+        return BatteryStatus::default();
+    };
+    let forecast = compute(hub, device, now);
+    let status = BatteryStatus {
+        resting_mv: Some(last.resting_mv),
+        loaded_mv: Some(last.loaded_mv),
+        temp_c: last.temp_c.map(|t| t as f32),
+        at_ms: last.at_ms,
+        // Told before the restart, most likely: not told again.
+        reminded: forecast
+            .as_ref()
+            .is_ok_and(|f| f.needs_replacement_reminder),
+        forecast_error: forecast.as_ref().err().cloned(),
+        forecast: forecast.ok(),
+        forecast_ms: Some(now),
+    };
+    lock(&hub.care.battery)
+        .entry(device.to_string())
+        .or_insert(status)
+        .clone()
 }
 
 /// The latest forecast (for the monthly report), computing one if none is cached.
