@@ -26,6 +26,17 @@ pub struct HubArgs {
     /// Use this external broker (mqtt://host:port or mqtts://host:port) instead of the embedded one.
     #[arg(long)]
     mqtt_url: Option<String>,
+    /// With --mqtt-url to a Mosquitto: the password file it reads (its `password_file`).
+    /// The hub adds a line for each camera it pairs and removes forgotten ones, and at
+    /// start removes cameras it does not know (after a hub reset). Make the whole
+    /// configuration with 'watchlight hub mosquitto-config'.
+    #[arg(long, value_name = "FILE", requires = "mqtt_url")]
+    mosquitto_passwd: Option<PathBuf>,
+    /// Mosquitto's pid file (its `pid_file`): after each change of the password file the
+    /// hub sends that process SIGHUP so it reloads its users. Without it, reload
+    /// Mosquitto yourself.
+    #[arg(long, value_name = "FILE", requires = "mosquitto_passwd")]
+    mosquitto_pid_file: Option<PathBuf>,
     /// The home id (a topic level).
     #[arg(long, default_value = "home")]
     home: String,
@@ -50,6 +61,19 @@ enum HubCommand {
     Reset {
         #[arg(long)]
         purge: bool,
+    },
+    /// Write a Mosquitto configuration for this hub (mosquitto.conf, mosquitto.passwd
+    /// with the hub's user, mosquitto.acl, pid file path) into a folder; then run
+    /// `mosquitto -c DIR/mosquitto.conf` and `watchlight hub --mqtt-url mqtt(s)://ADDR
+    /// --mosquitto-passwd DIR/mosquitto.passwd --mosquitto-pid-file DIR/mosquitto.pid`.
+    /// Without --insecure Mosquitto serves the hub's certificate, which cameras pin.
+    MosquittoConfig {
+        /// The folder to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Where Mosquitto listens (a fixed port: Mosquitto cannot pick one).
+        #[arg(long, default_value = "0.0.0.0:8883")]
+        listen: SocketAddr,
     },
 }
 
@@ -79,6 +103,7 @@ pub fn run(args: HubArgs) -> anyhow::Result<()> {
         }
         Some(HubCommand::Owner(OwnerCommand::ResetPassword { .. })) => owner_reset(&args.data),
         Some(HubCommand::Reset { purge }) => reset(&args.data, *purge),
+        Some(HubCommand::MosquittoConfig { out, listen }) => mosquitto_config(&args, out, *listen),
     }
 }
 
@@ -92,17 +117,40 @@ fn serve(args: &HubArgs) -> anyhow::Result<()> {
     config.mqtt = mqtt;
     config.home = args.home.clone();
     config.insecure = args.insecure;
-    watchlight_hub::serve_until_signal(config, |hub| {
-        // Scripts and tests read these lines.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "http_url={}", hub.http_url);
-        let _ = writeln!(out, "mqtt_url={}", hub.mqtt_url);
-        if let Some(setup) = &hub.setup_url {
-            let _ = writeln!(out, "setup_url={setup}");
+    if let Some(passwd) = &args.mosquitto_passwd {
+        if !passwd.is_file() {
+            return Err(UsageError(format!(
+                "--mosquitto-passwd: no such file {} (make it with 'watchlight hub mosquitto-config')",
+                passwd.display()
+            ))
+            .into());
         }
-        let _ = out.flush();
-    })
-    .context("running the hub")
+        config.external_credentials = Some(watchlight_hub::runtime::mosquitto_password_sink(
+            passwd.clone(),
+            args.mosquitto_pid_file.clone(),
+        ));
+    }
+    watchlight_hub::runtime::serve(
+        config,
+        |hub| {
+            // Scripts and tests read these lines.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "http_url={}", hub.http_url);
+            let _ = writeln!(out, "mqtt_url={}", hub.mqtt_url);
+            if let Some(setup) = &hub.setup_url {
+                let _ = writeln!(out, "setup_url={setup}");
+            }
+            let _ = out.flush();
+        },
+        |report| {
+            // The reset button was held 10 s: the hub starts again, printing its URLs.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{report}");
+            let _ = out.flush();
+        },
+    )
+    .context("running the hub")?;
+    Ok(())
 }
 
 /// Mistakes of the user exit with 2.
@@ -152,5 +200,15 @@ fn owner_reset(data: &Path) -> anyhow::Result<()> {
 fn reset(data: &Path, purge: bool) -> anyhow::Result<()> {
     let report = admin::reset(data, purge).map_err(usage)?;
     println!("{report}");
+    Ok(())
+}
+
+fn mosquitto_config(args: &HubArgs, out: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let files = admin::mosquitto_config(&args.data, out, listen, &args.home, args.insecure)
+        .map_err(usage)?;
+    println!("config={}", files.config.display());
+    println!("password_file={}", files.password_file.display());
+    println!("acl_file={}", files.acl_file.display());
+    println!("pid_file={}", files.pid_file.display());
     Ok(())
 }

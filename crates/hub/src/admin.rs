@@ -21,6 +21,8 @@ pub enum AdminError {
     Password(#[from] SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("Mosquitto configuration: {0}")]
+    Mosquitto(String),
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -162,6 +164,65 @@ pub fn reset(data: &Path, purge: bool) -> Result<ResetReport, AdminError> {
         }
     }
     Ok(report)
+}
+
+/// Writes a Mosquitto configuration for this hub into `out` (`mosquitto.conf`,
+/// `mosquitto.passwd` with the hub's own user, `mosquitto.acl` with the per-device
+/// patterns of SPEC §5), listening on `listen`. Without `insecure` the listener uses the
+/// hub's certificate, which cameras pin at pairing. Camera lines of an existing password
+/// file are kept, so running it again does not lock paired cameras out.
+pub fn mosquitto_config(
+    data: &Path,
+    out: &Path,
+    listen: std::net::SocketAddr,
+    home: &str,
+    insecure: bool,
+) -> Result<watchlight_broker::external::MosquittoFiles, AdminError> {
+    use watchlight_broker::external::{MosquittoSetup, MosquittoUser, PASSWORD_FILE, TlsFiles};
+    std::fs::create_dir_all(data).map_err(|source| AdminError::Io {
+        what: "creating",
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let hub_token = crate::runtime::load_or_create_token(&data.join(crate::HUB_TOKEN_FILE))
+        .map_err(|e| AdminError::Mosquitto(e.to_string()))?;
+    let mut users = vec![MosquittoUser::new("hub", &hub_token)];
+    let existing = out.join(PASSWORD_FILE);
+    if let Ok(text) = std::fs::read_to_string(&existing) {
+        users.extend(text.lines().filter_map(|l| {
+            let (name, hash) = l.split_once(':')?;
+            (name != "hub").then(|| MosquittoUser {
+                name: name.to_string(),
+                password_hash: hash.to_string(),
+            })
+        }));
+    }
+    let tls = if insecure {
+        None
+    } else {
+        let cert = watchlight_broker::tls::HubCertificate::load_or_create(data)
+            .map_err(|e| AdminError::Mosquitto(e.to_string()))?;
+        Some(TlsFiles {
+            cert: cert.cert_path,
+            key: cert.key_path,
+        })
+    };
+    let setup = MosquittoSetup {
+        home: home.to_string(),
+        listen,
+        tls,
+        users,
+        persistence_dir: Some(out.join("persistence")),
+    };
+    let persistence = out.join("persistence");
+    std::fs::create_dir_all(&persistence).map_err(|source| AdminError::Io {
+        what: "creating",
+        path: persistence,
+        source,
+    })?;
+    setup
+        .write(out)
+        .map_err(|e| AdminError::Mosquitto(e.to_string()))
 }
 
 trait Stamp {

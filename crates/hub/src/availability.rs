@@ -44,6 +44,9 @@ struct Tracked {
     current: Option<Availability>,
     /// When the camera last showed signs of life (any message), hub time.
     last_seen_ms: u64,
+    /// A longer check-in interval the camera may still be sleeping on: it learns a new
+    /// one only at its next check-in, so until then the old one still counts.
+    previous_interval_ms: Option<u64>,
 }
 
 impl Tracked {
@@ -55,7 +58,10 @@ impl Tracked {
                     checkin_interval_ms,
                 },
                 _,
-            ) => Some(self.last_seen_ms + 2 * checkin_interval_ms + BATTERY_GRACE_MS),
+            ) => {
+                let interval = checkin_interval_ms.max(self.previous_interval_ms.unwrap_or(0));
+                Some(self.last_seen_ms + 2 * interval + BATTERY_GRACE_MS)
+            }
             (Liveness::Mains, _) => None,
         }
     }
@@ -83,7 +89,17 @@ impl AvailabilityTracker {
         now_ms: u64,
     ) {
         match self.devices.get_mut(device) {
-            Some(t) => t.liveness = liveness,
+            Some(t) => {
+                if let Liveness::Battery {
+                    checkin_interval_ms,
+                } = t.liveness
+                    && t.liveness != liveness
+                {
+                    t.previous_interval_ms =
+                        Some(checkin_interval_ms.max(t.previous_interval_ms.unwrap_or(0)));
+                }
+                t.liveness = liveness;
+            }
             None => {
                 self.devices.insert(
                     device.to_string(),
@@ -91,6 +107,7 @@ impl AvailabilityTracker {
                         liveness,
                         current: known,
                         last_seen_ms: now_ms,
+                        previous_interval_ms: None,
                     },
                 );
             }
@@ -116,6 +133,8 @@ impl AvailabilityTracker {
         let t = self.devices.get_mut(device)?;
         if reported != Availability::Offline {
             t.last_seen_ms = now_ms;
+            // Awake: its retained settings reach it in this session.
+            t.previous_interval_ms = None;
         }
         let to = match (t.liveness, reported) {
             // A battery camera going to sleep is available, not gone.
@@ -130,6 +149,7 @@ impl AvailabilityTracker {
     pub fn on_message(&mut self, device: &str, now_ms: u64) -> Option<Transition> {
         let t = self.devices.get_mut(device)?;
         t.last_seen_ms = now_ms;
+        t.previous_interval_ms = None;
         match t.current {
             Some(Availability::Online) => None,
             _ => Self::change(device, t, Availability::Online, now_ms, true),
@@ -273,6 +293,29 @@ mod tests {
         assert!(a.on_reported("cam-m", Online, 1).is_none());
         assert!(a.on_message("cam-m", 2).is_none());
         assert!(a.on_reported("cam-x", Online, 3).is_none());
+    }
+
+    #[test]
+    fn a_shorter_checkin_interval_counts_only_once_the_camera_could_have_learned_it() {
+        let mut a = AvailabilityTracker::new();
+        a.track("cam-b", battery(), None, 0);
+        a.on_reported("cam-b", Sleeping, 1_000);
+        // The owner sets 3 s while the camera sleeps on its 60 s interval.
+        let short = Liveness::Battery {
+            checkin_interval_ms: 3_000,
+        };
+        a.track("cam-b", short, None, 5_000);
+        assert!(
+            a.tick(1_000 + 2 * MIN + 9_999).is_empty(),
+            "still on the old interval"
+        );
+        // It checks in (and reads its retained settings): the 3 s interval counts now.
+        a.on_reported("cam-b", Online, 61_000);
+        a.on_reported("cam-b", Sleeping, 62_000);
+        assert_eq!(a.next_deadline(), Some(62_000 + 2 * 3_000 + 10_000));
+        // A longer interval counts at once.
+        a.track("cam-b", battery(), None, 63_000);
+        assert_eq!(a.next_deadline(), Some(62_000 + 2 * MIN + 10_000));
     }
 
     #[test]

@@ -81,6 +81,52 @@ pub fn hub_light(facts: HubFacts) -> HubLight {
     }
 }
 
+/// How long the hub's reset button must be held to arm a reset (SPEC §4.3).
+pub const HUB_RESET_HOLD_MS: u64 = 10_000;
+
+/// What letting go of the reset button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Released before the reset time (or not pressed): nothing happens.
+    Nothing,
+    /// Held for the reset time: forget every camera and the owner (SPEC §4.3).
+    Reset,
+}
+
+/// The hub's reset button, sans-IO: pressed at some time, armed once held for
+/// [`HUB_RESET_HOLD_MS`] (the light shows red fast blink), and a release then resets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetButton {
+    pressed_at_ms: Option<u64>,
+}
+
+impl ResetButton {
+    /// Pressing an already pressed button changes nothing (the hold goes on).
+    pub fn press(&mut self, now_ms: u64) {
+        self.pressed_at_ms.get_or_insert(now_ms);
+    }
+
+    pub fn is_pressed(&self) -> bool {
+        self.pressed_at_ms.is_some()
+    }
+
+    /// Held for the reset time or longer.
+    pub fn is_armed(&self, now_ms: u64) -> bool {
+        self.pressed_at_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) >= HUB_RESET_HOLD_MS)
+    }
+
+    pub fn release(&mut self, now_ms: u64) -> Release {
+        let armed = self.is_armed(now_ms);
+        self.pressed_at_ms = None;
+        if armed {
+            Release::Reset
+        } else {
+            Release::Nothing
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +172,24 @@ mod tests {
             ..fine()
         });
         assert_eq!(l.id, "red_solid");
+    }
+
+    #[test]
+    fn the_reset_button_arms_at_ten_seconds_exactly_and_only_then_resets() {
+        let mut b = ResetButton::default();
+        assert_eq!(b.release(5), Release::Nothing, "not pressed");
+        b.press(1_000);
+        b.press(5_000);
+        assert!(!b.is_armed(1_000 + HUB_RESET_HOLD_MS - 1));
+        assert!(
+            b.is_armed(1_000 + HUB_RESET_HOLD_MS),
+            "the hold counts from the first press"
+        );
+        assert_eq!(b.release(1_000 + HUB_RESET_HOLD_MS + 3), Release::Reset);
+        assert!(!b.is_pressed());
+        b.press(50_000);
+        assert_eq!(b.release(50_000 + HUB_RESET_HOLD_MS - 1), Release::Nothing);
+        assert!(!b.is_armed(u64::MAX / 2), "released: disarmed");
     }
 
     #[test]

@@ -36,11 +36,94 @@ pub enum MqttMode {
 }
 
 /// Where device credentials go when the broker is not ours (`--mqtt-url`): e.g. a
-/// Mosquitto password file rewritten and reloaded.
+/// Mosquitto password file rewritten and reloaded
+/// ([`watchlight_broker::passwd::PasswordFile`], what `--mosquitto-passwd` uses).
 pub trait CredentialSink: Send + Sync {
     /// Lets `device` log in with `token` (replacing any previous one).
     fn set(&self, device: &str, token: &str) -> Result<(), String>;
     fn remove(&self, device: &str);
+    /// At start: refuse every camera the hub does not know (`known` are the ones it
+    /// does), so that cameras of a hub that was reset fall back to setup (SPEC §4.2).
+    fn retain(&self, _known: &[String]) {}
+}
+
+/// The sink of `--mosquitto-passwd FILE [--mosquitto-pid-file FILE]`: the hub edits
+/// Mosquitto's password file and sends Mosquitto `SIGHUP` to reload it.
+pub fn mosquitto_password_sink(
+    password_file: PathBuf,
+    pid_file: Option<PathBuf>,
+) -> Arc<dyn CredentialSink> {
+    Arc::new(watchlight_broker::passwd::PasswordFile::new(
+        password_file,
+        pid_file,
+    ))
+}
+
+impl CredentialSink for watchlight_broker::passwd::PasswordFile {
+    fn set(&self, device: &str, token: &str) -> Result<(), String> {
+        watchlight_broker::passwd::PasswordFile::set(self, device, token).map_err(|e| e.to_string())
+    }
+
+    fn remove(&self, device: &str) {
+        if let Err(e) = watchlight_broker::passwd::PasswordFile::remove(self, device) {
+            tracing::warn!(device, "could not remove the camera from Mosquitto: {e}");
+        }
+    }
+
+    fn retain(&self, known: &[String]) {
+        match self.retain_cameras(|d| known.iter().any(|k| k == d)) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "removed cameras this hub does not know from Mosquitto's password file"
+            ),
+            Err(e) => tracing::warn!("could not prune Mosquitto's password file: {e}"),
+        }
+    }
+}
+
+/// The hub's reset button as the API (its simulated press and release) and the tick
+/// loop (arming after the hold) share it; a release that resets wakes
+/// [`HubHandle::reset_requested`].
+pub struct HubButton {
+    button: Mutex<crate::hub_light::ResetButton>,
+    reset: watch::Sender<bool>,
+}
+
+impl Default for HubButton {
+    fn default() -> Self {
+        HubButton {
+            button: Mutex::default(),
+            reset: watch::channel(false).0,
+        }
+    }
+}
+
+impl HubButton {
+    pub fn press(&self, now_ms: u64) {
+        self.lock().press(now_ms);
+    }
+
+    /// Lets go; held for the reset time, this asks the hub to reset.
+    pub fn release(&self, now_ms: u64) -> crate::hub_light::Release {
+        let r = self.lock().release(now_ms);
+        if r == crate::hub_light::Release::Reset {
+            self.reset.send_replace(true);
+        }
+        r
+    }
+
+    pub fn is_pressed(&self) -> bool {
+        self.lock().is_pressed()
+    }
+
+    pub fn is_armed(&self, now_ms: u64) -> bool {
+        self.lock().is_armed(now_ms)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::hub_light::ResetButton> {
+        self.button.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[derive(Clone)]
@@ -95,12 +178,17 @@ pub enum HubError {
     Tls(String),
     #[error("--mqtt-url {0:?} must look like mqtt://host:port or mqtts://host:port")]
     MqttUrl(String),
+    #[error("hub reset: {0}")]
+    Reset(String),
 }
 
 /// A running hub.
 pub struct HubHandle {
     pub http_url: String,
     pub mqtt_url: String,
+    /// Where HTTP and the embedded broker actually listen (a restart reuses them).
+    pub http_addr: SocketAddr,
+    pub mqtt_addr: Option<SocketAddr>,
     /// The one-time link to create the owner, when there is none yet.
     pub setup_url: Option<String>,
     pub state: Shared,
@@ -226,6 +314,7 @@ impl Hub {
             live,
             upstream_up: AtomicBool::new(false),
             reset_armed: AtomicBool::new(false),
+            button: HubButton::default(),
             setup_token: Mutex::new(None),
             http: reqwest::Client::new(),
             care,
@@ -298,6 +387,8 @@ impl Hub {
         Ok(HubHandle {
             http_url,
             mqtt_url,
+            http_addr,
+            mqtt_addr: broker.as_ref().map(Broker::local_addr),
             setup_url,
             state,
             shutdown,
@@ -309,6 +400,12 @@ impl Hub {
 }
 
 impl HubHandle {
+    /// Resolves once the reset button was held for the reset time and released.
+    pub async fn reset_requested(&self) {
+        let mut rx = self.state.button.reset.subscribe();
+        let _ = rx.wait_for(|asked| *asked).await;
+    }
+
     /// Stops serving, closes the hub's MQTT session and the broker.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -322,6 +419,56 @@ impl HubHandle {
             b.shutdown().await;
         }
     }
+}
+
+/// How [`serve`] ended.
+#[derive(Debug)]
+pub enum Stopped {
+    /// SIGINT or SIGTERM.
+    Signal,
+}
+
+/// Runs a hub until SIGINT or SIGTERM on its own async runtime; `ready` sees it each
+/// time it listens (the CLI prints its URLs there). A reset by the hub's button (held
+/// 10 s, released) stops the hub, resets its data folder as `watchlight hub reset` does
+/// (`admin::reset`: cameras and owner forgotten, clips kept, database backed up), tells
+/// `on_reset`, and starts it again on the same addresses with a new setup link.
+pub fn serve(
+    mut config: HubConfig,
+    ready: impl Fn(&HubHandle),
+    on_reset: impl Fn(&crate::admin::ResetReport),
+) -> Result<Stopped, HubError> {
+    let rt = tokio::runtime::Runtime::new().map_err(|source| HubError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    rt.block_on(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            let hub = Hub::start(config.clone()).await?;
+            ready(&hub);
+            let reset = tokio::select! {
+                _ = tokio::signal::ctrl_c() => false,
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => false,
+                _ = hub.reset_requested() => true,
+            };
+            config.http_addr = hub.http_addr;
+            if let (MqttMode::Embedded { listen }, Some(addr)) = (&mut config.mqtt, hub.mqtt_addr) {
+                *listen = addr;
+            }
+            if !reset {
+                tracing::info!("stopping the hub");
+                hub.shutdown().await;
+                return Ok(Stopped::Signal);
+            }
+            tracing::warn!("reset button: forgetting every camera and the owner");
+            hub.shutdown().await;
+            let report = crate::admin::reset(&config.data_dir, false)
+                .map_err(|e| HubError::Reset(e.to_string()))?;
+            on_reset(&report);
+        }
+    })
 }
 
 /// A host cameras can use for `addr`: the loopback address when listening on all.
@@ -396,14 +543,15 @@ pub fn load_or_create_token(path: &Path) -> Result<String, HubError> {
 
 /// Lets a camera's token in at the broker.
 pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> Result<(), String> {
-    match &hub.broker_devices {
-        Some(devices) => devices
+    match (&hub.broker_devices, &hub.credential_sink) {
+        (Some(devices), _) => devices
             .insert(device, watchlight_broker::token_sha256(token))
             .map_err(|e| e.to_string()),
-        None => {
+        (None, Some(sink)) => sink.set(device, token),
+        (None, None) => {
             tracing::warn!(
                 device,
-                "external broker: add this camera's credential there"
+                "external broker without --mosquitto-passwd: add this camera's credential there"
             );
             Ok(())
         }
@@ -423,6 +571,16 @@ pub fn unregister_device_credential(hub: &HubState, device: &str) {
 /// what was recorded, and publish its settings again (retained).
 async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
     let now = hub.now();
+    if let Some(sink) = &hub.credential_sink {
+        let known: Vec<String> = hub
+            .store
+            .devices()?
+            .into_iter()
+            .filter(|d| d.removed_ms.is_none())
+            .map(|d| d.id)
+            .collect();
+        sink.retain(&known);
+    }
     for d in hub.store.devices()? {
         if d.removed_ms.is_some() {
             continue;
@@ -488,9 +646,29 @@ async fn ingest_loop(hub: Shared, mut messages: mpsc::UnboundedReceiver<(String,
 /// Applies the battery check-in deadlines against the injected clock.
 async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
     loop {
+        // Wake at the next deadline when it comes before the next tick, so a camera is
+        // counted offline at its deadline, not up to a tick later. (With a manual clock
+        // time moves only when a test says so; the tick still polls it.)
+        let next = hub
+            .availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_deadline();
+        let wait = next.map_or(TICK, |d| {
+            TICK.min(Duration::from_millis(d.saturating_sub(hub.now())))
+        });
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let armed = hub.button.is_armed(hub.now());
+        if hub.reset_armed.swap(armed, Ordering::Relaxed) != armed {
+            tracing::warn!(armed, "hub reset button");
+            hub.emit(
+                "hub_light",
+                None,
+                serde_json::json!(crate::hub_light::hub_light(hub.facts())),
+            );
         }
         let due = hub
             .availability

@@ -63,6 +63,8 @@ pub struct HubState {
     pub live: broadcast::Sender<Value>,
     pub upstream_up: AtomicBool,
     pub reset_armed: AtomicBool,
+    /// The reset button (simulated: `POST /api/v1/hub/button`); arms `reset_armed`.
+    pub button: crate::runtime::HubButton,
     /// SHA-256 of the one-time setup token and its expiry.
     pub setup_token: Mutex<Option<(String, u64)>>,
     pub http: reqwest::Client,

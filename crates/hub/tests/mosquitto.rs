@@ -1,70 +1,48 @@
 //! External-broker mode (`--mqtt-url`) against a private Mosquitto started by the test
-//! from a generated configuration (password file and ACL patterns) on a free port:
-//! pairing installs the camera's credential there, the camera comes online, and its
-//! last will takes it offline at the hub.
+//! from a generated configuration (password file and ACL patterns) on a free port.
+//! The hub installs each camera's credential through the same sink the CLI's
+//! `--mosquitto-passwd FILE --mosquitto-pid-file FILE` uses (the password file edited,
+//! Mosquitto reloaded by SIGHUP): pairing lets the camera in, it comes online and gets
+//! its clock set, a wrong token gets nothing through, its last will takes it offline,
+//! it comes back, and forgetting it locks it out.
 
 mod common;
 
 use common::*;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use watchlight_broker::external::{MosquittoSetup, MosquittoUser};
 use watchlight_broker::testing::MosquittoProcess;
-use watchlight_hub::{CredentialSink, Hub, HubConfig, MqttMode};
+use watchlight_hub::{Hub, HubConfig, MqttMode};
 
-/// Rewrites Mosquitto's password file and reloads it, as an operator's hook would.
-struct MosquittoSink {
-    process: Mutex<MosquittoProcess>,
-    users: Mutex<Vec<MosquittoUser>>,
-}
-
-impl CredentialSink for MosquittoSink {
-    fn set(&self, device: &str, token: &str) -> Result<(), String> {
-        let mut users = self.users.lock().unwrap();
-        users.retain(|u| u.name != device);
-        users.push(MosquittoUser::new(device, token));
-        self.process
-            .lock()
-            .unwrap()
-            .set_users(users.clone())
-            .map_err(|e| e.to_string())
-    }
-
-    fn remove(&self, device: &str) {
-        let mut users = self.users.lock().unwrap();
-        users.retain(|u| u.name != device);
-        let _ = self.process.lock().unwrap().set_users(users.clone());
-    }
-}
+/// 1.5 × the 5 s keepalive + 1 s (SPEC §10).
+const SOCKET_CLOSED_BAR: Duration = Duration::from_millis(8_500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "work in progress: the camera's cmd/time does not arrive through Mosquitto yet"]
 async fn pairing_and_availability_through_a_private_mosquitto() {
     let dir = tempfile::tempdir().unwrap();
     let data: PathBuf = dir.path().join("hub");
     std::fs::create_dir_all(&data).unwrap();
     let hub_token =
         watchlight_hub::load_or_create_token(&data.join(watchlight_hub::HUB_TOKEN_FILE)).unwrap();
-    let users = vec![MosquittoUser::new("hub", &hub_token)];
     let setup = MosquittoSetup {
         home: "home".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
-        users: users.clone(),
+        users: vec![MosquittoUser::new("hub", &hub_token)],
         persistence_dir: None,
     };
     let (process, port) = MosquittoProcess::start(&dir.path().join("mosquitto"), &setup).unwrap();
-    let sink = Arc::new(MosquittoSink {
-        process: Mutex::new(process),
-        users: Mutex::new(users),
-    });
+    let files = process.files().clone();
     let mut config = HubConfig::new(&data);
     config.insecure = true;
     config.mqtt = MqttMode::External {
         url: format!("mqtt://127.0.0.1:{port}"),
     };
-    config.external_credentials = Some(sink.clone());
+    config.external_credentials = Some(watchlight_hub::runtime::mosquitto_password_sink(
+        files.password_file.clone(),
+        Some(files.pid_file.clone()),
+    ));
     let hub = Hub::start(config).await.unwrap();
     assert_eq!(hub.mqtt_url, format!("mqtt://127.0.0.1:{port}"));
     let t = TestHub::adopt(hub, dir).await;
@@ -74,9 +52,19 @@ async fn pairing_and_availability_through_a_private_mosquitto() {
     .await;
 
     let (id, token) = pair(&t, "MQ1", "mini").await;
+    let passwd = std::fs::read_to_string(&files.password_file).unwrap();
+    assert!(passwd.contains(&format!("{id}:$7$")), "{passwd}");
+    assert!(
+        !passwd.contains(&token),
+        "only a hash of the token is written"
+    );
+    // Mosquitto reloads on its next loop turn after SIGHUP.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     let mut dev = connect_device(&t, &id, &token).await;
     dev.say("online").await;
-    dev.expect("/cmd/time").await;
+    let time = dev.expect("/cmd/time").await;
+    assert!(time["args"]["now_ms"].as_u64().is_some(), "{time}");
     eventually(5, "online", || async {
         t.availability(&id).await == "online"
     })
@@ -87,12 +75,50 @@ async fn pairing_and_availability_through_a_private_mosquitto() {
     intruder.say("offline").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(t.availability(&id).await, "online");
+    intruder.task.abort();
 
+    // The camera's process dies (its socket closes): offline by its last will.
     dev.task.abort();
     drop(dev);
-    eventually(5, "offline by last will", || async {
+    let died = Instant::now();
+    eventually(10, "offline by last will", || async {
         t.availability(&id).await == "offline"
     })
     .await;
+    let latency = died.elapsed();
+    println!(
+        "Mosquitto, socket closed -> offline at the hub after {} ms (bar {} ms)",
+        latency.as_millis(),
+        SOCKET_CLOSED_BAR.as_millis()
+    );
+    assert!(latency <= SOCKET_CLOSED_BAR, "{latency:?}");
+    let history = t.get_json(&format!("/cameras/{id}/availability")).await;
+    let last = history["history"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["reason"], "last_will", "{history}");
+
+    // It comes back.
+    let mut dev = connect_device(&t, &id, &token).await;
+    dev.say("online").await;
+    dev.expect("/cmd/time").await;
+    eventually(5, "online again", || async {
+        t.availability(&id).await == "online"
+    })
+    .await;
+    dev.task.abort();
+    drop(dev);
+
+    // Forgotten: its line leaves the password file (Mosquitto refuses its next login).
+    let r = t
+        .http
+        .delete(t.url(&format!("/cameras/{id}")))
+        .header("cookie", &t.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let passwd = std::fs::read_to_string(&files.password_file).unwrap();
+    assert!(!passwd.contains(&format!("{id}:")), "{passwd}");
+    assert!(passwd.starts_with("hub:"), "the hub keeps its own user");
+    drop(process);
     t.hub.shutdown().await;
 }

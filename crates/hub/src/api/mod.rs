@@ -32,6 +32,7 @@ pub fn router(hub: Shared) -> Router {
         .route("/logout", post(owner::logout))
         .route("/tokens", post(owner::create_token))
         .route("/hub", get(owner::hub_status))
+        .route("/hub/button", post(owner::hub_button))
         .route("/openapi.json", get(openapi::document))
         .route("/events/stream", get(stream::live))
         .route("/arm", post(cameras::arm).get(cameras::arming))

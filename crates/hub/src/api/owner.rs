@@ -154,6 +154,34 @@ pub async fn hub_status(_: Owner, State(hub): State<Shared>) -> Result<Json<Valu
 }
 
 #[derive(Deserialize)]
+pub struct ButtonBody {
+    down: bool,
+}
+
+/// The hub's reset button, simulated (a real hub's is on its case; here the owner's
+/// login stands in for hands on the box). `{"down":true}` presses it; held 10 s the hub
+/// light turns red fast blink (`GET /hub`); `{"down":false}` releases it, and after
+/// the full hold the hub resets itself (SPEC §4.3) and starts again with a new setup link.
+pub async fn hub_button(
+    _: Owner,
+    State(hub): State<Shared>,
+    JsonBody(body): JsonBody<ButtonBody>,
+) -> Json<Value> {
+    let now = hub.now();
+    let reset = if body.down {
+        hub.button.press(now);
+        false
+    } else {
+        hub.button.release(now) == crate::hub_light::Release::Reset
+    };
+    Json(json!({
+        "pressed": hub.button.is_pressed(),
+        "armed": hub.button.is_armed(now),
+        "resetting": reset,
+    }))
+}
+
+#[derive(Deserialize)]
 pub struct SetupQuery {
     #[serde(default)]
     token: String,
