@@ -193,6 +193,28 @@ impl Api {
     }
 }
 
+/// How to start a hub beyond the defaults (free loopback ports, embedded broker).
+#[derive(Debug, Clone, Default)]
+pub struct HubOptions {
+    pub insecure: bool,
+    /// `--http`; `None`: 127.0.0.1:0. A restart that cameras must find again needs a
+    /// fixed address (see [`free_port`]).
+    pub http: Option<String>,
+    /// `--mqtt`; `None`: 127.0.0.1:0.
+    pub mqtt: Option<String>,
+    /// Anything else, e.g. `--mqtt-url` and `--mosquitto-passwd`.
+    pub extra: Vec<String>,
+}
+
+/// A loopback port that was free a moment ago, for a process that must keep its
+/// address across restarts.
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| err(e.to_string()))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| err(e.to_string()))
+}
+
 /// A running `watchlight hub` with an owner and an API token.
 pub struct HubProcess {
     child: Child,
@@ -211,6 +233,21 @@ impl HubProcess {
         bin: &Path,
         data: &Path,
         insecure: bool,
+        username: &str,
+        password: &str,
+    ) -> Result<HubProcess> {
+        let options = HubOptions {
+            insecure,
+            ..HubOptions::default()
+        };
+        HubProcess::start_with(bin, data, &options, username, password)
+    }
+
+    /// [`HubProcess::start`] with more options.
+    pub fn start_with(
+        bin: &Path,
+        data: &Path,
+        options: &HubOptions,
         username: &str,
         password: &str,
     ) -> Result<HubProcess> {
@@ -241,7 +278,7 @@ impl HubProcess {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        HubProcess::restart(bin, data, insecure, username, password)
+        HubProcess::restart_with(bin, data, options, username, password)
     }
 
     /// Starts the hub on an existing data folder (owner already there).
@@ -252,21 +289,35 @@ impl HubProcess {
         username: &str,
         password: &str,
     ) -> Result<HubProcess> {
-        let mut args: Vec<String> = [
-            "hub",
-            "--data",
-            &data.display().to_string(),
-            "--http",
-            "127.0.0.1:0",
-            "--mqtt",
-            "127.0.0.1:0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let options = HubOptions {
+            insecure,
+            ..HubOptions::default()
+        };
+        HubProcess::restart_with(bin, data, &options, username, password)
+    }
+
+    /// [`HubProcess::restart`] with more options.
+    pub fn restart_with(
+        bin: &Path,
+        data: &Path,
+        options: &HubOptions,
+        username: &str,
+        password: &str,
+    ) -> Result<HubProcess> {
+        let insecure = options.insecure;
+        let mut args: Vec<String> = vec![
+            "hub".into(),
+            "--data".into(),
+            data.display().to_string(),
+            "--http".into(),
+            options.http.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
+            "--mqtt".into(),
+            options.mqtt.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
+        ];
         if insecure {
             args.push("--insecure".into());
         }
+        args.extend(options.extra.iter().cloned());
         let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
         let wait = Duration::from_secs(60);
         let (Some(http_url), Some(mqtt_url)) = (

@@ -11,6 +11,8 @@
 //! - [`scene`]: the image sensor and PIR of a simulated camera.
 //! - [`session`]: one MQTT connection to the hub, with publish acknowledgements mapped
 //!   back to what was published.
+//! - [`radio`]: the simulated radio every MQTT byte passes through, which the simulator
+//!   can make go silent (packets dropped, sockets left open).
 //! - [`runtime`]: the loop that feeds the core, fires its timeouts and carries out its
 //!   outputs (light, recording, events through the offline queue, connections).
 
@@ -19,6 +21,7 @@ pub mod demo;
 pub mod harness;
 pub mod local;
 pub mod persist;
+pub mod radio;
 pub mod runtime;
 pub mod scene;
 pub mod session;

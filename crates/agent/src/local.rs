@@ -9,6 +9,11 @@
 //! Simulator controls, for tests and the demo (a real camera has none of these):
 //! - `GET /sim/status`: lifecycle state, the light and its meaning, queue, link.
 //! - `POST /sim/link {"up":false}`: the Wi-Fi access point goes away (`true`: back).
+//!   `{"up":false,"silent":true}`: the link goes silent instead — packets dropped both
+//!   ways, sockets left open, nobody told (`radio`); `{"up":true}` ends it.
+//! - `POST /sim/ap {"ssid":"new","passphrase":"..."}`: the access point is reconfigured
+//!   (or a new router set up beside the old one): the camera's current association
+//!   holds, its next join needs these credentials.
 //! - `POST /sim/motion`: a person walks through the scene (PIR and pixels).
 //! - `POST /sim/battery {"depth":0.97}` drains the pack to that depth of discharge;
 //!   `{"replace":true}` puts fresh cells in; `{"temp_c":-10}` sets the temperature.
@@ -67,7 +72,8 @@ pub struct BatteryBody {
 /// What the endpoint asks of the agent's loop.
 pub enum Control {
     Provision(Box<ProvisionBody>),
-    Link(bool),
+    Link { up: bool, silent: bool },
+    AccessPoint(WifiBody),
     Motion,
     Battery(BatteryBody),
     Button { hold_ms: u64 },
@@ -83,6 +89,8 @@ pub struct LocalStatus {
     pub condition: String,
     pub meaning: String,
     pub link_up: bool,
+    /// The radio drops every packet (`POST /sim/link {"up":false,"silent":true}`).
+    pub link_silent: bool,
     pub connected: bool,
     pub recording: bool,
     pub queue_items: usize,
@@ -143,6 +151,7 @@ pub fn router(shared: Arc<LocalShared>) -> Router {
         .route("/provision/status", get(provision_status))
         .route("/sim/status", get(sim_status))
         .route("/sim/link", post(sim_link))
+        .route("/sim/ap", post(sim_ap))
         .route("/sim/motion", post(sim_motion))
         .route("/sim/battery", post(sim_battery))
         .route("/sim/button", post(sim_button))
@@ -212,13 +221,37 @@ async fn sim_status(State(shared): State<Arc<LocalShared>>) -> Json<LocalStatus>
 #[derive(Deserialize)]
 struct LinkBody {
     up: bool,
+    #[serde(default)]
+    silent: bool,
 }
 
 async fn sim_link(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
     match parse::<LinkBody>(&body) {
+        Ok(b) if b.up && b.silent => error(
+            StatusCode::BAD_REQUEST,
+            "a link cannot be up and silent: send {\"up\":false,\"silent\":true}",
+        ),
         Ok(b) => {
-            let _ = shared.control.send(Control::Link(b.up));
-            (StatusCode::OK, Json(json!({"up": b.up})))
+            let _ = shared.control.send(Control::Link {
+                up: b.up,
+                silent: b.silent,
+            });
+            (
+                StatusCode::OK,
+                Json(json!({"up": b.up, "silent": b.silent})),
+            )
+        }
+        Err(a) => a,
+    }
+}
+
+async fn sim_ap(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    match parse::<WifiBody>(&body) {
+        Ok(b) if b.ssid.is_empty() => error(StatusCode::BAD_REQUEST, "ssid is empty"),
+        Ok(b) => {
+            let ssid = b.ssid.clone();
+            let _ = shared.control.send(Control::AccessPoint(b));
+            (StatusCode::OK, Json(json!({"ssid": ssid})))
         }
         Err(a) => a,
     }

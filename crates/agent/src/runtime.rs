@@ -46,6 +46,8 @@ const CHECKIN_LINGER_MS: u64 = 1_500;
 /// While joining, a failed connection is retried this often (the core's join timeout
 /// still ends it after 60 s).
 const JOIN_RETRY_MS: u64 = 1_000;
+/// After a `wifi` command, the camera rejoins this long later (its result can leave first).
+const REJOIN_AFTER_MS: u64 = 200;
 /// A failed clip upload is retried after this long.
 const DELIVERY_RETRY_MS: u64 = 2_000;
 /// Consecutive PIR frames count as one trigger per this interval.
@@ -121,6 +123,14 @@ struct UploadDone {
     result: Result<(), String>,
 }
 
+/// A `wifi` command under way: answered once the camera is back with the new
+/// credentials, or back with the old ones because the access point refused the new.
+struct WifiChange {
+    cmd_id: String,
+    previous: (String, String),
+    error: Option<String>,
+}
+
 struct Runtime {
     config: AgentConfig,
     ready: Ready,
@@ -144,6 +154,12 @@ struct Runtime {
 
     wifi: Option<SimWifi>,
     link_up: bool,
+    radio: crate::radio::SimRadio,
+    /// When to drop the link and rejoin with new Wi-Fi credentials.
+    rejoin_at: Option<u64>,
+    /// The goodbye under way is a rejoin, not a battery camera going to sleep.
+    rejoining: bool,
+    wifi_change: Option<WifiChange>,
     battery: Option<SimBattery<MonoClock>>,
     next_battery_read: u64,
     powered_off: bool,
@@ -273,6 +289,10 @@ impl Runtime {
             last_pir_at: None,
             wifi,
             link_up: true,
+            radio: crate::radio::SimRadio::new(),
+            rejoin_at: None,
+            rejoining: false,
+            wifi_change: None,
             battery,
             next_battery_read: 0,
             powered_off: false,
@@ -373,6 +393,7 @@ impl Runtime {
             self.join_retry_at,
             self.linger_until,
             self.retry_delivery_at,
+            self.rejoin_at,
         ];
         for t in candidates.into_iter().flatten() {
             wake = wake.min(t);
@@ -414,11 +435,19 @@ impl Runtime {
         if due(self.retry_delivery_at) {
             self.retry_delivery_at = None;
         }
+        if due(self.rejoin_at) {
+            self.rejoin_at = None;
+            self.rejoin();
+        }
         if due(self.linger_until) {
             self.linger_until = None;
             if self.closing {
                 // The goodbye was not answered: hang up anyway.
+                let rejoin = std::mem::take(&mut self.rejoining);
                 self.drop_session();
+                if rejoin {
+                    self.connect(0);
+                }
             } else if self.connected {
                 if self.in_flight.is_none() && self.queue.is_empty() {
                     self.sleep_now();
@@ -466,6 +495,7 @@ impl Runtime {
             s.condition = condition.as_str().into();
             s.meaning = id.meaning().into();
             s.link_up = self.link_up;
+            s.link_silent = self.radio.is_silent();
             s.connected = self.connected;
             s.recording = self.core.is_recording();
             s.queue_items = queue_items;
@@ -638,6 +668,12 @@ impl Runtime {
         wifi.set_outage(!link_up);
         match wifi.join(&wifi_creds) {
             Ok(()) => {}
+            Err(e) if self.wifi_change.as_ref().is_some_and(|c| c.error.is_none()) => {
+                // The new credentials do not work here: back to the ones that did.
+                self.revert_wifi_change(&e.to_string());
+                self.connect(attempt);
+                return;
+            }
             Err(WifiError::Rejected) => {
                 tracing::warn!("the access point refused the passphrase");
                 self.shared
@@ -707,6 +743,7 @@ impl Runtime {
             last_will,
             tls,
             allow_plain: self.config.insecure,
+            radio: Some(self.radio.clone()),
         };
         self.sessions_made += 1;
         match Session::start(self.sessions_made, &config, self.session_tx.clone()) {
@@ -799,6 +836,9 @@ impl Runtime {
                 self.publish_availability(Availability::Online);
                 self.publish_state();
                 self.publish_telemetry();
+                if let Some(change) = self.wifi_change.take() {
+                    self.publish_result(&change.cmd_id, change.error);
+                }
                 if self.battery.is_some() {
                     self.linger_until = Some(now + CHECKIN_LINGER_MS);
                 }
@@ -815,6 +855,7 @@ impl Runtime {
             SessionEvent::Closed { session, reason } if Some(session) == current => {
                 let was_connected = self.connected;
                 let on_purpose = self.closing;
+                let rejoin = std::mem::take(&mut self.rejoining);
                 self.session = None;
                 self.connected = false;
                 self.closing = false;
@@ -825,7 +866,10 @@ impl Runtime {
                 if let Some(b) = &mut self.battery {
                     b.set_load(Load::Idle);
                 }
-                if on_purpose {
+                if on_purpose && rejoin {
+                    tracing::info!("rejoining the Wi-Fi with the new credentials");
+                    self.connect(0);
+                } else if on_purpose {
                     tracing::debug!("check-in over");
                 } else if was_connected {
                     tracing::warn!("connection to the hub lost: {reason}");
@@ -881,13 +925,25 @@ impl Runtime {
                 return;
             }
         };
+        if name == "wifi" {
+            // Answered once the camera is back (see `WifiChange`), unless refused now.
+            if let Err(e) = self.start_wifi_change(&cmd, now) {
+                self.publish_result(&cmd.id, Some(e));
+            }
+            return;
+        }
         let result = self.run_command(name, &cmd, now);
+        self.publish_result(&cmd.id, result.err());
+    }
+
+    fn publish_result(&self, id: &str, error: Option<String>) {
+        let Some(topics) = self.topics() else { return };
         let msg = CmdResultMsg {
             v: 1,
             ts: self.hub_time(self.mono()),
-            id: cmd.id.clone(),
-            ok: result.is_ok(),
-            error: result.err(),
+            id: id.to_string(),
+            ok: error.is_none(),
+            error,
         };
         if let Some(s) = &self.session {
             s.publish(
@@ -898,6 +954,87 @@ impl Runtime {
                 None,
             );
         }
+    }
+
+    /// "Reconnect Wi-Fi" (`cmd/wifi`, SPEC §4.2): keep the new credentials, then drop
+    /// the link and rejoin with them. If the access point refuses them the camera goes
+    /// back to the old ones, so a typo cannot strand it; the result says which happened.
+    fn start_wifi_change(&mut self, cmd: &CommandMsg, now: u64) -> Result<(), String> {
+        if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
+            return Err("expired".into());
+        }
+        let field = |k: &str| cmd.args.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(ssid), Some(pass)) = (field("ssid"), field("passphrase")) else {
+            return Err("wifi needs args.ssid and args.passphrase".into());
+        };
+        if ssid.is_empty() {
+            return Err("wifi needs a non-empty args.ssid".into());
+        }
+        let creds = self.creds.as_mut().ok_or("not provisioned")?;
+        let previous = (
+            std::mem::replace(&mut creds.wifi_ssid, ssid),
+            std::mem::replace(&mut creds.wifi_passphrase, pass),
+        );
+        self.data
+            .save_credentials(creds)
+            .map_err(|e| e.to_string())?;
+        tracing::info!("new Wi-Fi credentials received: rejoining");
+        self.wifi_change = Some(WifiChange {
+            cmd_id: cmd.id.clone(),
+            previous,
+            error: None,
+        });
+        self.rejoin_at = Some(now + REJOIN_AFTER_MS);
+        Ok(())
+    }
+
+    fn revert_wifi_change(&mut self, why: &str) {
+        let Some(change) = self.wifi_change.as_mut() else {
+            return;
+        };
+        let Some(creds) = self.creds.as_mut() else {
+            return;
+        };
+        tracing::warn!("the new Wi-Fi credentials do not work ({why}): back to the old ones");
+        creds.wifi_ssid = change.previous.0.clone();
+        creds.wifi_passphrase = change.previous.1.clone();
+        change.error = Some(format!(
+            "the access point refused the new credentials ({why}); the camera kept the old ones"
+        ));
+        if let Err(e) = self.data.save_credentials(creds) {
+            tracing::error!("could not save the old Wi-Fi credentials back: {e}");
+        }
+    }
+
+    /// Leaves the Wi-Fi on purpose to join it again with the credentials it now holds:
+    /// says `offline` (so the hub records a goodbye, not a lost link) and hangs up.
+    fn rejoin(&mut self) {
+        if let Some(w) = &mut self.wifi {
+            w.drop_link();
+        }
+        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
+            // Not connected: the next connection attempt uses the new credentials.
+            return;
+        };
+        if !self.connected {
+            return;
+        }
+        let msg = AvailabilityMsg {
+            v: 1,
+            ts: self.hub_time(self.mono()),
+            availability: Availability::Offline,
+        };
+        session.publish(
+            topics.topic(DeviceTopic::Availability),
+            QoS::AtLeastOnce,
+            true,
+            encode(&msg),
+            None,
+        );
+        session.disconnect();
+        self.closing = true;
+        self.rejoining = true;
+        self.linger_until = Some(self.mono() + 2_000);
     }
 
     fn run_command(&mut self, name: &str, cmd: &CommandMsg, now: u64) -> Result<(), String> {
@@ -915,19 +1052,6 @@ impl Runtime {
             return Err("expired".into());
         }
         match name {
-            "wifi" => {
-                let field = |k: &str| cmd.args.get(k).and_then(Value::as_str).map(str::to_string);
-                let (Some(ssid), Some(pass)) = (field("ssid"), field("passphrase")) else {
-                    return Err("wifi needs args.ssid and args.passphrase".into());
-                };
-                let creds = self.creds.as_mut().ok_or("not provisioned")?;
-                creds.wifi_ssid = ssid;
-                creds.wifi_passphrase = pass;
-                self.data
-                    .save_credentials(creds)
-                    .map_err(|e| e.to_string())?;
-                Ok(())
-            }
             "snapshot" => Err("snapshot is not supported by the simulated camera".into()),
             other => match Command::parse(other) {
                 Some(c) => {
@@ -1049,6 +1173,11 @@ impl Runtime {
                 let Some(creds) = self.creds.clone() else {
                     return Ok(());
                 };
+                if self.radio.is_silent() {
+                    // Nothing gets through a silent radio; try again later.
+                    self.retry_delivery_at = Some(self.mono() + DELIVERY_RETRY_MS);
+                    return Ok(());
+                }
                 let client = self.http_client(&creds)?;
                 let seq = item.seq;
                 self.in_flight = Some(InFlight::Uploading { seq });
@@ -1160,8 +1289,23 @@ impl Runtime {
         let now = self.mono();
         match control {
             Control::Provision(body) => self.provision(*body)?,
-            Control::Link(up) => {
+            Control::Link {
+                up: false,
+                silent: true,
+            } => {
+                tracing::info!("simulated radio: silent (packets dropped, sockets left open)");
+                self.radio.set_silent(true);
+            }
+            Control::AccessPoint(ap) => {
+                tracing::info!(ssid = %ap.ssid, "simulated access point reconfigured");
+                let outage = !self.link_up;
+                let mut wifi = SimWifi::new(&ap.ssid, &ap.passphrase, -55);
+                wifi.set_outage(outage);
+                self.wifi = Some(wifi);
+            }
+            Control::Link { up, .. } => {
                 tracing::info!(up, "simulated Wi-Fi link");
+                self.radio.set_silent(false);
                 self.link_up = up;
                 if let Some(w) = &mut self.wifi {
                     w.set_outage(!up);

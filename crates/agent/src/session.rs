@@ -53,6 +53,8 @@ pub enum SessionError {
     NotSecure(String),
     #[error("pinned hub certificate: {0}")]
     Certificate(String),
+    #[error("simulated radio: {0}")]
+    Radio(String),
 }
 
 /// How to reach the broker.
@@ -68,6 +70,8 @@ pub struct SessionConfig {
     /// The pinned certificate for `mqtts://`.
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub allow_plain: bool,
+    /// The simulated radio the bytes travel through (`None`: straight to the broker).
+    pub radio: Option<crate::radio::SimRadio>,
 }
 
 pub struct Session {
@@ -87,6 +91,15 @@ impl Session {
         if !secure && !config.allow_plain {
             return Err(SessionError::NotSecure(config.url.clone()));
         }
+        let (host, port) = match &config.radio {
+            Some(radio) => {
+                let relay = radio
+                    .relay(&host, port)
+                    .map_err(|e| SessionError::Radio(e.to_string()))?;
+                (relay.ip().to_string(), relay.port())
+            }
+            None => (host, port),
+        };
         let mut options = MqttOptions::new(&config.client_id, host, port);
         options.set_credentials(&config.username, &config.password);
         options.set_keep_alive(Duration::from_secs(config.keepalive_s.max(1)));
