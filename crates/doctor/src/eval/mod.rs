@@ -276,10 +276,6 @@ pub struct EvalReport {
     /// Top-1 when the interactive doctor proposes its first repair, after the questions
     /// it chose to ask a simulated owner. A separate figure, not the bar's.
     pub top1_accuracy_after_questions: f64,
-    /// The same figure as `top1_accuracy` under the name the CLI's text line reads (the
-    /// bar's top-1 is the one without questions); not in the JSON.
-    #[serde(skip)]
-    pub top1_accuracy_without_questions: f64,
     pub by_fault: BTreeMap<String, FaultScore>,
     /// Faulty cases (not `no_fault`) whose repair costs are compared.
     pub cost_cases: usize,
@@ -355,7 +351,6 @@ pub fn run(kb: &KnowledgeBase, seed: u64, cases: usize) -> EvalReport {
         cases,
         top1_accuracy: top1,
         top1_accuracy_after_questions: correct_after_questions as f64 / cases.max(1) as f64,
-        top1_accuracy_without_questions: top1,
         by_fault,
         cost_cases,
         mean_cost_doctor_min: doctor_sum / n,
