@@ -297,6 +297,21 @@ fn an_older_database_is_migrated_with_its_clips_counted() {
          DELETE FROM schema_migrations WHERE version > 1;",
     )
     .unwrap();
+    // And without the tables of the migrations after 2 (care_*, doctor_*).
+    let later: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND (name LIKE 'care\\_%' ESCAPE '\\' OR name LIKE 'doctor\\_%' ESCAPE '\\')",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!later.is_empty(), "migrations 3 and 4 create tables");
+    for table in later {
+        conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+    }
     drop(conn);
     let store = f.reopen();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
