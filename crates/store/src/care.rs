@@ -6,7 +6,7 @@
 
 use crate::devices::parse_json;
 use crate::error::{Result, SqlContext};
-use crate::events::Notice;
+use crate::events::{Notice, query_notices};
 use crate::{Store, ms};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -378,40 +378,13 @@ impl Store {
     /// Notices with an id above `after`, oldest first (the storage notices the store
     /// writes, for the notification router).
     pub fn notices_after(&self, after: i64) -> Result<Vec<Notice>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, ts_ms, kind, device_id, message, data, read FROM notices
-                 WHERE id > ?1 ORDER BY id LIMIT 1000",
-            )
-            .ctx(|| "list new notices".into())?;
-        let rows = stmt
-            .query_map(params![after], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .ctx(|| "list new notices".into())?;
-        rows.into_iter()
-            .map(|(id, ts, kind, device_id, message, data, read)| {
-                Ok(Notice {
-                    data: parse_json(&data, || format!("data of notice {id}"))?,
-                    id,
-                    ts_ms: ts as u64,
-                    kind,
-                    device_id,
-                    message,
-                    read,
-                })
-            })
-            .collect()
+        query_notices(
+            &self.conn(),
+            "SELECT id, ts_ms, kind, device_id, message, data, read FROM notices
+             WHERE id > ?1 ORDER BY id LIMIT 1000",
+            params![after],
+            "list new notices",
+        )
     }
 
     /// The highest notice id so far (0 when none).

@@ -356,40 +356,13 @@ impl Store {
     /// `unread_only`. (A notice that gathers repeats, such as clips deleted for space,
     /// moves up when it gains one.)
     pub fn notices(&self, limit: usize, unread_only: bool) -> Result<Vec<Notice>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, ts_ms, kind, device_id, message, data, read FROM notices
-                 WHERE (?2 = 0 OR read = 0) ORDER BY ts_ms DESC, id DESC LIMIT ?1",
-            )
-            .ctx(|| "list notices".into())?;
-        let rows = stmt
-            .query_map(params![limit as i64, unread_only], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .ctx(|| "list notices".into())?;
-        rows.into_iter()
-            .map(|(id, ts, kind, device_id, message, data, read)| {
-                Ok(Notice {
-                    data: parse_json(&data, || format!("data of notice {id}"))?,
-                    id,
-                    ts_ms: ts as u64,
-                    kind,
-                    device_id,
-                    message,
-                    read,
-                })
-            })
-            .collect()
+        query_notices(
+            &self.conn(),
+            "SELECT id, ts_ms, kind, device_id, message, data, read FROM notices
+             WHERE (?2 = 0 OR read = 0) ORDER BY ts_ms DESC, id DESC LIMIT ?1",
+            params![limit as i64, unread_only],
+            "list notices",
+        )
     }
 
     pub fn mark_notice_read(&self, id: i64) -> Result<bool> {
@@ -415,6 +388,44 @@ pub(crate) fn add_notice_conn(
     )
     .ctx(|| format!("add a {kind} notice"))?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Runs a query that selects `id, ts_ms, kind, device_id, message, data, read` from
+/// `notices`, and reads its rows; `what` names the query in errors.
+pub(crate) fn query_notices(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &str,
+) -> Result<Vec<Notice>> {
+    let mut stmt = conn.prepare(sql).ctx(|| what.into())?;
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .ctx(|| what.into())?;
+    rows.into_iter()
+        .map(|(id, ts, kind, device_id, message, data, read)| {
+            Ok(Notice {
+                data: parse_json(&data, || format!("data of notice {id}"))?,
+                id,
+                ts_ms: ts as u64,
+                kind,
+                device_id,
+                message,
+                read,
+            })
+        })
+        .collect()
 }
 
 fn kind_str(event: &EventMsg) -> String {
