@@ -40,47 +40,6 @@ fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
     .expect("camera starts")
 }
 
-fn light(cam: &CameraProcess) -> Option<String> {
-    cam.field("light_id")
-}
-
-fn wait_light(cam: &CameraProcess, want: &str, secs: u64) {
-    let seen = wait_until(Duration::from_secs(secs), || {
-        (light(cam).as_deref() == Some(want)).then_some(())
-    });
-    assert!(
-        seen.is_some(),
-        "{} never showed {want}; lights so far: {:?}",
-        cam.serial,
-        cam.light_history()
-    );
-}
-
-fn wait_availability(hub: &HubProcess, cam: &CameraProcess, want: &str, secs: u64) -> Duration {
-    let start = Instant::now();
-    let seen = wait_until(Duration::from_secs(secs), || {
-        (hub.availability(&cam.device_id).as_deref() == Some(want)).then_some(())
-    });
-    assert!(
-        seen.is_some(),
-        "the hub never saw {} {want} (it says {:?})",
-        cam.device_id,
-        hub.availability(&cam.device_id)
-    );
-    start.elapsed()
-}
-
-/// Pairs `cam` and waits until it is online, dark, and online at the hub.
-fn pair(hub: &HubProcess, cam: &CameraProcess) {
-    wait_light(cam, "red_slow_blink", 30);
-    let (status, body) = hub
-        .pair(cam, &cam.serial, SSID, PASS)
-        .expect("pairing call");
-    assert_eq!(status, 202, "{body}");
-    wait_availability(hub, cam, "online", 30);
-    wait_light(cam, "off", 20);
-}
-
 fn sorted_events(hub: &HubProcess, cam: &CameraProcess) -> Vec<Value> {
     let mut events = hub.events(&cam.device_id);
     events.sort_by_key(|e| e["seq"].as_u64());
@@ -96,7 +55,7 @@ fn pairing_over_tls_goes_green_blink_blue_then_off_and_the_hub_shows_it_online()
     let cam = camera(dir.path(), "mini", "E2E1");
 
     // A wrong pairing code is refused by the camera and reported by the hub.
-    wait_light(&cam, "red_slow_blink", 30);
+    cam.wait_light("red_slow_blink", 30);
     let (status, body) = hub
         .api
         .post(
@@ -107,9 +66,9 @@ fn pairing_over_tls_goes_green_blink_blue_then_off_and_the_hub_shows_it_online()
         )
         .unwrap();
     assert_eq!(status, 403, "{body}");
-    assert_eq!(light(&cam).as_deref(), Some("red_slow_blink"));
+    assert_eq!(cam.field("light_id").as_deref(), Some("red_slow_blink"));
 
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let history = cam.light_history();
     let pos = |id: &str| history.iter().rposition(|l| l == id);
     let (green, blue, off) = (pos("green_blink"), pos("blue_solid"), pos("off"));
@@ -152,10 +111,10 @@ fn a_wrong_wifi_password_shows_red_solid_and_the_same_code_works_again() {
     let dir = scratch_dir("wl-agent-e2e-").unwrap();
     let hub = hub(dir.path());
     let cam = camera(dir.path(), "mini", "E2E2");
-    wait_light(&cam, "red_slow_blink", 30);
+    cam.wait_light("red_slow_blink", 30);
     let (status, _) = hub.pair(&cam, "garage", SSID, "not the password").unwrap();
     assert_eq!(status, 202);
-    wait_light(&cam, "red_solid", 15);
+    cam.wait_light("red_solid", 15);
     let said = wait_until(Duration::from_secs(10), || {
         let v = hub
             .api
@@ -167,7 +126,7 @@ fn a_wrong_wifi_password_shows_red_solid_and_the_same_code_works_again() {
         said.is_some(),
         "the hub never told the owner the Wi-Fi refused the password"
     );
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
 }
 
 #[test]
@@ -175,11 +134,11 @@ fn kill_9_of_a_mains_camera_is_offline_at_the_hub_within_one_and_a_half_keepaliv
     let dir = scratch_dir("wl-agent-e2e-").unwrap();
     let hub = hub(dir.path());
     let mut cam = camera(dir.path(), "mini", "E2E3");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let killed = Instant::now();
     cam.kill9();
     let bar = Duration::from_secs_f64(1.5 * KEEPALIVE_S + 1.0);
-    wait_availability(&hub, &cam, "offline", 30);
+    hub.wait_availability(&cam, "offline", 30);
     let latency = killed.elapsed();
     println!(
         "kill -9 of a mains camera -> offline at the hub after {} ms (bar {} ms)",
@@ -194,7 +153,7 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
     let dir = scratch_dir("wl-agent-e2e-").unwrap();
     let hub = hub(dir.path());
     let cam = camera(dir.path(), "mini", "E2E4");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let (status, body) = hub
         .api
         .post("/api/v1/arm", &json!({"mode": "away"}))
@@ -204,8 +163,8 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
 
     // Cut: red blink at the camera, offline at the hub.
     cam.sim("link", json!({"up": false})).unwrap();
-    wait_light(&cam, "red_blink", 10);
-    let latency = wait_availability(&hub, &cam, "offline", 15);
+    cam.wait_light("red_blink", 10);
+    let latency = hub.wait_availability(&cam, "offline", 15);
     println!(
         "link cut -> offline at the hub after {} ms",
         latency.as_millis()
@@ -217,8 +176,8 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
 
     // Someone walks by while it is offline: it records (blue), then blinks red again.
     cam.sim("motion", json!({})).unwrap();
-    wait_light(&cam, "blue_solid", 20);
-    wait_light(&cam, "red_blink", 60);
+    cam.wait_light("blue_solid", 20);
+    cam.wait_light("red_blink", 60);
     let queued = wait_until(Duration::from_secs(10), || {
         let s = cam.status().ok()?;
         (s["clips_recorded"].as_u64() >= Some(1)).then_some(s)
@@ -232,7 +191,7 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
 
     // Restore: everything arrives, once, in order.
     cam.sim("link", json!({"up": true})).unwrap();
-    wait_availability(&hub, &cam, "online", 90);
+    hub.wait_availability(&cam, "online", 90);
     let drained = wait_until(Duration::from_secs(60), || {
         let s = cam.status().ok()?;
         (s["queue_items"].as_u64() == Some(0)).then_some(())

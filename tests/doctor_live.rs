@@ -28,22 +28,6 @@ fn owner_token(hub: &HubProcess) -> String {
     v["token"].as_str().unwrap().to_string()
 }
 
-fn light(cam: &CameraProcess) -> Option<String> {
-    cam.field("light_id")
-}
-
-fn wait_light(cam: &CameraProcess, want: &str, secs: u64) {
-    let seen = wait_until(Duration::from_secs(secs), || {
-        (light(cam).as_deref() == Some(want)).then_some(())
-    });
-    assert!(
-        seen.is_some(),
-        "{} never showed {want}; lights so far: {:?}",
-        cam.serial,
-        cam.light_history()
-    );
-}
-
 fn doctor(hub: &HubProcess, cert: &Path, camera: &str, token: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(["doctor", "--hub", &hub.http_url, "--hub-cert"])
@@ -88,7 +72,7 @@ fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camer
         false,
     )
     .expect("camera starts");
-    wait_light(&cam, "red_slow_blink", 30);
+    cam.wait_light("red_slow_blink", 30);
     let (status, body) = hub.pair(&cam, "garden", SSID, PASS).unwrap();
     assert_eq!(status, 202, "{body}");
     let paired = wait_until(Duration::from_secs(30), || {

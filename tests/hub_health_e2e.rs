@@ -54,43 +54,6 @@ fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
     .expect("camera starts")
 }
 
-fn wait_light(cam: &CameraProcess, want: &str, secs: u64) {
-    let seen = wait_until(Duration::from_secs(secs), || {
-        (cam.field("light_id").as_deref() == Some(want)).then_some(())
-    });
-    assert!(
-        seen.is_some(),
-        "{} never showed {want}; lights so far: {:?}",
-        cam.serial,
-        cam.light_history()
-    );
-}
-
-/// Waits until the hub shows `want` for the camera; returns how long that took.
-fn wait_availability(hub: &HubProcess, cam: &CameraProcess, want: &str, secs: u64) -> Duration {
-    let start = Instant::now();
-    let seen = wait_until(Duration::from_secs(secs), || {
-        (hub.availability(&cam.device_id).as_deref() == Some(want)).then_some(())
-    });
-    assert!(
-        seen.is_some(),
-        "the hub never saw {} {want} (it says {:?})",
-        cam.device_id,
-        hub.availability(&cam.device_id)
-    );
-    start.elapsed()
-}
-
-fn pair(hub: &HubProcess, cam: &CameraProcess) {
-    wait_light(cam, "red_slow_blink", 30);
-    let (status, body) = hub
-        .pair(cam, &cam.serial, SSID, PASS)
-        .expect("pairing call");
-    assert_eq!(status, 202, "{body}");
-    wait_availability(hub, cam, "online", 30);
-    wait_light(cam, "off", 20);
-}
-
 /// Waits for a command's result at the hub.
 fn command_outcome(hub: &HubProcess, id: &str, secs: u64) -> Value {
     wait_until(Duration::from_secs(secs), || {
@@ -110,12 +73,12 @@ fn a_silent_link_is_offline_at_the_hub_within_one_and_a_half_keepalives_plus_1s(
     let dir = scratch_dir("wl-health-e2e-").unwrap();
     let hub = hub_with(dir.path(), &HubOptions::default());
     let cam = camera(dir.path(), "mini", "SIL1");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
 
     cam.sim("link", json!({"up": false, "silent": true}))
         .unwrap();
     let silenced = Instant::now();
-    wait_availability(&hub, &cam, "offline", 30);
+    hub.wait_availability(&cam, "offline", 30);
     let latency = silenced.elapsed();
     println!(
         "embedded broker, silent link -> offline at the hub after {} ms (bar {} ms)",
@@ -130,12 +93,12 @@ fn a_silent_link_is_offline_at_the_hub_within_one_and_a_half_keepalives_plus_1s(
     let last = history["history"].as_array().unwrap().last().unwrap();
     assert_eq!(last["reason"], "last_will", "{history}");
     // The camera notices by itself too (no answer to its pings) and blinks red.
-    wait_light(&cam, "red_blink", 20);
+    cam.wait_light("red_blink", 20);
     assert_eq!(cam.status().unwrap()["link_silent"], true);
 
     // The link comes back: so does the camera.
     cam.sim("link", json!({"up": true})).unwrap();
-    let back = wait_availability(&hub, &cam, "online", 90);
+    let back = hub.wait_availability(&cam, "online", 90);
     println!(
         "link restored -> online at the hub after {} ms",
         back.as_millis()
@@ -148,7 +111,7 @@ fn a_battery_camera_that_stops_checking_in_is_offline_within_two_checkins_plus_1
     let dir = scratch_dir("wl-health-e2e-").unwrap();
     let hub = hub_with(dir.path(), &HubOptions::default());
     let mut cam = camera(dir.path(), "indoor", "BAT1");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let path = format!("/api/v1/cameras/{}/settings", cam.device_id);
     let (status, body) = hub
         .api
@@ -190,7 +153,7 @@ fn a_battery_camera_that_stops_checking_in_is_offline_within_two_checkins_plus_1
     cam.kill9();
     let stopped = Instant::now();
     let bar = Duration::from_secs(2 * CHECKIN_S + 10);
-    wait_availability(&hub, &cam, "offline", 60);
+    hub.wait_availability(&cam, "offline", 60);
     let seen = stopped.elapsed();
     // The hub's own record: from its last check-in (the `sleeping` it said on leaving) to
     // the moment the hub counted it offline, in hub time.
@@ -226,7 +189,7 @@ fn reconnect_wifi_rejoins_with_new_credentials_and_keeps_the_old_ones_if_refused
     let dir = scratch_dir("wl-health-e2e-").unwrap();
     let hub = hub_with(dir.path(), &HubOptions::default());
     let cam = camera(dir.path(), "mini", "WIFI1");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let wifi = format!("/api/v1/cameras/{}/wifi", cam.device_id);
 
     // Credentials the access point does not know: the camera tries them, goes back to
@@ -247,7 +210,7 @@ fn reconnect_wifi_rejoins_with_new_credentials_and_keeps_the_old_ones_if_refused
         "{outcome}"
     );
     assert_eq!(credentials(&cam)["wifi_passphrase"], PASS);
-    wait_availability(&hub, &cam, "online", 30);
+    hub.wait_availability(&cam, "online", 30);
 
     // The owner sets up a new network: the camera moves to it.
     cam.sim(
@@ -273,7 +236,7 @@ fn reconnect_wifi_rejoins_with_new_credentials_and_keeps_the_old_ones_if_refused
     assert_eq!(status, 202, "{cmd}");
     let outcome = command_outcome(&hub, cmd["id"].as_str().unwrap(), 30);
     assert_eq!(outcome["status"], "ok", "{outcome}");
-    wait_availability(&hub, &cam, "online", 30);
+    hub.wait_availability(&cam, "online", 30);
     println!(
         "reconnect Wi-Fi: camera back on the new network, result at the hub after {} ms",
         asked.elapsed().as_millis()
@@ -292,7 +255,7 @@ fn reconnect_wifi_rejoins_with_new_credentials_and_keeps_the_old_ones_if_refused
         .collect();
     assert_eq!(changes, ["offline", "online"], "{history}");
     // And the light never said anything was wrong for long: it is dark again.
-    wait_light(&cam, "off", 20);
+    cam.wait_light("off", 20);
 }
 
 fn hub_reset(data: &Path) {
@@ -320,7 +283,7 @@ fn a_camera_refused_ten_times_by_a_reset_hub_goes_back_to_setup() {
     };
     let mut hub = hub_with(dir.path(), &options);
     let mut cam = camera(dir.path(), "mini", "RST1");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
 
     // The hub is reset while the camera is unplugged; both come back.
     hub.stop();
@@ -329,8 +292,8 @@ fn a_camera_refused_ten_times_by_a_reset_hub_goes_back_to_setup() {
     let hub = hub_with(dir.path(), &options);
     let cam = camera(dir.path(), "mini", "RST1");
     let booted = Instant::now();
-    wait_light(&cam, "green_blink", 30);
-    wait_light(&cam, "red_slow_blink", 60);
+    cam.wait_light("green_blink", 30);
+    cam.wait_light("red_slow_blink", 60);
     println!(
         "reset hub: the camera was refused ten times and is in setup {} ms after booting",
         booted.elapsed().as_millis()
@@ -345,7 +308,7 @@ fn a_camera_refused_ten_times_by_a_reset_hub_goes_back_to_setup() {
         "the refused credentials are forgotten"
     );
     // It can be paired with the new hub at once.
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
 }
 
 /// The same without unplugging the camera: it retries with its backoff (1 s doubling to
@@ -361,12 +324,12 @@ fn a_running_camera_refused_ten_times_by_a_reset_hub_goes_back_to_setup() {
     };
     let mut hub = hub_with(dir.path(), &options);
     let cam = camera(dir.path(), "mini", "RST2");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     hub.stop();
     hub_reset(&dir.path().join("hub"));
     let reset = Instant::now();
     let _hub = hub_with(dir.path(), &options);
-    wait_light(&cam, "red_slow_blink", 600);
+    cam.wait_light("red_slow_blink", 600);
     println!(
         "reset hub: the running camera is in setup {} s after the reset",
         reset.elapsed().as_secs()
@@ -440,7 +403,7 @@ fn through_mosquitto_a_camera_pairs_and_its_silent_link_and_kill_9_are_noticed()
     let hub = hub_with(dir.path(), &options);
     assert_eq!(hub.mqtt_url, format!("mqtts://127.0.0.1:{port}"));
     let mut cam = camera(dir.path(), "mini", "MQE1");
-    pair(&hub, &cam);
+    hub.pair_and_wait(&cam, SSID, PASS);
     let passwd = std::fs::read_to_string(out.join("mosquitto.passwd")).unwrap();
     assert!(
         passwd.contains(&format!("{}:$7$", cam.device_id)),
@@ -450,7 +413,7 @@ fn through_mosquitto_a_camera_pairs_and_its_silent_link_and_kill_9_are_noticed()
     cam.sim("link", json!({"up": false, "silent": true}))
         .unwrap();
     let silenced = Instant::now();
-    wait_availability(&hub, &cam, "offline", 40);
+    hub.wait_availability(&cam, "offline", 40);
     let latency = silenced.elapsed();
     println!(
         "Mosquitto, silent link -> offline at the hub after {} ms (Mosquitto bar {} ms, SPEC bar {} ms)",
@@ -460,11 +423,11 @@ fn through_mosquitto_a_camera_pairs_and_its_silent_link_and_kill_9_are_noticed()
     );
     assert!(latency <= MOSQUITTO_SILENT_BAR, "offline after {latency:?}");
     cam.sim("link", json!({"up": true})).unwrap();
-    wait_availability(&hub, &cam, "online", 90);
+    hub.wait_availability(&cam, "online", 90);
 
     cam.kill9();
     let killed = Instant::now();
-    wait_availability(&hub, &cam, "offline", 30);
+    hub.wait_availability(&cam, "offline", 30);
     let latency = killed.elapsed();
     println!(
         "Mosquitto, kill -9 (socket closed) -> offline at the hub after {} ms (bar {} ms)",

@@ -381,6 +381,33 @@ impl HubProcess {
             .map(str::to_string)
     }
 
+    /// Waits until the hub shows `want` for the camera (panics naming what it shows
+    /// after `secs`); returns how long that took.
+    pub fn wait_availability(&self, cam: &CameraProcess, want: &str, secs: u64) -> Duration {
+        let start = Instant::now();
+        let seen = wait_until(Duration::from_secs(secs), || {
+            (self.availability(&cam.device_id).as_deref() == Some(want)).then_some(())
+        });
+        assert!(
+            seen.is_some(),
+            "the hub never saw {} {want} (it says {:?})",
+            cam.device_id,
+            self.availability(&cam.device_id)
+        );
+        start.elapsed()
+    }
+
+    /// Pairs `cam` over the API and waits until it is online at the hub and dark.
+    pub fn pair_and_wait(&self, cam: &CameraProcess, ssid: &str, pass: &str) {
+        cam.wait_light("red_slow_blink", 30);
+        let (status, body) = self
+            .pair(cam, &cam.serial, ssid, pass)
+            .expect("pairing call");
+        assert_eq!(status, 202, "{body}");
+        self.wait_availability(cam, "online", 30);
+        cam.wait_light("off", 20);
+    }
+
     pub fn clips(&self, device_id: &str) -> Vec<Value> {
         self.api
             .get(&format!("/api/v1/cameras/{device_id}/clips"))
@@ -555,6 +582,20 @@ impl CameraProcess {
     /// Every stdout line so far (light changes, clips).
     pub fn lines(&self) -> Vec<String> {
         self.lines.snapshot()
+    }
+
+    /// Waits until the camera shows light `want` (panics with the lights it showed
+    /// after `secs`).
+    pub fn wait_light(&self, want: &str, secs: u64) {
+        let seen = wait_until(Duration::from_secs(secs), || {
+            (self.field("light_id").as_deref() == Some(want)).then_some(())
+        });
+        assert!(
+            seen.is_some(),
+            "{} never showed {want}; lights so far: {:?}",
+            self.serial,
+            self.light_history()
+        );
     }
 
     /// The light ids the camera showed, in order, without repeats.
