@@ -152,6 +152,12 @@ pub struct Telemetry {
     /// leaves it out. An addition to SPEC §8's vocabulary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_answered: Option<bool>,
+    /// Whether the home's router answered the doctor's own machine when the hub did
+    /// not (see `netprobe`): a router that answers while the hub does not points at the
+    /// hub; one that does not, at the home's network. Written by a live client that
+    /// could not reach the hub. An addition to SPEC §8's vocabulary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_answered: Option<bool>,
     /// Clips the hub stored for this camera in the last 24 hours. An addition to SPEC
     /// §8's vocabulary: clips against motion tell "not recording" causes apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod infer;
 pub mod kb;
 pub mod live;
+pub mod netprobe;
 pub mod plan;
 pub mod priors;
 pub mod session;
