@@ -34,6 +34,7 @@ pub enum Feature {
     Clips,
     ZonesOff,
     SilentOnline,
+    RouterAnswered,
 }
 
 const YES_NO: &[&str] = &["yes", "no"];
@@ -64,7 +65,7 @@ fn telling_event(events: &[EventKind]) -> usize {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 23] = [
+    pub const ALL: [Feature; 24] = [
         Feature::Light,
         Feature::When,
         Feature::SetupCompleted,
@@ -88,6 +89,7 @@ impl Feature {
         Feature::Clips,
         Feature::ZonesOff,
         Feature::SilentOnline,
+        Feature::RouterAnswered,
     ];
 
     pub fn index(self) -> usize {
@@ -120,6 +122,7 @@ impl Feature {
             Feature::Clips => "clips",
             Feature::ZonesOff => "zones_off",
             Feature::SilentOnline => "silent_online",
+            Feature::RouterAnswered => "router_answered",
         }
     }
 
@@ -169,7 +172,8 @@ impl Feature {
             | Feature::HubOnline
             | Feature::MotionIndicator
             | Feature::HubReporting
-            | Feature::SilentOnline => YES_NO,
+            | Feature::SilentOnline
+            | Feature::RouterAnswered => YES_NO,
         }
     }
 
@@ -427,6 +431,7 @@ pub fn findings(case: &Case) -> Vec<Finding> {
         .hub_answered
         .or_else(|| t.availability.is_some().then_some(true));
     push(Feature::HubReporting, answered.map(yes_no));
+    push(Feature::RouterAnswered, t.router_answered.map(yes_no));
     push(
         Feature::Clips,
         t.clips_last_day
@@ -556,6 +561,13 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
                 "the hub is running and reporting on the camera".into()
             } else {
                 "the hub did not answer".into()
+            }
+        }
+        Feature::RouterAnswered => {
+            if yes {
+                "your router answers (so the home network is up)".into()
+            } else {
+                "your router does not answer either".into()
             }
         }
         Feature::HubNetwork => match v {

@@ -94,6 +94,10 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
     // owner who types a case by hand, now and then, does not say).
     if keep(rng, 0.8) {
         case.telemetry.hub_answered = Some(truth.hub_reachable);
+        // A live client that finds no hub probes the router (`netprobe`) and says so.
+        if !truth.hub_reachable {
+            case.telemetry.router_answered = t.telemetry.router_answered;
+        }
     }
     if truth.hub_reachable {
         let src = &t.telemetry;

@@ -583,6 +583,15 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             _ => HubNetwork::UpstreamLost,
         },
     };
+    // What the doctor's own machine finds when it looks for the home's router: a
+    // router that is down (and took the hub's LAN with it) answers nobody, unless the
+    // owner runs the doctor from a phone on mobile data, whose gateway answers; a
+    // router that only lost its upstream still answers on the LAN; anything else leaves
+    // the router alone (a laptop that just lost its Wi-Fi aside).
+    let router_answered = match incident {
+        Incident::RouterOutage if !hub_reachable => rng.chance(0.12),
+        _ => rng.chance(0.97),
+    };
     let (resting, loaded) = cam.battery();
     let profile = cam.profile;
     let on_battery = cam.on_battery();
@@ -616,6 +625,7 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         recent_events: Some(events),
         hub_network: Some(hub_network),
         hub_answered: Some(hub_reachable),
+        router_answered: Some(router_answered),
         ..Default::default()
     };
     // The clip list the hub keeps. A camera that worked records its usual day, less the
