@@ -18,6 +18,7 @@
 mod button;
 mod power;
 mod recording;
+mod selftest;
 
 use crate::battery::{self, BatteryLevel};
 use crate::io::{BatteryReading, Command, Input, Output, PersistedState, RecordTrigger};
@@ -27,6 +28,8 @@ use std::collections::VecDeque;
 use watchlight_protocol::{
     ConditionId, EventKind, LifecycleState, Light, Profile, Settings, Trigger,
 };
+
+pub use selftest::{SELF_TEST_BOOT_MS, SENSOR_WATCH_MS};
 
 /// How long the `wifi_rejected` light shows before setup resumes.
 pub const WIFI_REJECTED_MS: u64 = 10_000;
@@ -105,6 +108,9 @@ pub struct Core {
     confirm_until: Option<u64>,
     cooldown_until: u64,
 
+    /// The image sensor and the PIR under watch, indexed by `selftest::index`.
+    sensors: [selftest::PartWatch; 2],
+
     /// The light last emitted, and when its pattern started.
     pub(crate) shown: (ConditionId, Light, u64),
 }
@@ -151,6 +157,7 @@ impl Core {
             motion_active: false,
             confirm_until: None,
             cooldown_until: 0,
+            sensors: Default::default(),
             shown: (ConditionId::Idle, Light::OFF, now_ms),
         }
     }
@@ -256,6 +263,7 @@ impl Core {
             self.next_checkin,
             self.recording.as_ref().and_then(|r| r.post_roll_end),
             self.recording.as_ref().map(|r| r.cap_end),
+            self.sensor_deadline(),
         ];
         let transition = transitions.into_iter().flatten().min();
         let visual = self.next_visual_change().filter(|&t| t > self.now);
@@ -313,6 +321,7 @@ impl Core {
                 self.stop_recording(StopReason::PostRoll);
             }
         }
+        self.fire_sensor_timers();
     }
 
     /// Backoff before reconnect attempt `attempt` (1-based): 1 s doubling to the cap.
@@ -415,6 +424,8 @@ impl Core {
             Input::ButtonDown => self.button_down(),
             Input::ButtonUp => self.button_up(),
             Input::Command(cmd) => self.command(cmd),
+            Input::SensorOk(part) => self.sensor_ok(part),
+            Input::SensorFailed { part, reason } => self.sensor_failed(part, reason),
             Input::PowerOn | Input::Battery(_) | Input::Settings(_) | Input::Armed(_) => {}
         }
     }
@@ -442,6 +453,7 @@ impl Core {
         self.motion_active = false;
         self.confirm_until = None;
         self.cooldown_until = 0;
+        self.reset_sensor_watch();
     }
 
     fn boot(&mut self) {
@@ -481,6 +493,7 @@ impl Core {
         self.persisted.provisioned = true;
         self.save();
         self.event(EventKind::Provisioned, json!({}));
+        self.report_held_sensor_failures();
         self.start_joining();
     }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 pub use watchlight_hw::BatteryReading;
-use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, Settings};
+use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, Part, Settings};
 
 /// Something that happened to the camera, reported by its driver.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,17 @@ pub enum Input {
     Armed(bool),
     /// A command from the hub or the app.
     Command(Command),
+    /// The part answered (a frame arrived, the PIR responded): a failure under way is
+    /// over. The driver may send it after every read.
+    SensorOk(Part),
+    /// The part did not answer (an error, or no frame at all). Long enough in a row, it
+    /// becomes a `self_test_failed` event (see [`crate::SELF_TEST_BOOT_MS`] and
+    /// [`crate::SENSOR_WATCH_MS`]); repeats continue the same episode. The driver may
+    /// send it after every failed read.
+    SensorFailed {
+        part: Part,
+        reason: String,
+    },
 }
 
 /// Commands the core acts on (SPEC §5 `cmd/{name}`). Commands that are pure I/O

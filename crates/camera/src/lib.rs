@@ -29,6 +29,10 @@
 //! - **Without power** (`off`, `factory`) the light is dark; **shut down** only the
 //!   battery-critical farewell shows, and only a fresh battery reading wakes it.
 //! - **Battery readings** are ignored on mains profiles.
+//! - **Parts under watch.** The driver reports after each read whether the image sensor
+//!   (or the PIR) answered; failures lasting 3 s from power-on or 10 s while running
+//!   become one `self_test_failed` event per episode, naming the part. No light: SPEC §3
+//!   has none for a failed part.
 
 pub mod battery;
 mod core;
@@ -41,7 +45,8 @@ pub use crate::core::Core;
 pub use crate::core::{
     BACKOFF_CAP_BATTERY_MS, BACKOFF_CAP_MAINS_MS, BACKOFF_FIRST_MS, CONNECTED_MS,
     HUB_REFUSALS_BEFORE_SETUP, JOIN_TIMEOUT_MS, LONG_OFFLINE_FLASH_EVERY_MS, LONG_OFFLINE_MS,
-    LOW_BATTERY_FLASH_EVERY_MS, SHORT_PRESS_MS, STATUS_CHECK_MS, WIFI_REJECTED_MS,
+    LOW_BATTERY_FLASH_EVERY_MS, SELF_TEST_BOOT_MS, SENSOR_WATCH_MS, SHORT_PRESS_MS,
+    STATUS_CHECK_MS, WIFI_REJECTED_MS,
 };
 pub use battery::BatteryLevel;
 pub use io::{

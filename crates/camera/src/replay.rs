@@ -9,7 +9,9 @@
 //! set-up camera's Wi-Fi refuses its password), `pir`, `motion_start`, `motion_end`,
 //! `battery` (`resting_mv`, `loaded_mv`, optional `temp_c`), `button_down`,
 //! `button_up`, `settings` (`"settings":{partial document}`), `armed`, `disarmed`,
-//! `cmd` (`"name"`: identify, record, live_start, live_stop, reboot, factory_reset).
+//! `cmd` (`"name"`: identify, record, live_start, live_stop, reboot, factory_reset),
+//! `sensor_failed` and `sensor_ok` (`"part"`: image_sensor, motion_sensor; a failure
+//! holds until `sensor_ok`, as if every read in between failed).
 //! Nothing but the clock is simulated: the script says when the hub connection
 //! succeeds or drops. `armed` is false unless the script says so; `until_ms` defaults
 //! to the last step's time.
@@ -20,7 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use watchlight_protocol::{
-    ConditionId, EventKind, LifecycleState, Light, LightId, Pattern, ProfileId, Settings,
+    ConditionId, EventKind, LifecycleState, Light, LightId, Part, Pattern, ProfileId, Settings,
     SettingsPatch,
 };
 
@@ -257,6 +259,7 @@ fn parse_step(
         "battery" => &["resting_mv", "loaded_mv", "temp_c"],
         "settings" => &["settings"],
         "cmd" => &["name"],
+        "sensor_failed" | "sensor_ok" => &["part"],
         _ => &[],
     };
     for key in obj.keys() {
@@ -352,6 +355,30 @@ fn parse_step(
                 )
             })?;
             one(Input::Command(cmd))
+        }
+        "sensor_failed" | "sensor_ok" => {
+            let part_name = match obj.get("part") {
+                Some(Value::String(s)) => s.as_str(),
+                Some(other) => {
+                    return Err(field_err("part", format!("expected a string, got {other}")));
+                }
+                None => return Err(field_err("part", "missing")),
+            };
+            let part = Part::parse(part_name).ok_or_else(|| {
+                let known: Vec<_> = Part::ALL.iter().map(|p| p.as_str()).collect();
+                field_err(
+                    "part",
+                    format!("unknown part '{part_name}' (known: {})", known.join(", ")),
+                )
+            })?;
+            if name == "sensor_ok" {
+                one(Input::SensorOk(part))
+            } else {
+                one(Input::SensorFailed {
+                    part,
+                    reason: "failed in the script".into(),
+                })
+            }
         }
         other => Err(field_err("input", format!("unknown input '{other}'"))),
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use support::*;
 use watchlight_camera::{BatteryReading, Command, Core, Input, Output, PersistedState};
 use watchlight_protocol::{
-    Color, ConditionId as C, LifecycleState as S, Light, ProfileId, Settings, SettingsPatch,
+    Color, ConditionId as C, LifecycleState as S, Light, Part, ProfileId, Settings, SettingsPatch,
 };
 
 fn input() -> impl Strategy<Value = Input> {
@@ -42,6 +42,11 @@ fn input() -> impl Strategy<Value = Input> {
         }),
         1 => any::<bool>().prop_map(Input::Armed),
         1 => prop::sample::select(Command::ALL.to_vec()).prop_map(Input::Command),
+        2 => prop::sample::select(Part::ALL.to_vec()).prop_map(Input::SensorOk),
+        2 => prop::sample::select(Part::ALL.to_vec()).prop_map(|part| Input::SensorFailed {
+            part,
+            reason: "no frame".into(),
+        }),
     ]
 }
 

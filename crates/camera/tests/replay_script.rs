@@ -170,3 +170,49 @@ fn not_json_is_an_error_too() {
     let err = parse_err("[1,2]");
     assert_eq!(err.step, None);
 }
+
+#[test]
+fn a_script_can_break_a_part_and_the_timeline_names_it() {
+    let lines = json_lines(
+        r#"{"v":1,"profile":"mini",
+            "steps":[{"t_ms":0,"input":"power_on"},{"t_ms":3000,"input":"provision"},
+                     {"t_ms":4000,"input":"hub_connected"},
+                     {"t_ms":5000,"input":"sensor_ok","part":"image_sensor"},
+                     {"t_ms":20000,"input":"sensor_failed","part":"image_sensor"}],
+            "until_ms":40000}"#,
+    );
+    let failed: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("self_test_failed"))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            r#"{"type":"event","t_ms":30000,"event":"self_test_failed","failing_ms":10000,"part":"image_sensor","phase":"running","reason":"failed in the script"}"#
+        ]
+    );
+    for (text, field) in [
+        (
+            r#"{"v":1,"profile":"mini","steps":[{"t_ms":0,"input":"sensor_failed"}]}"#,
+            "part",
+        ),
+        (
+            r#"{"v":1,"profile":"mini","steps":[{"t_ms":0,"input":"sensor_ok","part":"lens"}]}"#,
+            "part",
+        ),
+        (
+            r#"{"v":1,"profile":"mini","steps":[{"t_ms":0,"input":"sensor_ok","part":"image_sensor","why":1}]}"#,
+            "why",
+        ),
+    ] {
+        let err = parse_err(text);
+        assert_eq!((err.step, err.field.as_str()), (Some(0), field), "{err}");
+    }
+    assert!(
+        parse_err(
+            r#"{"v":1,"profile":"mini","steps":[{"t_ms":0,"input":"sensor_ok","part":"lens"}]}"#
+        )
+        .to_string()
+        .contains("known: image_sensor, motion_sensor")
+    );
+}

@@ -16,7 +16,7 @@ pub mod profile;
 pub mod settings;
 pub mod topics;
 
-pub use event::EventKind;
+pub use event::{EventKind, Part};
 pub use lifecycle::LifecycleState;
 pub use light::{Color, ConditionId, Light, LightId, Pattern};
 pub use profile::{Power, Profile, ProfileId, Trigger};
