@@ -1,6 +1,6 @@
 //! The doctor's case for one camera (SPEC §8 vocabulary), built from what the hub keeps:
 //! its computed availability and history, telemetry, events, settings, the rest of the
-//! fleet and the hub's own storage.
+//! fleet, the hub's own storage and its own network ([`crate::netwatch`]).
 //!
 //! Two halves: [`gather`] reads the store (and the hub's in-memory pairing progress) into
 //! [`CaseInputs`]; [`build`] turns inputs and a time into a [`Case`] without I/O, so every
@@ -8,7 +8,7 @@
 //! the owner's answers.
 
 use crate::state::HubState;
-use watchlight_doctor::{Case, CaseSettings, SeenAvailability};
+use watchlight_doctor::{Case, CaseSettings, HubNetwork, SeenAvailability};
 use watchlight_protocol::messages::{Availability, TelemetryMsg};
 use watchlight_protocol::{EventKind, ProfileId, Settings};
 use watchlight_store::{AvailabilityChange, Device, StoreError, notice_kind};
@@ -70,6 +70,9 @@ pub struct CaseInputs {
     pub first_connected_ms: Option<u64>,
     /// Times (`sort_ts`) of the camera's clips of the last [`USUAL_CLIPS_WINDOW_MS`].
     pub clip_times: Vec<u64>,
+    /// The most telling state of the hub's own network in the last day (`None`: the
+    /// hub has not looked yet since it started).
+    pub hub_network: Option<HubNetwork>,
 }
 
 /// The case for `inputs` at hub time `now_ms`.
@@ -128,6 +131,7 @@ pub fn build(inputs: &CaseInputs, now_ms: u64) -> Case {
     t.recent_events = Some(kinds);
     // The hub built this case, so it answered.
     t.hub_answered = Some(true);
+    t.hub_network = inputs.hub_network;
     let zones = &inputs.settings.zones;
     if zones.is_valid() {
         let off = zones.enabled.iter().filter(|on| !**on).count();
@@ -367,6 +371,11 @@ pub fn gather(hub: &HubState, device: &Device, now_ms: u64) -> Result<CaseInputs
             .iter()
             .map(|c| c.sort_ts)
             .collect(),
+        hub_network: hub
+            .netwatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_day(now_ms),
     })
 }
 
@@ -431,7 +440,35 @@ mod tests {
             storage_full_notice: false,
             first_connected_ms: Some(T0 - 40 * DAY_MS),
             clip_times: Vec::new(),
+            hub_network: None,
         }
+    }
+
+    #[test]
+    fn the_hub_network_goes_into_the_case_and_a_new_address_points_at_the_hub() {
+        // A mains camera the hub has not heard for an hour, alone in the home.
+        let mut i = inputs();
+        i.profile = ProfileId::Mini;
+        i.availability = Some(Availability::Offline);
+        i.last_seen_ms = Some(T0);
+        let now = T0 + HOUR_MS;
+        assert_eq!(build(&i, now).telemetry.hub_network, None, "not looked yet");
+        let p_hub = |network| {
+            let mut i = i.clone();
+            i.hub_network = Some(network);
+            let case = build(&i, now);
+            assert_eq!(case.telemetry.hub_network, Some(network));
+            case.validate().unwrap();
+            let d = watchlight_doctor::diagnose(&case, &Default::default());
+            d.causes
+                .iter()
+                .find(|c| c.id.as_str() == "hub_unreachable")
+                .map_or(0.0, |c| c.p)
+        };
+        assert!(
+            p_hub(HubNetwork::AddressChanged) > 2.0 * p_hub(HubNetwork::Ok),
+            "the hub moved: cameras look for it at the old address"
+        );
     }
 
     #[test]

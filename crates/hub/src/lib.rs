@@ -1,9 +1,9 @@
 //! The hub: MQTT ingestion, device registry, clip store and HTTP API.
 //!
-//! Decisions are sans-IO ([`availability`], [`hub_light`], [`ranges`]) and driven by
-//! an injected [`clock::Clock`]; the runtime ([`Hub::start`]) wires them to the
-//! embedded broker (`watchlight-broker`), the store (`watchlight-store`) and the HTTP
-//! server.
+//! Decisions are sans-IO ([`availability`], [`hub_light`], [`netwatch`], [`ranges`])
+//! and driven by an injected [`clock::Clock`]; the runtime ([`Hub::start`]) wires them
+//! to the embedded broker (`watchlight-broker`), the store (`watchlight-store`), the
+//! machine's network and the HTTP server.
 
 pub mod admin;
 pub mod api;
@@ -13,6 +13,7 @@ pub mod clock;
 pub mod doctor_case;
 pub mod hub_light;
 mod ingest;
+pub mod netwatch;
 pub mod ranges;
 pub mod runtime;
 pub mod secrets;

@@ -3,6 +3,7 @@
 
 use crate::availability::AvailabilityTracker;
 use crate::clock::SharedClock;
+use crate::netwatch::{NetWatch, NetworkProbe, SystemNetwork};
 use crate::secrets::{new_token, sha256_hex};
 use crate::state::{HubState, Shared};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
@@ -137,6 +138,10 @@ pub struct HubConfig {
     pub clock: SharedClock,
     /// With an external broker: who installs device credentials there.
     pub external_credentials: Option<Arc<dyn CredentialSink>>,
+    /// Where the hub looks at its own network: the machine's, or a simulation.
+    pub network: Arc<dyn NetworkProbe>,
+    /// How often it looks (and once at start).
+    pub network_every: Duration,
 }
 
 impl HubConfig {
@@ -152,6 +157,8 @@ impl HubConfig {
             insecure: false,
             clock: Arc::new(crate::clock::SystemClock),
             external_credentials: None,
+            network: Arc::new(SystemNetwork),
+            network_every: crate::netwatch::SAMPLE_EVERY,
         }
     }
 }
@@ -297,6 +304,7 @@ impl Hub {
 
         let (live, _) = broadcast::channel(1024);
         let care = crate::care::Care::load(&store, &config.home)?;
+        let netwatch = NetWatch::resume(load_network_memory(&store));
         let state = Arc::new(HubState {
             home: config.home.clone(),
             data_dir: dir.clone(),
@@ -318,6 +326,7 @@ impl Hub {
             setup_token: Mutex::new(None),
             http: reqwest::Client::new(),
             care,
+            netwatch: Mutex::new(netwatch),
         });
 
         restore_devices(&state).await?;
@@ -348,6 +357,12 @@ impl Hub {
         )));
         tasks.push(tokio::spawn(housekeeping_loop(
             state.clone(),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(netwatch_loop(
+            state.clone(),
+            config.network.clone(),
+            config.network_every,
             shutdown_rx.clone(),
         )));
 
@@ -708,6 +723,105 @@ async fn housekeeping_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => break,
             _ = tokio::time::sleep(HOUSEKEEPING) => {}
         }
+    }
+}
+
+/// What the hub remembered of its network; a value it cannot read is forgotten (and
+/// said), not fatal: the next sample starts afresh.
+fn load_network_memory(store: &Store) -> crate::netwatch::Memory {
+    let key = crate::netwatch::MEMORY_KEY;
+    match store.config_get(key) {
+        Ok(None) => Default::default(),
+        Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!("forgetting the unreadable config {key:?} ({e}): {json}");
+            Default::default()
+        }),
+        Err(e) => {
+            tracing::warn!("could not read the hub's network memory: {e}");
+            Default::default()
+        }
+    }
+}
+
+/// Looks at the hub's network at start and every `every`: feeds [`NetWatch`] (the
+/// light's `network_up`, the doctor's `hub_network`), keeps its memory in the store, and
+/// tells each change: the log, a notice for the owner, the live stream (and the light
+/// when it changes).
+async fn netwatch_loop(
+    hub: Shared,
+    probe: Arc<dyn NetworkProbe>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut unreadable_said = false;
+    loop {
+        let p = probe.clone();
+        match tokio::task::spawn_blocking(move || p.sample()).await {
+            Ok(Ok(sample)) => {
+                unreadable_said = false;
+                let h = hub.clone();
+                let _ = tokio::task::spawn_blocking(move || network_sampled(&h, &sample)).await;
+            }
+            Ok(Err(e)) if !unreadable_said => {
+                unreadable_said = true;
+                tracing::warn!("cannot look at the hub's network: {e}");
+            }
+            Ok(Err(_)) => {}
+            Err(e) => tracing::warn!("the network probe failed: {e}"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Applies one sample of the hub's network (blocking: it writes to the store).
+fn network_sampled(hub: &HubState, sample: &crate::netwatch::Sample) {
+    let light_before = crate::hub_light::hub_light(hub.facts()).id;
+    let now = hub.now();
+    let (transition, memory, remembered) = {
+        let mut w = hub.netwatch.lock().unwrap_or_else(|p| p.into_inner());
+        let remembered = w.memory().clone();
+        let t = w.observe(sample, now);
+        (t, w.memory().clone(), remembered)
+    };
+    if memory != remembered {
+        match serde_json::to_string(&memory) {
+            Ok(json) => {
+                if let Err(e) = hub.store.config_set(crate::netwatch::MEMORY_KEY, &json) {
+                    tracing::warn!("could not keep the hub's network memory: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("could not encode the hub's network memory: {e}"),
+        }
+    }
+    let Some(t) = transition else {
+        return;
+    };
+    let message = t.message();
+    let data = serde_json::json!({
+        "hub_network": t.to,
+        "from": t.from,
+        "addresses": t.addresses,
+        "previous_addresses": t.previous_addresses,
+    });
+    if t.to == watchlight_doctor::HubNetwork::Ok {
+        tracing::info!(from = ?t.from, addresses = ?t.addresses, "hub network: {message}");
+    } else {
+        tracing::warn!(from = ?t.from, addresses = ?t.addresses, "hub network: {message}");
+    }
+    if t.worth_a_notice()
+        && let Err(e) = hub
+            .store
+            .add_notice(crate::netwatch::NOTICE_KIND, None, &message, &data)
+    {
+        tracing::warn!("could not record the hub network notice: {e}");
+    }
+    hub.emit("hub_network", None, data);
+    let light = crate::hub_light::hub_light(hub.facts());
+    if light.id != light_before {
+        hub.emit("hub_light", None, serde_json::json!(light));
     }
 }
 

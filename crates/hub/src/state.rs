@@ -9,6 +9,7 @@ use rumqttc::{AsyncClient, QoS};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use watchlight_doctor::HubNetwork;
 use watchlight_store::{Command, Device, NewCommand, Store, StoreError};
 
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ pub struct HubState {
     pub http: reqwest::Client,
     /// The owner services: notifications, battery, arming schedule, reports, metrics.
     pub care: crate::care::Care,
+    /// The hub's own network, sampled by the runtime (`netwatch_loop`).
+    pub netwatch: Mutex<crate::netwatch::NetWatch>,
 }
 
 pub type Shared = Arc<HubState>;
@@ -109,11 +112,30 @@ impl HubState {
             .clone()
     }
 
+    /// The hub's network now (`None` before its first sample).
+    pub fn network(&self) -> Option<HubNetwork> {
+        self.netwatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .state(self.now())
+    }
+
+    /// The most telling state of the hub's network in the last day, the doctor's
+    /// `hub_network` (`None` before the first sample).
+    pub fn network_last_day(&self) -> Option<HubNetwork> {
+        self.netwatch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_day(self.now())
+    }
+
     pub fn facts(&self) -> HubFacts {
         let now = self.now();
         HubFacts {
             reset_armed: self.reset_armed.load(Ordering::Relaxed),
-            network_up: true,
+            // Before the first sample, or on a machine whose network cannot be read,
+            // the hub does not claim to have no network.
+            network_up: self.network() != Some(HubNetwork::NoNetwork),
             upstream_up: self.upstream_up.load(Ordering::Relaxed),
             pairing_window_open: self
                 .pairing

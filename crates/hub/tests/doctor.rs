@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use watchlight_hub::clock::Clock;
+use watchlight_hub::netwatch::{SimNetwork, home_sample};
 
 const T0: u64 = 1_800_000_000_000;
 const MIN: u64 = 60_000;
@@ -64,7 +65,7 @@ async fn online(t: &TestHub, id: &str, token: &str, want: &str) -> Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_battery_camera_that_sagged_then_went_dark_gets_new_batteries_first() {
     let (clock, shared) = shared_manual_clock(T0);
-    let t = start_hub(Some(shared)).await;
+    let t = start_hub_on(tempfile::tempdir().unwrap(), shared, home_network(), true).await;
     let (garden, token) = pair(&t, "SN1", "outdoor").await;
     let (porch, porch_token) = pair(&t, "SN2", "mini").await;
     let _porch = online(&t, &porch, &porch_token, "online").await;
@@ -156,7 +157,8 @@ async fn a_battery_camera_that_sagged_then_went_dark_gets_new_batteries_first() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_home_offline_is_the_network() {
     let (clock, shared) = shared_manual_clock(T0);
-    let t = start_hub(Some(shared)).await;
+    let network = home_network();
+    let t = start_hub_on(tempfile::tempdir().unwrap(), shared, network.clone(), true).await;
     let mut devs = Vec::new();
     for serial in ["SN1", "SN2", "SN3"] {
         let (id, token) = pair(&t, serial, "mini").await;
@@ -164,7 +166,9 @@ async fn a_whole_home_offline_is_the_network() {
         telemetry(&dev, T0, 0, 0, -58).await;
         devs.push((id, dev));
     }
-    // The router dies: every camera's link goes within seconds of each other.
+    // The router dies: every camera's link goes within seconds of each other, and the
+    // hub's gateway stops answering (its cable still plugged in).
+    network.set(at([192, 168, 1, 10], Some(false)));
     for (k, (id, dev)) in devs.iter().enumerate() {
         clock.set(T0 + 5 * MIN + k as u64 * 4_000);
         dev.say("offline").await;
@@ -177,6 +181,7 @@ async fn a_whole_home_offline_is_the_network() {
     let id = &devs[0].0;
     let c = case(&t, id).await;
     assert_eq!(c["telemetry"]["fleet_offline_fraction"], json!(1.0));
+    assert_eq!(c["telemetry"]["hub_network"], "upstream_lost");
     assert!(
         c["telemetry"].get("battery_loaded_mv").is_none(),
         "mains: no battery"
@@ -205,7 +210,7 @@ async fn a_whole_home_offline_is_the_network() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owner_answers_merge_into_the_case_and_bad_ones_are_named() {
     let (_clock, shared) = shared_manual_clock(T0);
-    let t = start_hub(Some(shared)).await;
+    let t = start_hub_on(tempfile::tempdir().unwrap(), shared, home_network(), true).await;
     let (id, token) = pair(&t, "SN1", "mini").await;
     let _dev = online(&t, &id, &token, "online").await;
 
@@ -284,7 +289,13 @@ async fn owner_answers_merge_into_the_case_and_bad_ones_are_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmations_move_the_priors_and_survive_a_restart() {
     let (_clock, shared) = shared_manual_clock(T0);
-    let t = start_hub(Some(shared.clone())).await;
+    let t = start_hub_on(
+        tempfile::tempdir().unwrap(),
+        shared.clone(),
+        home_network(),
+        true,
+    )
+    .await;
     let (id, token) = pair(&t, "SN1", "outdoor").await;
     let _dev = online(&t, &id, &token, "sleeping").await;
     let before = p_of(&diagnosis(&t, &id).await, "firmware_fault");
@@ -413,4 +424,136 @@ async fn the_live_client_pins_the_hub_certificate() {
     // Another certificate: the handshake fails, nothing is sent.
     assert!(matches!(wrong, Err(LiveError::Connect { .. })), "{wrong:?}");
     hub.shutdown().await;
+}
+
+/// A hub on a simulated network that samples every 20 ms, on the manual clock.
+async fn start_hub_on(
+    dir: tempfile::TempDir,
+    clock: watchlight_hub::clock::SharedClock,
+    network: std::sync::Arc<SimNetwork>,
+    fresh: bool,
+) -> TestHub {
+    let mut config = watchlight_hub::HubConfig::new(dir.path());
+    config.insecure = true;
+    config.clock = clock;
+    config.network = network;
+    config.network_every = std::time::Duration::from_millis(20);
+    let hub = watchlight_hub::Hub::start(config).await.unwrap();
+    if fresh {
+        return TestHub::adopt(hub, dir).await;
+    }
+    let http = reqwest::Client::new();
+    let cookie = login(&http, &hub.http_url).await;
+    TestHub {
+        hub,
+        dir,
+        http,
+        cookie,
+    }
+}
+
+fn at(addr: [u8; 4], gateway_answered: Option<bool>) -> watchlight_hub::netwatch::Sample {
+    home_sample([std::net::IpAddr::from(addr)], gateway_answered)
+}
+
+/// A home network that works, so that a story does not depend on the machine's.
+fn home_network() -> std::sync::Arc<SimNetwork> {
+    std::sync::Arc::new(SimNetwork::new(at([192, 168, 1, 10], Some(true))))
+}
+
+/// Waits until the doctor's case says `hub_network` and (if given) the hub light is
+/// `light`.
+async fn network_is(t: &TestHub, id: &str, hub_network: &str, light: Option<&str>) {
+    eventually(5, &format!("{hub_network} / {light:?}"), || async {
+        let status = t.get_json("/hub").await;
+        case(t, id).await["telemetry"]["hub_network"] == hub_network
+            && light.is_none_or(|l| status["light"]["id"] == l)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_watches_its_own_network_for_its_light_and_the_doctor() {
+    let (clock, shared) = shared_manual_clock(T0);
+    let network = std::sync::Arc::new(SimNetwork::new(at([192, 168, 1, 10], Some(true))));
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_hub_on(dir, shared.clone(), network.clone(), true).await;
+    let (id, token) = pair(&t, "SN1", "mini").await;
+    let dev = online(&t, &id, &token, "online").await;
+    network_is(&t, &id, "ok", Some("blue_solid_green_solid")).await;
+    assert_eq!(t.get_json("/hub").await["network"], "ok");
+    // The camera drops out; the hub's network is fine.
+    clock.set(T0 + 5 * MIN);
+    dev.say("offline").await;
+    eventually(5, "offline", || async {
+        t.availability(&id).await == "offline"
+    })
+    .await;
+    let p_hub_fine = p_of(&diagnosis(&t, &id).await, "hub_unreachable");
+
+    // The router hands the hub a new address: cameras look for it at the old one.
+    clock.set(T0 + 10 * MIN);
+    network.set(at([192, 168, 1, 23], Some(true)));
+    network_is(&t, &id, "address_changed", Some("blue_solid_green_solid")).await;
+    assert_eq!(t.get_json("/hub").await["network"], "address_changed");
+    let p_hub_moved = p_of(&diagnosis(&t, &id).await, "hub_unreachable");
+    assert!(p_hub_moved > p_hub_fine, "{p_hub_fine} -> {p_hub_moved}");
+    let notices = t.hub.state.store.notices(10, true).unwrap();
+    let n = notices.iter().find(|n| n.kind == "hub_network").unwrap();
+    assert!(
+        n.message.contains("192.168.1.10") && n.message.contains("192.168.1.23"),
+        "{}",
+        n.message
+    );
+
+    // The router goes silent, then away altogether: the light says so.
+    clock.set(T0 + 15 * MIN);
+    network.set(at([192, 168, 1, 23], Some(false)));
+    network_is(&t, &id, "upstream_lost", None).await;
+    clock.set(T0 + 20 * MIN);
+    network.set(at([127, 0, 0, 1], None));
+    network_is(&t, &id, "no_network", Some("red_solid")).await;
+    assert_eq!(t.get_json("/hub").await["network"], "no_network");
+    // Back: the light is fine again, the doctor still hears of the day's outage.
+    clock.set(T0 + 30 * MIN);
+    network.set(at([192, 168, 1, 23], Some(true)));
+    eventually(5, "back", || async {
+        t.get_json("/hub").await["network"] == "address_changed"
+    })
+    .await;
+    network_is(&t, &id, "no_network", Some("blue_solid_green_solid")).await;
+    // A day after the outage the network counts as fine.
+    clock.set(T0 + 20 * MIN + 24 * 60 * MIN + 1);
+    network_is(&t, &id, "ok", Some("blue_solid_green_solid")).await;
+    // The owner was told of each change (newest first); the start on a fine network
+    // was only logged.
+    let told = || {
+        t.hub
+            .state
+            .store
+            .notices(20, false)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind == "hub_network")
+            .map(|n| n.data["hub_network"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let want = [
+        "ok",
+        "address_changed",
+        "no_network",
+        "upstream_lost",
+        "address_changed",
+    ];
+    eventually(5, "notices", || async { told() == want }).await;
+
+    // The hub is off while the router gives it yet another address: it tells at start.
+    let TestHub { hub, dir, .. } = t;
+    hub.shutdown().await;
+    drop(dev);
+    clock.advance(60 * MIN);
+    network.set(at([192, 168, 1, 42], Some(true)));
+    let t = start_hub_on(dir, shared, network, false).await;
+    network_is(&t, &id, "address_changed", Some("blue_solid_green_solid")).await;
+    t.hub.shutdown().await;
 }

@@ -144,6 +144,7 @@ pub async fn hub_status(_: Owner, State(hub): State<Shared>) -> Result<Json<Valu
         "http_url": hub.http_url,
         "tls": hub.cert_pem.is_some(),
         "upstream_up": hub.facts().upstream_up,
+        "network": hub.network(),
         "cameras": cameras,
         "clips": clips,
         "clip_bytes": clip_bytes,
