@@ -14,7 +14,7 @@ use crate::priors::{Priors, PriorsError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,11 +33,24 @@ pub enum LiveError {
     Certificate(String),
     #[error("camera id '{0}' is not a valid id")]
     CameraId(String),
-    #[error("cannot reach the hub at {addr}: {source}")]
+    /// Nothing answered: the hub is off, the network between is down, or it stays silent.
+    /// The one error a caller may carry on from (the owner runs the doctor for exactly
+    /// this trouble); every other variant means something answered in a way we refuse.
+    #[error("the hub at {addr} did not answer: {cause}")]
+    HubUnreachable {
+        addr: String,
+        /// In words, for the owner: "connection refused: nothing listens there", ...
+        cause: String,
+    },
+    /// Something answered and the exchange failed: a TLS session refused (most often a
+    /// certificate that is not the pinned one), a connection cut mid-answer.
+    #[error("the connection to the hub at {addr} failed: {source}{hint}")]
     Connect {
         addr: String,
         #[source]
         source: std::io::Error,
+        /// What to check, when the failure suggests it ("" otherwise).
+        hint: &'static str,
     },
     #[error("the hub's answer is not HTTP: {0}")]
     Protocol(String),
@@ -51,6 +64,94 @@ pub enum LiveError {
     Case(#[from] CaseError),
     #[error("the hub's learned priors are not valid: {0}")]
     Priors(#[from] PriorsError),
+}
+
+impl LiveError {
+    /// Whether nothing answered (see [`LiveError::HubUnreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, LiveError::HubUnreachable { .. })
+    }
+}
+
+/// How long the client waits before it counts the hub silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For the TCP connection (per address the hub's name resolves to). A host that is
+    /// off or behind a dead router drops the connection attempt silently, and the
+    /// system's own limit is minutes: the owner would think the doctor hung.
+    pub connect: Duration,
+    /// For each read and write once connected, the TLS handshake included.
+    pub answer: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            answer: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where in a request an I/O error happened: it decides what the error means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Opening the TCP connection.
+    Connect,
+    /// Sending the request or reading the answer; `answered` once any byte of the
+    /// answer arrived.
+    Exchange { answered: bool },
+}
+
+/// Tells "nothing answered" (refused, no route, silence, a connection closed before
+/// any answer) from "something answered and we refuse it" (TLS failures such as a
+/// certificate that is not the pinned one, a connection cut mid-answer).
+fn classify(addr: &str, stage: Stage, timeouts: Timeouts, e: std::io::Error) -> LiveError {
+    use std::io::ErrorKind as K;
+    let unreachable = |cause: String| LiveError::HubUnreachable {
+        addr: addr.to_string(),
+        cause,
+    };
+    let answered = matches!(stage, Stage::Exchange { answered: true });
+    match e.kind() {
+        K::ConnectionRefused => {
+            unreachable("connection refused: nothing listens on that port".into())
+        }
+        K::HostUnreachable => unreachable("no route to the host".into()),
+        K::NetworkUnreachable => unreachable("no route to its network".into()),
+        // A read timeout is WouldBlock on Unix, TimedOut elsewhere.
+        K::TimedOut | K::WouldBlock if !answered => {
+            let waited = match stage {
+                Stage::Connect => timeouts.connect,
+                Stage::Exchange { .. } => timeouts.answer,
+            };
+            unreachable(format!("no answer within {}", seconds(waited)))
+        }
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+            if !answered =>
+        {
+            unreachable("the connection closed before the hub answered".into())
+        }
+        // rustls reports a refused certificate or a broken handshake as InvalidData.
+        K::InvalidData => LiveError::Connect {
+            addr: addr.to_string(),
+            source: e,
+            hint: " (is --hub-cert this hub's hub-cert.pem?)",
+        },
+        _ => LiveError::Connect {
+            addr: addr.to_string(),
+            source: e,
+            hint: "",
+        },
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// `scheme://host:port[/prefix]`, split.
@@ -93,6 +194,13 @@ fn split_url(url: &str) -> Result<HubUrl, LiveError> {
             None => (authority.to_string(), false),
         },
     };
+    if has_port {
+        // The port is what follows the last ':' ("[::1]:8443" included).
+        let port = authority.rsplit(':').next().unwrap_or_default();
+        if port.parse::<u16>().is_err() {
+            return Err(LiveError::Url(url.to_string()));
+        }
+    }
     let authority = if has_port {
         authority.to_string()
     } else {
@@ -148,6 +256,7 @@ pub struct HubClient {
     url: HubUrl,
     tls: Option<Arc<rustls::ClientConfig>>,
     token: Option<String>,
+    timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for HubClient {
@@ -173,7 +282,18 @@ impl HubClient {
             (true, None) => return Err(LiveError::NeedCertificate(hub_url.to_string())),
             (false, _) => None,
         };
-        Ok(HubClient { url, tls, token })
+        Ok(HubClient {
+            url,
+            tls,
+            token,
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// The same client with other [`Timeouts`] (tests wait less than an owner would).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> HubClient {
+        self.timeouts = timeouts;
+        self
     }
 
     /// Fetch and check the case the hub builds for `camera`.
@@ -234,22 +354,23 @@ impl HubClient {
 
     /// Sends `request` and reads the whole answer (the server closes: `Connection: close`).
     fn exchange(&self, request: &[u8]) -> Result<Vec<u8>, LiveError> {
-        let addr = self.url.authority.clone();
-        let connect = |source| LiveError::Connect {
-            addr: addr.clone(),
-            source,
+        let addr = self.url.authority.as_str();
+        let timeouts = self.timeouts;
+        let tcp = self.connect()?;
+        let setup = |e| LiveError::Connect {
+            addr: addr.to_string(),
+            source: e,
+            hint: "",
         };
-        let tcp = TcpStream::connect(&self.url.authority).map_err(connect)?;
-        tcp.set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(connect)?;
-        tcp.set_write_timeout(Some(Duration::from_secs(30)))
-            .map_err(connect)?;
+        tcp.set_read_timeout(Some(timeouts.answer)).map_err(setup)?;
+        tcp.set_write_timeout(Some(timeouts.answer))
+            .map_err(setup)?;
         let mut raw = Vec::new();
-        match &self.tls {
+        let result = match &self.tls {
             None => {
                 let mut tcp = tcp;
-                tcp.write_all(request).map_err(connect)?;
-                tcp.read_to_end(&mut raw).map_err(connect)?;
+                tcp.write_all(request)
+                    .and_then(|()| tcp.read_to_end(&mut raw).map(drop))
             }
             Some(config) => {
                 let name = ServerName::try_from(self.url.host.clone())
@@ -257,18 +378,54 @@ impl HubClient {
                 let conn = rustls::ClientConnection::new(config.clone(), name)
                     .map_err(|e| LiveError::Certificate(e.to_string()))?;
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
-                tls.write_all(request).map_err(connect)?;
-                tls.flush().map_err(connect)?;
-                match tls.read_to_end(&mut raw) {
-                    Ok(_) => {}
+                match tls
+                    .write_all(request)
+                    .and_then(|()| tls.flush())
+                    .and_then(|()| tls.read_to_end(&mut raw).map(drop))
+                {
                     // A server that closes without TLS close_notify: the length checks
                     // in parse_response still catch a cut answer.
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-                    Err(e) => return Err(connect(e)),
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {
+                        Ok(())
+                    }
+                    other => other,
                 }
             }
+        };
+        let answered = !raw.is_empty();
+        result.map_err(|e| classify(addr, Stage::Exchange { answered }, timeouts, e))?;
+        if raw.is_empty() {
+            return Err(LiveError::HubUnreachable {
+                addr: addr.to_string(),
+                cause: "the connection closed before the hub answered".into(),
+            });
         }
         Ok(raw)
+    }
+
+    /// A TCP connection to the first of the hub's addresses that takes one, each tried
+    /// for [`Timeouts::connect`].
+    fn connect(&self) -> Result<TcpStream, LiveError> {
+        let addr = self.url.authority.as_str();
+        let unreachable = |cause: String| LiveError::HubUnreachable {
+            addr: addr.to_string(),
+            cause,
+        };
+        let resolved: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| unreachable(format!("its name did not resolve ({e})")))?
+            .collect();
+        let mut last = None;
+        for socket in &resolved {
+            match TcpStream::connect_timeout(socket, self.timeouts.connect) {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(match last {
+            Some(e) => classify(addr, Stage::Connect, self.timeouts, e),
+            None => unreachable("its name resolved to no address".into()),
+        })
     }
 }
 
@@ -366,7 +523,15 @@ mod tests {
             split_url("https://hub.local").unwrap(),
             url(true, "hub.local:443", "hub.local", "")
         );
-        for bad in ["ftp://hub", "hub:8080", "https://", "http://user@hub"] {
+        for bad in [
+            "ftp://hub",
+            "hub:8080",
+            "https://",
+            "http://user@hub",
+            "http://hub:port",
+            "http://hub:70000",
+            "https://[::1]:x",
+        ] {
             assert!(matches!(split_url(bad), Err(LiveError::Url(_))), "{bad}");
         }
     }
@@ -394,4 +559,201 @@ mod tests {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}";
         assert!(matches!(parse_response(raw), Err(LiveError::Protocol(_))));
     }
+
+    fn quick() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_millis(500),
+            answer: Duration::from_millis(300),
+        }
+    }
+
+    #[test]
+    fn silence_is_told_apart_from_an_answer_we_refuse() {
+        use std::io::{Error, ErrorKind as K};
+        let t = Timeouts::default();
+        let before = Stage::Exchange { answered: false };
+        let during = Stage::Exchange { answered: true };
+        let cause = |stage, kind| match classify("hub:1", stage, t, Error::from(kind)) {
+            LiveError::HubUnreachable { cause, .. } => Some(cause),
+            _ => None,
+        };
+        // Nothing answered: the doctor may carry on without the hub.
+        assert!(
+            cause(Stage::Connect, K::ConnectionRefused)
+                .unwrap()
+                .contains("refused")
+        );
+        assert!(
+            cause(Stage::Connect, K::HostUnreachable)
+                .unwrap()
+                .contains("no route")
+        );
+        assert!(
+            cause(Stage::Connect, K::NetworkUnreachable)
+                .unwrap()
+                .contains("no route")
+        );
+        assert_eq!(
+            cause(Stage::Connect, K::TimedOut).unwrap(),
+            "no answer within 5 s"
+        );
+        // A TLS handshake (or a request) that nobody answers.
+        assert_eq!(
+            cause(before, K::WouldBlock).unwrap(),
+            "no answer within 30 s"
+        );
+        assert!(
+            cause(before, K::ConnectionReset)
+                .unwrap()
+                .contains("closed")
+        );
+        assert!(cause(before, K::UnexpectedEof).unwrap().contains("closed"));
+        // Something answered: these stop the doctor.
+        assert_eq!(cause(during, K::ConnectionReset), None);
+        assert_eq!(cause(during, K::WouldBlock), None);
+        assert_eq!(cause(before, K::PermissionDenied), None);
+        let refused_certificate = Error::new(
+            K::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let err = classify("hub:1", before, t, refused_certificate);
+        assert!(!err.is_unreachable(), "{err}");
+        assert!(err.to_string().contains("--hub-cert"), "{err}");
+        let status = LiveError::Status {
+            status: 401,
+            path: "/api/v1/doctor/priors".into(),
+            body: String::new(),
+        };
+        assert!(!status.is_unreachable());
+    }
+
+    #[test]
+    fn a_closed_port_is_a_hub_that_did_not_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let client = HubClient::new(&format!("http://127.0.0.1:{port}"), None, None)
+            .unwrap()
+            .with_timeouts(quick());
+        let err = client.case("cam-1").unwrap_err();
+        assert!(err.is_unreachable(), "{err:?}");
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+    }
+
+    /// A listener that takes connections and never says a word (a hung hub, or a
+    /// port forwarded to nothing); `close` hangs up at once instead.
+    fn silent_listener(close: bool) -> (u16, std::thread::JoinHandle<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            if !close {
+                // Hold the connection until the client gives up and hangs up.
+                let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut sink = Vec::new();
+                let _ = socket.read_to_end(&mut sink);
+            }
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn a_hub_that_stays_silent_or_hangs_up_did_not_answer() {
+        for (tls, close) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (port, server) = silent_listener(close);
+            let scheme = if tls { "https" } else { "http" };
+            let client = HubClient::new(
+                &format!("{scheme}://127.0.0.1:{port}"),
+                Some(PINNED_PEM),
+                None,
+            )
+            .unwrap()
+            .with_timeouts(quick());
+            let err = client.priors().unwrap_err();
+            let want = if close {
+                "closed"
+            } else {
+                "no answer within 0.3 s"
+            };
+            assert!(err.is_unreachable(), "{scheme}, close {close}: {err:?}");
+            assert!(err.to_string().contains(want), "{scheme}: {err}");
+            drop(client);
+            server.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_hub_with_another_certificate_answered_and_is_refused() {
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(OTHER_PEM.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(OTHER_KEY.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            // The client refuses the certificate: the handshake ends in its alert.
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut socket).is_err() {
+                    break;
+                }
+            }
+        });
+        let client = HubClient::new(&format!("https://127.0.0.1:{port}"), Some(PINNED_PEM), None)
+            .unwrap()
+            .with_timeouts(quick());
+        let err = client.case("cam-1").unwrap_err();
+        assert!(!err.is_unreachable(), "{err:?}");
+        assert!(err.to_string().contains("--hub-cert"), "{err}");
+        server.join().unwrap();
+    }
+
+    // Throwaway self-signed certificates made for these tests only (openssl req -x509,
+    // P-256, valid until 2126): the one the client pins, and another with its key for a
+    // server that is not the pinned hub.
+    const PINNED_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBqjCCAVGgAwIBAgIUYWktY3AtYK/AjzFO9o4URCoIhAswCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRd2F0Y2hsaWdodCB0ZXN0IGEwIBcNMjYxMjA1MTgyODQ3WhgP
+MjEyNjExMTExODI4NDdaMBwxGjAYBgNVBAMMEXdhdGNobGlnaHQgdGVzdCBhMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEBACewaB+JxbN1qSxHFTtBQmTNR5EcIN
+t6nYblq0S2o1PiE2avEqOcXfW6HbzdLnNBGGb9IcS5voOPCB83PUHqNvMG0wHQYD
+VR0OBBYEFEWj5M6yKiZzngB4fNeW0zoNqbxMMB8GA1UdIwQYMBaAFEWj5M6yKiZz
+ngB4fNeW0zoNqbxMMA8GA1UdEwEB/wQFMAMBAf8wGgYDVR0RBBMwEYIJbG9jYWxo
+b3N0hwR/AAABMAoGCCqGSM49BAMCA0cAMEQCIE5qzG0OME6TyvbuX2bT3bm7CwkM
++sFGPhYa//OKjqTeAiBdwU+hKFr5jGOREG2Vi/kDMP0aNV+MEs3k/WTTe0iLNw==
+-----END CERTIFICATE-----
+";
+    const OTHER_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBqjCCAVGgAwIBAgIUIrYzH1Bc6pRAI7zHANfZ1R3INaIwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRd2F0Y2hsaWdodCB0ZXN0IGIwIBcNMjYxMjA1MTgyODQ3WhgP
+MjEyNjExMTExODI4NDdaMBwxGjAYBgNVBAMMEXdhdGNobGlnaHQgdGVzdCBiMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq25lE/rzW8w6MRk3eVf+QsDlJ2J9P/w7
+2ausoWOl6ZldiAgXtajpcboo/6iopIvVMTgrYiW+UM0XPdtzlIzTraNvMG0wHQYD
+VR0OBBYEFEqNU5EEaaf8AC25QHKkCq2nCWk4MB8GA1UdIwQYMBaAFEqNU5EEaaf8
+AC25QHKkCq2nCWk4MA8GA1UdEwEB/wQFMAMBAf8wGgYDVR0RBBMwEYIJbG9jYWxo
+b3N0hwR/AAABMAoGCCqGSM49BAMCA0cAMEQCIHYHttuFp4xnb6RZowyxAzAkxlSx
+03iJpIWuqnUx6vsHAiA+2Kkxwfr5/VzAicCEv+6TD0mxHhZ9M22s71SWbiC0hw==
+-----END CERTIFICATE-----
+";
+    const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqonpU6MPU94De75i
+plIz/8kvZ0QQaEQ1c/MCbaWAbGahRANCAASrbmUT+vNbzDoxGTd5V/5CwOUnYn0/
+/DvZq6yhY6XpmV2ICBe1qOlxuij/qKiki9UxOCtiJb5QzRc923OUjNOt
+-----END PRIVATE KEY-----
+";
 }
