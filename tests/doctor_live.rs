@@ -38,6 +38,30 @@ fn doctor(hub: &HubProcess, cert: &Path, camera: &str, token: &str, extra: &[&st
     cmd
 }
 
+/// What the doctor says on stderr when it carries on without the hub.
+const FALLBACK_NOTE: &str = "diagnosing from what you tell me";
+
+/// A router address where nothing answers (see its use).
+const SILENT_ROUTER: &str = "2001:db8::1";
+
+/// A loopback port nothing listens on: bound a moment ago, then let go. The hub
+/// "switched off" (connections refused).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `watchlight doctor` against a hub that is not there, probing `router`.
+fn doctor_without_hub(hub_url: &str, router: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "doctor", "--hub", hub_url, "--camera", "cam-1", "--router", router,
+    ])
+    .args(extra)
+    .env("WATCHLIGHT_TOKEN", "a-token");
+    cmd
+}
+
 fn stdout_json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -136,6 +160,7 @@ fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camer
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("401"), "{stderr}");
     assert!(!stderr.contains("not-the-token"), "{stderr}");
+    assert!(!stderr.contains(FALLBACK_NOTE), "{stderr}");
 
     // The diagnosis from the hub's evidence alone: new batteries first.
     let d = stdout_json(
@@ -186,4 +211,155 @@ fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camer
         .map(|(_, n)| n.as_f64().unwrap())
         .sum();
     assert_eq!(learned, 1.0, "{priors}");
+}
+
+#[test]
+fn a_hub_that_does_not_answer_leaves_the_doctor_with_what_it_measured_and_was_told() {
+    let dir = scratch_dir("wl-doctor-nohub-").unwrap();
+    let hub_url = format!("http://127.0.0.1:{}", closed_port());
+
+    // The hub is off; the router (here this machine, which refuses the probe: a
+    // machine that refuses answers) is up.
+    let out = doctor_without_hub(&hub_url, "127.0.0.1", &["--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let d = stdout_json(&out);
+    assert!(
+        stderr.contains(&format!(
+            "note: the hub at {hub_url} did not answer (connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(FALLBACK_NOTE), "{stderr}");
+    assert!(
+        stderr.contains("the router at 127.0.0.1 answered"),
+        "{stderr}"
+    );
+    println!("hub off, router up: {d:#}");
+    assert_eq!(d["case"]["telemetry"]["hub_answered"], false, "{d:#}");
+    assert_eq!(d["case"]["telemetry"]["router_answered"], true, "{d:#}");
+    assert!(!d["plan"].as_array().unwrap().is_empty(), "{d:#}");
+    let causes: Vec<&str> = d["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        causes.contains(&"hub_unreachable") && causes.contains(&"network_down"),
+        "{d:#}"
+    );
+
+    // Nothing answers at the router either: an address from the IPv6 documentation
+    // range, which no machine has (IPv4's TEST-NET 192.0.2.1 is not silent everywhere:
+    // some sandboxes use it as their gateway or accept every outgoing connection).
+    // What the owner wrote down comes along.
+    let case = dir.path().join("owner.json");
+    std::fs::write(
+        &case,
+        r#"{"v":1,"profile":"mini","observations":{"light":"red_blink","other_devices_online":false}}"#,
+    )
+    .unwrap();
+    let case_arg = case.display().to_string();
+    let out = doctor_without_hub(&hub_url, SILENT_ROUTER, &["--json", "--case", &case_arg])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let d = stdout_json(&out);
+    assert!(stderr.contains(FALLBACK_NOTE), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the router at {SILENT_ROUTER} did not answer either"
+        )),
+        "{stderr}"
+    );
+    println!("hub and router silent: {d:#}");
+    let telemetry = &d["case"]["telemetry"];
+    assert_eq!(telemetry["hub_answered"], false, "{d:#}");
+    assert_eq!(telemetry["router_answered"], false, "{d:#}");
+    assert_eq!(d["case"]["profile"], "mini", "{d:#}");
+    assert_eq!(d["case"]["observations"]["light"], "red_blink", "{d:#}");
+    assert!(!d["plan"].as_array().unwrap().is_empty(), "{d:#}");
+
+    // In the terminal dialog: the owner follows the first step and says it fixed the
+    // trouble; telling the hub fails (it is still not there), which is a warning only.
+    let mut child = doctor_without_hub(&hub_url, "127.0.0.1", &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("fixed\nskip\n".repeat(8).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{stderr}");
+    assert!(stderr.contains(FALLBACK_NOTE), "{stderr}");
+    assert!(text.contains("Glad it works again"), "{text}");
+    assert!(
+        stderr.contains("warning: could not tell the hub what fixed it"),
+        "{stderr}"
+    );
+
+    // --router is an IP address, and only for live mode.
+    for bad in [
+        &["doctor", "--router", "127.0.0.1", "--json"][..],
+        &[
+            "doctor",
+            "--hub",
+            &hub_url,
+            "--camera",
+            "c",
+            "--router",
+            "my-router",
+        ][..],
+    ] {
+        let out = Command::new(bin()).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_hub_that_answers_with_an_error_still_stops_the_doctor() {
+    let dir = scratch_dir("wl-doctor-refused-").unwrap();
+    let hub = HubProcess::start(
+        &bin(),
+        &dir.path().join("hub"),
+        false,
+        "owner",
+        "a long test password",
+    )
+    .expect("hub starts");
+    let cert = hub.data.join("hub-cert.pem");
+    let token = owner_token(&hub);
+    // A wrong token: the hub answered 401; no fallback.
+    let out = doctor(
+        &hub,
+        &cert,
+        "cam-1",
+        "not-the-token",
+        &["--json", "--router", "127.0.0.1"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the hub answered 401"), "{stderr}");
+    assert!(!stderr.contains(FALLBACK_NOTE), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // A camera the hub does not know: 404, named.
+    let out = doctor(&hub, &cert, "no-such-camera", &token, &["--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the hub answered 404"), "{stderr}");
+    assert!(stderr.contains("no-such-camera"), "{stderr}");
+    assert!(!stderr.contains(FALLBACK_NOTE), "{stderr}");
 }

@@ -2,16 +2,21 @@
 //!
 //! - `watchlight doctor` talks the owner through it in the terminal (asks, proposes,
 //!   takes "fixed / not fixed / can't do", re-plans), optionally starting from
-//!   `--case FILE`, or from a running hub with `--hub URL --camera ID`.
+//!   `--case FILE`, or from a running hub with `--hub URL --camera ID`. A hub that does
+//!   not answer is itself the trouble owners run the doctor for (SPEC §8
+//!   `hub_unreachable`, `network_down`): the doctor then says so, probes the home's
+//!   router from this machine and carries on from what the owner tells it.
 //! - `watchlight doctor diagnose --case FILE --json` answers a case file offline.
 //! - `watchlight doctor eval --json` scores the doctor on simulated faulty cameras.
 
 use super::UsageError;
-use anyhow::Context;
 use std::io::{BufRead, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use watchlight_doctor::session::{self, DialogEnd, Session};
-use watchlight_doctor::{Case, Diagnosis, KnowledgeBase, Priors, StepKind, diagnose, eval, live};
+use watchlight_doctor::{
+    Case, Diagnosis, KnowledgeBase, Priors, StepKind, diagnose, eval, live, netprobe,
+};
 
 /// Live mode: the hub to ask and the camera to ask about.
 struct Live {
@@ -44,13 +49,41 @@ impl Live {
         })
     }
 
-    fn case(&self) -> anyhow::Result<Case> {
-        self.client.case(&self.camera).with_context(|| {
-            format!(
+    /// The hub's case for the camera, or — when the hub does not answer — `base` (the
+    /// owner's `--case FILE`, or nothing) with what this machine measured: the hub did
+    /// not answer, and whether the router did. Any other failure (401, 404, 5xx, a
+    /// certificate that is not the pinned one) stops the doctor: the hub answered, and
+    /// the owner must fix the call, not the camera.
+    fn case(&self, base: Case, router: Option<IpAddr>) -> anyhow::Result<Fetched> {
+        match self.client.case(&self.camera) {
+            Ok(case) => Ok(Fetched::FromHub(case)),
+            Err(live::LiveError::HubUnreachable { cause, .. }) => {
+                eprintln!(
+                    "note: the hub at {} did not answer ({cause}); diagnosing from what you tell me",
+                    self.hub
+                );
+                let router_answered = netprobe::router_answers(router);
+                let probed = match router {
+                    Some(ip) => format!("the router at {ip}"),
+                    None => "the router (this machine's default gateway)".to_string(),
+                };
+                match router_answered {
+                    Some(true) => eprintln!("note: {probed} answered"),
+                    Some(false) => eprintln!("note: {probed} did not answer either"),
+                    None => eprintln!(
+                        "note: could not tell whether the router answers (no routing table to read)"
+                    ),
+                }
+                let mut case = base;
+                case.telemetry.hub_answered = Some(false);
+                case.telemetry.router_answered = router_answered;
+                Ok(Fetched::Unanswered(case))
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
                 "fetching the case of camera {} from {}",
                 self.camera, self.hub
-            )
-        })
+            ))),
+        }
     }
 
     /// The hub's learned priors; a hub that cannot give them leaves the shipped ones
@@ -63,12 +96,21 @@ impl Live {
     }
 }
 
+/// Where live mode's case came from.
+enum Fetched {
+    /// The hub built it from what it knows.
+    FromHub(Case),
+    /// The hub did not answer: what the owner gave and this machine measured.
+    Unanswered(Case),
+}
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct DoctorArgs {
     #[command(subcommand)]
     command: Option<DoctorCommand>,
-    /// Start from this case file (what is already known).
+    /// Start from this case file (what is already known). Live, the hub's case replaces
+    /// it; it counts only when the hub does not answer.
     #[arg(long)]
     case: Option<PathBuf>,
     /// Learned priors (JSON); a confirmed fix updates them.
@@ -88,6 +130,10 @@ pub struct DoctorArgs {
     /// WATCHLIGHT_TOKEN environment variable).
     #[arg(long)]
     token: Option<String>,
+    /// Live mode: the home router's IP address, probed when the hub does not answer
+    /// (default: this machine's default gateway).
+    #[arg(long, requires = "hub")]
+    router: Option<IpAddr>,
     /// Print the diagnosis as JSON instead of talking it through.
     #[arg(long)]
     json: bool,
@@ -202,18 +248,34 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
         (Some(hub), Some(camera)) => Some(Live::connect(&args, hub, camera)?),
         _ => None,
     };
-    let case = match (&live, &args.case) {
-        (Some(live), _) => live.case()?,
-        (None, Some(path)) => read_case(path)?,
-        _ => Case::default(),
+    let owners = match &args.case {
+        Some(path) => read_case(path)?,
+        None => Case::default(),
     };
-    // Live, the hub's learned priors count unless a priors file is named.
+    let (case, from_hub) = match &live {
+        Some(live) => match live.case(owners, args.router)? {
+            Fetched::FromHub(case) => (case, true),
+            Fetched::Unanswered(case) => (case, false),
+        },
+        None => (owners, false),
+    };
+    // Live, the hub's learned priors count unless a priors file is named (a hub that
+    // did not answer has none to give: the shipped ones, without asking it again).
     let mut priors = match (&live, &args.priors) {
-        (Some(live), None) => live.priors(),
+        (Some(live), None) if from_hub => live.priors(),
         _ => read_priors(args.priors.as_deref(), true)?,
     };
     if args.json {
-        return print_diagnosis(&diagnose(&case, &priors), true);
+        let diagnosis = diagnose(&case, &priors);
+        if live.is_some() {
+            // Live, the case the doctor used goes beside SPEC §8's keys: the owner (and
+            // support) can see what the hub said, or what was measured without it.
+            let mut v = serde_json::to_value(&diagnosis)?;
+            v["case"] = serde_json::to_value(&case)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
+        return print_diagnosis(&diagnosis, true);
     }
     let mut session = Session::new(case, priors.clone());
     let stdin = std::io::stdin();
