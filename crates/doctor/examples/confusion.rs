@@ -30,7 +30,11 @@ fn main() {
                     top.to_string(),
                 ))
                 .or_default() += 1;
-            if shown < 6 && std::env::var("SHOW").as_deref() == Ok(truth.fault.as_str()) {
+            // AS=<fault>: only those shown as that fault.
+            if shown < 6
+                && std::env::var("SHOW").as_deref() == Ok(truth.fault.as_str())
+                && std::env::var("AS").map_or(true, |a| a == top.as_str())
+            {
                 shown += 1;
                 println!(
                     "{} -> {}: {}\n  TRUE {}",

@@ -42,6 +42,7 @@ const YES_NO: &[&str] = &["yes", "no"];
 /// The most telling event of the last day, most telling first; `nothing_notable` when
 /// the hub has the events and none of these is among them.
 const EVENT_VALUES: &[&str] = &[
+    "self_test_failed",
     "wifi_rejected",
     "battery_critical",
     "hub_rejected",
@@ -52,16 +53,18 @@ const EVENT_VALUES: &[&str] = &[
 ];
 
 fn telling_event(events: &[EventKind]) -> usize {
+    let nothing_notable = EVENT_VALUES.len() - 1;
     let rank = |e: &EventKind| match e {
-        EventKind::WifiRejected => 0,
-        EventKind::BatteryCritical | EventKind::Shutdown => 1,
-        EventKind::HubRejected => 2,
-        EventKind::JoinTimeout => 3,
-        EventKind::BatteryLow => 4,
-        EventKind::Reset => 5,
-        _ => 6,
+        EventKind::SelfTestFailed => 0,
+        EventKind::WifiRejected => 1,
+        EventKind::BatteryCritical | EventKind::Shutdown => 2,
+        EventKind::HubRejected => 3,
+        EventKind::JoinTimeout => 4,
+        EventKind::BatteryLow => 5,
+        EventKind::Reset => 6,
+        _ => nothing_notable,
     };
-    events.iter().map(rank).min().unwrap_or(6)
+    events.iter().map(rank).min().unwrap_or(nothing_notable)
 }
 
 impl Feature {
@@ -155,8 +158,8 @@ impl Feature {
             Feature::BatteryAge => &["new", "months", "old"],
             Feature::Availability => &["online", "offline", "sleeping", "never_seen"],
             Feature::Battery => &["ok", "low", "critical"],
-            Feature::Signal => &["strong", "fair", "poor", "weak"],
-            Feature::Reconnects => &["none", "few", "many"],
+            Feature::Signal => &["strong", "fair", "marginal", "poor", "weak"],
+            Feature::Reconnects => &["none", "one", "few", "many"],
             Feature::FleetOffline => &["none", "some", "most"],
             Feature::HubStorage => &["ok", "low", "full"],
             Feature::Arming => &["armed_and_detecting", "disarmed", "detection_off"],
@@ -238,9 +241,11 @@ pub fn battery_band(resting_mv: Option<f64>, loaded_mv: Option<f64>) -> Option<u
     })
 }
 
-/// Signal bands: above −67 dBm video streams comfortably; down to −73 dBm a link holds
-/// with the odd drop; below that drops come several times an hour (`poor`), and below
-/// −78 dBm the link barely holds at all (`weak`).
+/// Signal bands: above −67 dBm video streams comfortably; down to −72 dBm a link holds
+/// with the odd drop; from −72 to −75 dBm (`marginal`) it starts dropping about twice an
+/// hour, the line between a link that holds and one that does not, so the band is narrow
+/// and the drops counted beside it decide; to −78 dBm drops come several times an hour
+/// (`poor`); below, the link barely holds at all (`weak`).
 pub fn signal_band(rssi_dbm: &[f64]) -> Option<usize> {
     // The median of the last five readings: one bad sample is not a weak link.
     let tail: Vec<f64> = rssi_dbm.iter().rev().take(5).copied().collect();
@@ -252,13 +257,29 @@ pub fn signal_band(rssi_dbm: &[f64]) -> Option<usize> {
     let median = sorted[sorted.len() / 2];
     Some(if median >= -67.0 {
         0
-    } else if median >= -73.0 {
+    } else if median >= -72.0 {
         1
+    } else if median >= -75.0 {
+        2
     } else if median >= -78.0 {
+        3
+    } else {
+        4
+    })
+}
+
+/// Link drops in the last hour: none, one (anything drops once), a few (two or three:
+/// a link at the edge), many (four or more: a link that does not hold).
+pub fn reconnects_band(drops: f64) -> usize {
+    if drops < 1.0 {
+        0
+    } else if drops < 2.0 {
+        1
+    } else if drops <= 3.0 {
         2
     } else {
         3
-    })
+    }
 }
 
 /// The last day's clips against the camera's usual day: none at all, fewer than 40 % of
@@ -365,15 +386,7 @@ pub fn findings(case: &Case) -> Vec<Finding> {
     push(Feature::Signal, signal_band(&t.rssi_dbm));
     push(
         Feature::Reconnects,
-        t.reconnects_last_hour.map(|r| {
-            if r < 1.0 {
-                0
-            } else if r <= 3.0 {
-                1
-            } else {
-                2
-            }
-        }),
+        t.reconnects_last_hour.map(reconnects_band),
     );
     push(
         Feature::FleetOffline,
@@ -549,6 +562,10 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
         },
         Feature::Events => match v {
             "nothing_notable" => "the camera reported nothing unusual".into(),
+            "self_test_failed" => {
+                "the camera's own self-test found a part that failed (image or motion sensor)"
+                    .into()
+            }
             "wifi_rejected" => "the camera reported that the Wi-Fi refused its password".into(),
             "battery_critical" => "the camera reported a critical battery and shut down".into(),
             "hub_rejected" => "the hub refused the camera's credential".into(),
@@ -625,8 +642,15 @@ mod tests {
     fn numbers_fall_into_their_bands() {
         assert_eq!(signal_band(&[-60.0, -90.0, -61.0, -62.0, -59.0]), Some(0));
         assert_eq!(signal_band(&[-70.0]), Some(1));
+        assert_eq!(signal_band(&[-72.0]), Some(1));
+        assert_eq!(signal_band(&[-72.5]), Some(2));
         assert_eq!(signal_band(&[-75.0]), Some(2));
-        assert_eq!(signal_band(&[-80.0]), Some(3));
+        assert_eq!(signal_band(&[-75.5]), Some(3));
+        assert_eq!(signal_band(&[-80.0]), Some(4));
+        assert_eq!(reconnects_band(0.0), 0);
+        assert_eq!(reconnects_band(1.0), 1);
+        assert_eq!(reconnects_band(3.0), 2);
+        assert_eq!(reconnects_band(4.0), 3);
         assert_eq!(offline_band(3.0), 0);
         assert_eq!(offline_band(30.0), 1);
         assert_eq!(offline_band(200.0), 2);

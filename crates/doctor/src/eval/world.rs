@@ -467,15 +467,22 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
         }
         Incident::HardwareBroken => {
             fault = FaultId::HardwareFault;
-            if rng.chance(0.25) {
-                conditions.push(ConditionId::ConnectionLost);
-                offline_min = 3.0;
-            }
-            availability = if rng.chance(0.85) {
-                SeenAvailability::Offline
+            // Image sensors and PIRs (moisture, sun, a knock) fail about as often as
+            // boards, radios and power parts. A camera with a dead sensor still talks
+            // and its self-test says which part failed; a dead board or radio goes quiet.
+            if rng.chance(0.45) {
+                events.push(EventKind::SelfTestFailed);
             } else {
-                availability
-            };
+                if rng.chance(0.25) {
+                    conditions.push(ConditionId::ConnectionLost);
+                    offline_min = 3.0;
+                }
+                availability = if rng.chance(0.85) {
+                    SeenAvailability::Offline
+                } else {
+                    availability
+                };
+            }
             o.recording = Some(false);
             if cam.on_battery() && rng.chance(0.6) {
                 // Fresh batteries already tried.
