@@ -18,6 +18,9 @@
 //! - `POST /sim/battery {"depth":0.97}` drains the pack to that depth of discharge;
 //!   `{"replace":true}` puts fresh cells in; `{"temp_c":-10}` sets the temperature.
 //! - `POST /sim/button {"hold_ms":300}`: press the button for that long.
+//! - `POST /sim/sensor {"image_sensor":"broken"}`: the image sensor stops giving frames
+//!   (every read fails) until `{"image_sensor":"ok"}`; the camera's self-test reports it
+//!   (`self_test_failed`). The PIR cannot be broken: its trait reports no faults.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -72,11 +75,20 @@ pub struct BatteryBody {
 /// What the endpoint asks of the agent's loop.
 pub enum Control {
     Provision(Box<ProvisionBody>),
-    Link { up: bool, silent: bool },
+    Link {
+        up: bool,
+        silent: bool,
+    },
     AccessPoint(WifiBody),
     Motion,
     Battery(BatteryBody),
-    Button { hold_ms: u64 },
+    Button {
+        hold_ms: u64,
+    },
+    /// Break (`true`) or mend the simulated image sensor.
+    ImageSensor {
+        broken: bool,
+    },
 }
 
 /// What the agent shows through `GET /sim/status` and `GET /provision/status`.
@@ -98,6 +110,11 @@ pub struct LocalStatus {
     pub clips_recorded: u64,
     pub delivered: u64,
     pub last_error: Option<String>,
+    /// The simulated image sensor: `ok` or `broken` (`POST /sim/sensor`).
+    pub image_sensor: String,
+    /// Parts whose failure the camera reported (`self_test_failed`) and that have not
+    /// worked since.
+    pub parts_failed: Vec<String>,
 }
 
 pub struct LocalShared {
@@ -155,6 +172,7 @@ pub fn router(shared: Arc<LocalShared>) -> Router {
         .route("/sim/motion", post(sim_motion))
         .route("/sim/battery", post(sim_battery))
         .route("/sim/button", post(sim_button))
+        .route("/sim/sensor", post(sim_sensor))
         .with_state(shared)
 }
 
@@ -291,9 +309,81 @@ async fn sim_button(State(shared): State<Arc<LocalShared>>, body: axum::body::By
     }
 }
 
+/// `POST /sim/sensor`: `{"image_sensor":"broken"|"ok"}`.
+async fn sim_sensor(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
+    match parse::<Value>(&body).and_then(|v| sensor_body(&v)) {
+        Ok(broken) => {
+            let _ = shared.control.send(Control::ImageSensor { broken });
+            let health = if broken { "broken" } else { "ok" };
+            (StatusCode::OK, Json(json!({"image_sensor": health})))
+        }
+        Err(a) => a,
+    }
+}
+
+/// Whether a `/sim/sensor` body breaks the image sensor (`true`) or mends it.
+fn sensor_body(body: &Value) -> Result<bool, Answer> {
+    let bad = |msg: String| error(StatusCode::BAD_REQUEST, &msg);
+    let Some(obj) = body.as_object() else {
+        return Err(bad(format!(
+            "expected {{\"image_sensor\":\"broken\"|\"ok\"}}, got {body}"
+        )));
+    };
+    if obj.contains_key("motion_sensor") {
+        return Err(bad(
+            "motion_sensor cannot be broken: the simulated PIR (the MotionSensor trait) \
+             has no way to report a fault"
+                .into(),
+        ));
+    }
+    if let Some(key) = obj.keys().find(|k| *k != "image_sensor") {
+        return Err(bad(format!("unknown field '{key}' (known: image_sensor)")));
+    }
+    match obj.get("image_sensor").and_then(Value::as_str) {
+        Some("broken") => Ok(true),
+        Some("ok") => Ok(false),
+        Some(other) => Err(bad(format!(
+            "image_sensor must be \"broken\" or \"ok\", got \"{other}\""
+        ))),
+        None => Err(bad(
+            "image_sensor is missing or not a string (\"broken\" or \"ok\")".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sensor_bodies_break_or_mend_and_bad_ones_say_what_is_wrong() {
+        assert_eq!(
+            sensor_body(&json!({"image_sensor": "broken"})).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            sensor_body(&json!({"image_sensor": "ok"})).ok(),
+            Some(false)
+        );
+        for (body, says) in [
+            (json!({"image_sensor": "smashed"}), "got \"smashed\""),
+            (json!({"image_sensor": true}), "not a string"),
+            (json!({}), "missing"),
+            (json!({"motion_sensor": "broken"}), "MotionSensor"),
+            (
+                json!({"image_sensor": "ok", "lens": "ok"}),
+                "unknown field 'lens'",
+            ),
+            (json!(["broken"]), "expected"),
+        ] {
+            let Err((status, Json(answer))) = sensor_body(&body) else {
+                panic!("{body} accepted");
+            };
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            let msg = answer["error"].as_str().unwrap_or_default();
+            assert!(msg.contains(says), "{body}: {msg}");
+        }
+    }
 
     #[test]
     fn five_pairing_tries_a_minute_then_refused_until_the_minute_passes() {

@@ -37,7 +37,7 @@ use watchlight_protocol::messages::{
     StateMsg, TelemetryMsg, decode, encode,
 };
 use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
-use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Pattern};
+use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Part, Pattern};
 
 /// How often a battery camera reads its pack.
 const BATTERY_READ_EVERY_MS: u64 = 10_000;
@@ -151,6 +151,8 @@ struct Runtime {
     next_frame_at: u64,
     motion_on: bool,
     last_pir_at: Option<u64>,
+    /// The last frame read failed (logged once per run of failures).
+    sensor_failing: bool,
 
     wifi: Option<SimWifi>,
     link_up: bool,
@@ -287,6 +289,7 @@ impl Runtime {
             next_frame_at: 0,
             motion_on: false,
             last_pir_at: None,
+            sensor_failing: false,
             wifi,
             link_up: true,
             radio: crate::radio::SimRadio::new(),
@@ -502,6 +505,17 @@ impl Runtime {
             s.queue_bytes = queue_bytes;
             s.clips_recorded = self.clips_recorded;
             s.delivered = self.delivered;
+            s.image_sensor = if self.scene.sensor_broken() {
+                "broken"
+            } else {
+                "ok"
+            }
+            .into();
+            s.parts_failed = Part::ALL
+                .into_iter()
+                .filter(|p| self.core.part_failed(*p))
+                .map(|p| p.as_str().to_string())
+                .collect();
         });
     }
 
@@ -614,7 +628,16 @@ impl Runtime {
         if !self.recorder.is_recording() {
             return Ok(());
         }
-        let clip = self.recorder.finish()?;
+        let clip = match self.recorder.finish() {
+            Ok(clip) => clip,
+            Err(MediaError::TooFewFrames(n)) => {
+                // The image sensor gave (almost) nothing while recording: there is no
+                // clip to keep; its self_test_failed event says why.
+                tracing::warn!("recording ended with {n} frames: no clip");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let Some(creds) = self.creds.as_mut() else {
             return Ok(());
         };
@@ -1247,14 +1270,44 @@ impl Runtime {
 
     // ----- hardware ------------------------------------------------------------------------
 
+    /// One read of the image sensor (and the PIR beside it). Every read tells the core
+    /// whether the sensor answered, for its self-test; a failed read is not fatal.
     fn frame(&mut self, now: u64) -> Result<(), AgentError> {
-        let (frame, pir) = self.scene.next(now)?;
-        let verdict = self.detector.process(&frame.y)?;
-        let (w, h) = (frame.width, frame.height);
+        let (frame, pir) = self.scene.next(now);
         if pir && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
             self.last_pir_at = Some(now);
             self.core.handle_input(now, Input::Pir);
         }
+        let frame = match frame {
+            Ok(frame) => {
+                if std::mem::take(&mut self.sensor_failing) {
+                    tracing::info!("image sensor: frames again");
+                }
+                self.core
+                    .handle_input(now, Input::SensorOk(Part::ImageSensor));
+                frame
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut self.sensor_failing, true) {
+                    tracing::warn!("image sensor: {e}");
+                }
+                let reason = e.to_string();
+                self.core.handle_input(
+                    now,
+                    Input::SensorFailed {
+                        part: Part::ImageSensor,
+                        reason,
+                    },
+                );
+                // No frames, no pixel motion.
+                if std::mem::take(&mut self.motion_on) {
+                    self.core.handle_input(now, Input::MotionEnd);
+                }
+                return Ok(());
+            }
+        };
+        let verdict = self.detector.process(&frame.y)?;
+        let (w, h) = (frame.width, frame.height);
         if verdict.motion != self.motion_on {
             self.motion_on = verdict.motion;
             let input = if verdict.motion {
@@ -1323,6 +1376,10 @@ impl Runtime {
             Control::Button { hold_ms } => {
                 self.core.handle_input(now, Input::ButtonDown);
                 self.button_release_at = Some(now + hold_ms);
+            }
+            Control::ImageSensor { broken } => {
+                tracing::info!(broken, "simulated image sensor");
+                self.scene.set_sensor_broken(broken);
             }
         }
         Ok(())

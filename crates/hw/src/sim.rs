@@ -6,10 +6,12 @@ mod battery;
 mod clock;
 mod io;
 mod light;
+mod sensor;
 mod wifi;
 
 pub use battery::{BatteryModel, Load, SimBattery};
 pub use clock::SimClock;
 pub use io::{SimButton, SimPir};
 pub use light::SimLight;
+pub use sensor::{SENSOR_NAME, SimImageSensor};
 pub use wifi::SimWifi;
