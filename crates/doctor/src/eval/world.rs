@@ -473,9 +473,11 @@ pub fn draw(rng: &mut Rng) -> TrueCase {
             if rng.chance(0.45) {
                 events.push(EventKind::SelfTestFailed);
             } else {
+                // Silent since it died, minutes to days ago (it used to say "offline
+                // for 0 minutes", which no hub reports); a failing radio keeps retrying.
+                offline_min = rng.exponential(180.0) + 2.0;
                 if rng.chance(0.25) {
                     conditions.push(ConditionId::ConnectionLost);
-                    offline_min = 3.0;
                 }
                 availability = if rng.chance(0.85) {
                     SeenAvailability::Offline
