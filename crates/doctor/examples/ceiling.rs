@@ -112,6 +112,7 @@ fn reduced(case: &watchlight_doctor::Case) -> Option<(usize, Vec<u8>)> {
                 get(F::OtherDevicesOnline),
                 get(F::HubOnline),
                 get(F::HubReporting),
+                get(F::RouterAnswered),
             ],
         ));
     }
