@@ -3,7 +3,7 @@
 //! Prints `provision_url=http://ADDR` and `pairing_code=NNNNNN` on stdout (scripts and
 //! tests read them), then one line per light change. The same address serves the
 //! simulator's controls (`/sim/status`, `/sim/link`, `/sim/motion`, `/sim/battery`,
-//! `/sim/button`; see `watchlight_agent::local`).
+//! `/sim/button`, `/sim/ap`, `/sim/sensor`; see `watchlight_agent::local`).
 
 use super::UsageError;
 use std::io::Write;
