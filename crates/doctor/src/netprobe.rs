@@ -26,8 +26,7 @@ pub fn parse_default_gateway(route_table: &str) -> Option<Ipv4Addr> {
         let flags = u32::from_str_radix(flags, 16).ok()?;
         const RTF_UP: u32 = 0x1;
         const RTF_GATEWAY: u32 = 0x2;
-        if *destination != "00000000" || flags & (RTF_UP | RTF_GATEWAY) != RTF_UP | RTF_GATEWAY
-        {
+        if *destination != "00000000" || flags & (RTF_UP | RTF_GATEWAY) != RTF_UP | RTF_GATEWAY {
             return None;
         }
         // The kernel prints the address as a host-order (little-endian) hex word.
@@ -73,7 +72,8 @@ pub fn router_answers(router: Option<IpAddr>) -> Option<bool> {
 mod tests {
     use super::*;
 
-    const TABLE: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+    const TABLE: &str =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
 eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
 ";
