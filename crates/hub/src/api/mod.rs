@@ -13,6 +13,7 @@ mod stream;
 
 pub use auth::SESSION_COOKIE;
 pub use cameras::command_json;
+pub use doctor::learned_priors;
 
 use crate::state::Shared;
 use axum::extract::DefaultBodyLimit;

@@ -10,6 +10,7 @@
 pub mod arming;
 pub mod battery;
 pub mod bundle;
+mod doctor;
 pub mod homeassistant;
 pub mod metrics;
 pub mod notify;
@@ -107,7 +108,8 @@ pub async fn on_cameras_changed(hub: &HubState) {
     lock(&hub.care.router).set_cameras(ids);
 }
 
-/// An availability transition: news for the router.
+/// An availability transition: news for the router; a camera gone offline is also a case
+/// for the doctor.
 pub async fn on_transition(hub: &HubState, t: &Transition) {
     hub.care.sent("availability");
     let event = match (t.from, t.to) {
@@ -119,7 +121,11 @@ pub async fn on_transition(hub: &HubState, t: &Transition) {
         },
         _ => return,
     };
+    let offline = matches!(event, CareEvent::CameraOffline { .. });
     notify::notify(hub, event).await;
+    if offline {
+        doctor::check(hub, &t.device).await;
+    }
 }
 
 /// A telemetry message: battery forecast, Home Assistant's sensors.
@@ -136,7 +142,8 @@ pub async fn on_telemetry(hub: &HubState, device: &str, msg: &TelemetryMsg) {
     .await;
 }
 
-/// A stored (new) event: motion for the feed and Home Assistant, battery low.
+/// A stored (new) event: motion for the feed and Home Assistant, battery low, and the
+/// doctor on a telling event.
 pub async fn on_event(hub: &HubState, device: &str, msg: &EventMsg) {
     match msg.event {
         EventKind::ClipRecorded => {
@@ -165,6 +172,11 @@ pub async fn on_event(hub: &HubState, device: &str, msg: &EventMsg) {
             )
             .await;
         }
+        // Events that tell the doctor something: it looks at the camera's case unasked.
+        EventKind::BatteryCritical
+        | EventKind::SelfTestFailed
+        | EventKind::WifiRejected
+        | EventKind::HubRejected => doctor::check(hub, device).await,
         _ => {}
     }
 }
