@@ -2,7 +2,7 @@
 //! under a single fault), and the words for what moved it.
 
 use crate::case::Case;
-use crate::evidence::{self, Finding};
+use crate::evidence::{self, Feature, Finding};
 use crate::ids::{ActionId, FAULT_COUNT, FaultId};
 use crate::kb::KnowledgeBase;
 use crate::priors::Priors;
@@ -40,22 +40,36 @@ pub fn after_failure(kb: &KnowledgeBase, belief: &Belief, action: ActionId) -> B
 /// P(fault | everything the case says). Each fault's forms are weighed apart (the
 /// findings are independent given the fault *and its form*), then summed: a fault
 /// whose forms leave opposite traces is not judged by a blurred average of them.
+///
+/// A link's drops follow its signal: for a fault whose drops are only its link's, the
+/// drops counted are weighed given the signal band (when the case has both), so a far
+/// camera with some other trouble is not taken for a weak link twice over.
 pub fn posterior(kb: &KnowledgeBase, case: &Case, priors: &Priors) -> Belief {
     let prior = priors.effective(kb, case.profile);
     let findings = evidence::findings(case);
+    let signal = findings
+        .iter()
+        .find(|e| e.feature == Feature::Signal)
+        .map(|e| e.value);
     let mut p = [0.0; FAULT_COUNT];
     for f in FaultId::ALL {
         if prior[f.index()] == 0.0 {
             continue;
         }
+        let factor = |k: usize, e: &Finding| match (e.feature, signal) {
+            (Feature::Reconnects, Some(s)) => kb
+                .reconnects_given_signal(*f, s, e.value)
+                .unwrap_or_else(|| kb.form_likelihood(e.feature, *f, k, e.value)),
+            _ => kb.form_likelihood(e.feature, *f, k, e.value),
+        };
         p[f.index()] = kb
             .form_shares(*f)
             .iter()
             .enumerate()
             .map(|(k, share)| {
-                findings.iter().fold(prior[f.index()] * share, |w, e| {
-                    w * kb.form_likelihood(e.feature, *f, k, e.value)
-                })
+                findings
+                    .iter()
+                    .fold(prior[f.index()] * share, |w, e| w * factor(k, e))
             })
             .sum();
     }

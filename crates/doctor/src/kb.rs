@@ -78,6 +78,12 @@ struct RawEvidence {
     /// `by_form.<fault>.<form>`: a row for one form of a fault (else the fault's row).
     #[serde(default)]
     by_form: BTreeMap<String, BTreeMap<String, RawDist>>,
+    /// Only for `reconnects`: `given_signal.<signal band>`, the drops a link makes at
+    /// that signal. Faults without their own `reconnects` row drop as their link does,
+    /// so for them the drops are judged given the signal, not as a second, independent
+    /// sign of the same link.
+    #[serde(default)]
+    given_signal: BTreeMap<String, RawDist>,
 }
 
 /// A knowledge base that cannot be used, and where.
@@ -121,6 +127,10 @@ pub struct KnowledgeBase {
     form_likelihood: Vec<Vec<Vec<Vec<f64>>>>,
     /// `[feature][fault][value]`: the reason for that number (empty for leak values).
     likelihood_why: Vec<Vec<Vec<String>>>,
+    /// `[signal band][reconnects value]`: drops in the last hour given the link's signal.
+    reconnects_given_signal: Option<Vec<Vec<f64>>>,
+    /// `[fault]`: whether the fault's drops are its link's (no `reconnects` row of its own).
+    reconnects_follow_signal: [bool; FAULT_COUNT],
 }
 
 fn profile_slot(profile: Option<ProfileId>) -> usize {
@@ -384,6 +394,42 @@ impl KnowledgeBase {
             form_likelihood.push(rows_by_form);
             likelihood.push(rows);
             likelihood_why.push(rows_why);
+            if !ev.given_signal.is_empty() && feature != Feature::Reconnects {
+                return Err(invalid(
+                    format!("evidence.{name}.given_signal"),
+                    "only reconnects can be given the signal",
+                ));
+            }
+        }
+        let reconnects = &raw.evidence[Feature::Reconnects.as_str()];
+        let mut reconnects_given_signal = None;
+        let mut reconnects_follow_signal = [false; FAULT_COUNT];
+        if !reconnects.given_signal.is_empty() {
+            let leak = reconnects.leak.v;
+            let mut table = Vec::new();
+            for band in Feature::Signal.values() {
+                let place = format!("evidence.reconnects.given_signal.{band}");
+                let dist = reconnects
+                    .given_signal
+                    .get(*band)
+                    .ok_or_else(|| invalid(&place, "missing: every signal band needs a row"))?;
+                table.push(row(Feature::Reconnects, &place, dist, leak)?.0);
+            }
+            if let Some(extra) = reconnects
+                .given_signal
+                .keys()
+                .find(|k| Feature::Signal.value_index(k).is_none())
+            {
+                return Err(invalid(
+                    "evidence.reconnects.given_signal",
+                    format!("unknown signal band '{extra}'"),
+                ));
+            }
+            for f in FaultId::ALL {
+                reconnects_follow_signal[f.index()] = !reconnects.by_fault.contains_key(f.as_str())
+                    && !reconnects.by_form.contains_key(f.as_str());
+            }
+            reconnects_given_signal = Some(table);
         }
         if let Some(extra) = raw
             .evidence
@@ -409,6 +455,8 @@ impl KnowledgeBase {
             form_names,
             form_share,
             form_likelihood,
+            reconnects_given_signal,
+            reconnects_follow_signal,
         })
     }
 
@@ -481,6 +529,23 @@ impl KnowledgeBase {
         self.form_likelihood[feature.index()][fault.index()][form][value]
     }
 
+    /// P(drops = `value` | the link's signal band, fault) for a fault whose drops are its
+    /// link's; `None` for a fault with drops of its own (a router outage, a hang, a weak
+    /// or a healthy link judged by its drops) or when the knowledge base has no table.
+    pub fn reconnects_given_signal(
+        &self,
+        fault: FaultId,
+        signal: usize,
+        value: usize,
+    ) -> Option<f64> {
+        if !self.reconnects_follow_signal[fault.index()] {
+            return None;
+        }
+        self.reconnects_given_signal
+            .as_ref()
+            .map(|table| table[signal][value])
+    }
+
     pub fn likelihood_why(&self, feature: Feature, fault: FaultId, value: usize) -> &str {
         &self.likelihood_why[feature.index()][fault.index()][value]
     }
@@ -524,6 +589,50 @@ mod tests {
             err.to_string().contains("faults.setup_in_progress.prior"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn drops_follow_the_signal_for_faults_without_drops_of_their_own() {
+        let kb = KnowledgeBase::from_toml(SHIPPED).unwrap();
+        let weak_band = Feature::Signal.value_index("weak").unwrap();
+        let many = Feature::Reconnects.value_index("many").unwrap();
+        // A disarmed camera far out drops as its link does...
+        let given = kb
+            .reconnects_given_signal(FaultId::NotArmed, weak_band, many)
+            .unwrap();
+        assert!(given > 0.9, "{given}");
+        assert!(given > 10.0 * kb.likelihood(Feature::Reconnects, FaultId::NotArmed, many));
+        // ...while an outage, a hang and the link faults keep their own drops.
+        for own in [
+            FaultId::NetworkDown,
+            FaultId::FirmwareFault,
+            FaultId::WifiSignalWeak,
+            FaultId::NoFault,
+        ] {
+            assert_eq!(
+                kb.reconnects_given_signal(own, weak_band, many),
+                None,
+                "{own}"
+            );
+        }
+        // Every band needs its row, and only drops can be given the signal.
+        let missing = SHIPPED.replacen(
+            "[evidence.reconnects.given_signal.fair]",
+            "[evidence.reconnects.given_signal.unheard_of]",
+            1,
+        );
+        let err = KnowledgeBase::from_toml(&missing).unwrap_err().to_string();
+        assert!(err.contains("given_signal.fair"), "{err}");
+        let elsewhere = SHIPPED.replacen(
+            "[evidence.hub_network]\n",
+            "[evidence.hub_network]\ngiven_signal = { weak = { ok = { v = 1.0, why = \"x\" } } }\n",
+            1,
+        );
+        assert_ne!(elsewhere, SHIPPED);
+        let err = KnowledgeBase::from_toml(&elsewhere)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only reconnects"), "{err}");
     }
 
     #[test]

@@ -315,6 +315,52 @@ fn a_hub_that_does_not_answer_points_at_the_network_or_the_hub() {
     assert_eq!(top(hub_off), FaultId::HubUnreachable);
 }
 
+/// The hub does not answer: the router's answer to the owner's machine tells a hub that
+/// is off (the router answers) from a router that is down (nothing answers).
+#[test]
+fn the_routers_answer_tells_a_hub_that_is_off_from_a_router_that_is_down() {
+    let case = |router: bool| {
+        format!(
+            r#"{{"profile":"outdoor","observations":{{"light":"red_flash_every_5s"}},
+                "telemetry":{{"hub_answered":false,"router_answered":{router}}}}}"#
+        )
+    };
+    assert_eq!(top(&case(true)), FaultId::HubUnreachable);
+    assert_eq!(top(&case(false)), FaultId::NetworkDown);
+}
+
+/// A disarmed camera that happens to sit far out drops as its link does: the drops are
+/// weighed given the signal, not as a second sign of a weak link, so the cause named is
+/// the one that explains no clips at all.
+#[test]
+fn a_disarmed_camera_far_out_is_disarmed_not_weak() {
+    let case = r#"{"profile":"outdoor","observations":{"light":"off"},
+        "telemetry":{"availability":"sleeping","minutes_since_seen":0,"hub_answered":true,
+                     "rssi_dbm":[-80,-82,-77,-80,-79],"reconnects_last_hour":9,
+                     "settings":{"armed":false,"motion_detection":true,"motion_indicator":false},
+                     "recent_events":[],"hub_network":"ok",
+                     "clips_last_day":0,"clips_per_day_usual":50,"zones_off_pct":0}}"#;
+    assert_eq!(top(case), FaultId::NotArmed);
+    // Without the settings and clips, the same link is a weak one.
+    let link_only = r#"{"profile":"outdoor","observations":{"light":"off"},
+        "telemetry":{"availability":"sleeping","minutes_since_seen":0,
+                     "rssi_dbm":[-80,-82,-77,-80,-79],"reconnects_last_hour":9}}"#;
+    assert_eq!(top(link_only), FaultId::WifiSignalWeak);
+}
+
+/// The camera's self-test says its image sensor died: support, not a reset.
+#[test]
+fn a_failed_self_test_is_hardware() {
+    let case = r#"{"profile":"outdoor","observations":{"light":"off"},
+        "telemetry":{"availability":"sleeping","minutes_since_seen":0,"hub_answered":true,
+                     "recent_events":["self_test_failed"],
+                     "settings":{"armed":true,"motion_detection":true,"motion_indicator":false},
+                     "clips_last_day":0,"clips_per_day_usual":20}}"#;
+    let d = diagnose(&Case::from_json(case).unwrap(), &Priors::default());
+    assert_eq!(d.top_cause(), FaultId::HardwareFault);
+    assert!(d.causes[0].why.contains("self-test"), "{}", d.causes[0].why);
+}
+
 /// Connected but silent for minutes (telemetry comes every 30 s): the camera is stuck.
 #[test]
 fn a_camera_silent_on_a_live_session_is_stuck() {
