@@ -502,6 +502,27 @@ fn doctor_findings(hook: &Receiver) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Waits (5 s) for a `doctor_finding`; without one, fails with what the doctor says about
+/// `id` now, so a change of the knowledge base that moves a case under the bar is plain.
+async fn told_or_why(t: &TestHub, hook: &Receiver, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if hook.count("doctor_finding") > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let d = t.get_json(&format!("/cameras/{id}/diagnosis")).await;
+    let top: Vec<String> = d["causes"].as_array().unwrap()[..3]
+        .iter()
+        .map(|c| format!("{} {:.3}: {}", c["id"], c["p"], c["why"]))
+        .collect();
+    panic!(
+        "no doctor_finding within 5 s; the doctor says:\n{}",
+        top.join("\n")
+    );
+}
+
 /// Waits until the hub's case for `id` carries a battery reading under load.
 async fn readings_stored(t: &TestHub, id: &str) {
     eventually(5, "telemetry stored", || async {
@@ -555,7 +576,7 @@ async fn the_doctor_tells_a_dead_battery_once_without_being_asked() {
     .await;
     // The event and the reading together settle it (98 %): the owner is told at once,
     // before the camera has even dropped.
-    hook.wait_for("doctor_finding").await;
+    told_or_why(&t, &hook, &d.id).await;
     assert_eq!(hook.count("camera_offline"), 0);
     // It drops: the doctor is as sure, and the owner, told already, hears only that.
     goes_offline(&t, &clock, &d, &hook, 1).await;
@@ -627,7 +648,7 @@ async fn a_critical_battery_without_readings_is_told_once_the_camera_drops() {
     );
     // It shuts down as it said it would: now the doctor is sure.
     goes_offline(&t, &clock, &d, &hook, 1).await;
-    hook.wait_for("doctor_finding").await;
+    told_or_why(&t, &hook, &d.id).await;
     let found = doctor_findings(&hook);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].1, "battery_dead", "{found:?}");
@@ -680,7 +701,7 @@ async fn a_failed_self_test_is_told_when_the_doctor_is_sure() {
     })
     .await;
     b.publish("event", failed(1)).await;
-    hook.wait_for("doctor_finding").await;
+    told_or_why(&t, &hook, &b.id).await;
     let found = doctor_findings(&hook);
     assert_eq!(found.len(), 1, "{found:?}");
     let (camera, condition, summary) = &found[0];
@@ -694,28 +715,42 @@ async fn a_failed_self_test_is_told_when_the_doctor_is_sure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_camera_that_drops_once_is_no_finding() {
-    let (clock, shared) = shared_manual_clock(1_794_312_000_000);
-    let t = start_hub(Some(shared)).await;
-    let hook = receiver(204).await;
-    add_webhook(&t, &hook.url, json!(["doctor_finding", "camera_offline"])).await;
-    let (a, _) = camera(&t, "HC1", "mini").await;
-    camera(&t, "HC2", "mini").await;
-    camera(&t, "HC3", "mini").await;
-    a.publish(
-        "telemetry",
-        telemetry(clock.now_ms(), 3000, 2900, 20.0, -55),
-    )
-    .await;
-    goes_offline(&t, &clock, &a, &hook, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        doctor_findings(&hook).is_empty(),
-        "{:?}",
-        doctor_findings(&hook)
-    );
-    let d = t.get_json(&format!("/cameras/{}/diagnosis", a.id)).await;
-    assert!(d["causes"][0]["p"].as_f64().unwrap() < 0.8, "{d}");
-    t.hub.shutdown().await;
+    // Disarmed (a new hub) and armed (nothing left to explain the drop but the camera).
+    for arm in [false, true] {
+        let (clock, shared) = shared_manual_clock(1_794_312_000_000);
+        let t = start_hub(Some(shared)).await;
+        let hook = receiver(204).await;
+        add_webhook(&t, &hook.url, json!(["doctor_finding", "camera_offline"])).await;
+        let (a, _) = camera(&t, "HC1", "mini").await;
+        camera(&t, "HC2", "mini").await;
+        camera(&t, "HC3", "mini").await;
+        if arm {
+            let r = t.post("/arm", json!({"mode": "away"})).await;
+            assert_eq!(r.status(), 200);
+        }
+        a.publish(
+            "telemetry",
+            telemetry(clock.now_ms(), 3000, 2900, 20.0, -55),
+        )
+        .await;
+        eventually(5, "settings and telemetry", || async {
+            let case = t.get_json(&format!("/cameras/{}/case", a.id)).await;
+            case["telemetry"]["settings"]["armed"] == arm
+                && case["telemetry"]["rssi_dbm"] == json!([-55.0])
+        })
+        .await;
+        goes_offline(&t, &clock, &a, &hook, 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let found = doctor_findings(&hook);
+        assert!(found.is_empty(), "armed {arm}: {found:?}");
+        let d = t.get_json(&format!("/cameras/{}/diagnosis", a.id)).await;
+        assert!(
+            d["causes"][0]["p"].as_f64().unwrap() < 0.8,
+            "armed {arm}: {d}"
+        );
+        println!("a healthy drop, armed {arm}: {}", d["causes"][0]["why"]);
+        t.hub.shutdown().await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------

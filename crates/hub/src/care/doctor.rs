@@ -13,6 +13,7 @@ use watchlight_doctor::diagnose::StepKind;
 use watchlight_doctor::infer::title;
 use watchlight_doctor::session::action_text;
 use watchlight_doctor::{Case, FaultId, Priors, StepAction, diagnose};
+use watchlight_store::FindingRow;
 
 /// How sure the doctor must be of its top cause to tell the owner without being asked.
 /// A push that is wrong costs the owner's trust in every later one (and may send them to
@@ -124,20 +125,28 @@ const HOME_FAULTS: [FaultId; 2] = [FaultId::NetworkDown, FaultId::StorageFull];
 /// drop a repeat for the same camera anyway, but `doctor_finding` stores every call (the
 /// monthly report lists each row), and a camera that drops every hour would fill the
 /// owner's report with one cause; the stored rows also outlive a restart, which the
-/// router's memory does not.
+/// router's memory does not. A store that cannot be read does not stop the finding.
 fn told_lately(hub: &HubState, camera: &str, fault: FaultId, now: u64) -> bool {
     let repeat_ms = RouterConfig::new(hub.home.as_str()).repeat_ms;
-    let about = (!HOME_FAULTS.contains(&fault)).then_some(camera);
     match hub
         .store
-        .findings(about, now.saturating_sub(repeat_ms), now + 1)
+        .findings(None, now.saturating_sub(repeat_ms), now + 1)
     {
-        Ok(rows) => rows.iter().any(|r| r.condition == fault.as_str()),
+        Ok(rows) => already_told(&rows, camera, fault),
         Err(e) => {
             tracing::warn!(camera, "doctor: could not read earlier findings: {e}");
             false
         }
     }
+}
+
+/// Whether `rows` (the findings of the repeat window) tell `fault` about `camera`
+/// already: the same condition about the same camera, or about any camera for a fault of
+/// the home.
+fn already_told(rows: &[FindingRow], camera: &str, fault: FaultId) -> bool {
+    let home = HOME_FAULTS.contains(&fault);
+    rows.iter()
+        .any(|r| r.condition == fault.as_str() && (home || r.camera == camera))
 }
 
 #[cfg(test)]
@@ -238,5 +247,29 @@ mod tests {
         assert_eq!(unsure.causes[0].id, FaultId::BatteryDead);
         assert!(unsure.causes[0].p < UNASKED_MIN_P, "{:?}", unsure.causes[0]);
         assert_eq!(finding(&c, &learned, "Porch"), None);
+    }
+
+    #[test]
+    fn a_told_finding_is_not_told_again_and_a_home_fault_once_for_the_home() {
+        let row = |camera: &str, condition: &str| FindingRow {
+            id: 1,
+            at_ms: 0,
+            camera: camera.into(),
+            condition: condition.into(),
+            summary: String::new(),
+        };
+        let rows = [row("cam-a", "battery_dead"), row("cam-a", "network_down")];
+        assert!(already_told(&rows, "cam-a", FaultId::BatteryDead));
+        // Another camera's batteries are news; another cause of this camera too.
+        assert!(!already_told(&rows, "cam-b", FaultId::BatteryDead));
+        assert!(!already_told(&rows, "cam-a", FaultId::HardwareFault));
+        // The router down is the home's: told for one camera, told for all.
+        assert!(already_told(&rows, "cam-b", FaultId::NetworkDown));
+        assert!(!already_told(&rows, "cam-b", FaultId::StorageFull));
+        assert!(already_told(
+            &[row("cam-a", "storage_full")],
+            "cam-b",
+            FaultId::StorageFull
+        ));
     }
 }
