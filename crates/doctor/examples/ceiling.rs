@@ -181,6 +181,10 @@ fn main() {
         }
     }
     let mut reduced_score = [[0usize; 3]; 2]; // cases, optimal right, doctor right
+    // Where the doctor and the optimal rule part in the two groups: (group, pattern,
+    // optimal, doctor) -> (cases the optimal gains over the doctor, cases).
+    type Disagreement = (usize, Vec<u8>, FaultId, FaultId);
+    let mut disagreements: HashMap<Disagreement, (i64, usize)> = HashMap::new();
     let mut rng = Rng::new(test_seed);
     let (mut seen, mut opt_right, mut doc_right_seen, mut doc_right, mut unseen) = (0, 0, 0, 0, 0);
     let mut oracle_right = 0;
@@ -206,6 +210,13 @@ fn main() {
                     .max_by_key(|f| counts[f.index()])
                     .expect("faults");
                 reduced_score[g][1] += (best == truth.fault) as usize;
+                if best != doctor {
+                    let e = disagreements
+                        .entry((g, sig.clone(), best, doctor))
+                        .or_insert((0i64, 0usize));
+                    e.0 += (best == truth.fault) as i64 - (doctor == truth.fault) as i64;
+                    e.1 += 1;
+                }
             }
         }
         let group = if given.telemetry.availability.is_none() {
@@ -312,6 +323,13 @@ fn main() {
             pct(r[0], test_cases),
             pct(r[1], r[0]),
             pct(r[2], r[0])
+        );
+    }
+    let mut worst: Vec<_> = disagreements.into_iter().collect();
+    worst.sort_by_key(|e| std::cmp::Reverse(e.1.0));
+    for ((g, sig, best, doctor), (gain, n)) in worst.iter().take(8) {
+        println!(
+            "  group {g}: pattern {sig:?} ({n} cases): optimal {best}, doctor {doctor}, optimal +{gain}"
         );
     }
     println!(
