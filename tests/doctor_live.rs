@@ -62,6 +62,23 @@ fn doctor_without_hub(hub_url: &str, router: &str, extra: &[&str]) -> Command {
     cmd
 }
 
+/// Runs the doctor's terminal dialog with the owner's `answers` on its stdin.
+fn talk(mut doctor: Command, answers: &str) -> Output {
+    let mut child = doctor
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn stdout_json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -76,14 +93,7 @@ fn stdout_json(out: &Output) -> Value {
 #[test]
 fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camera() {
     let dir = scratch_dir("wl-doctor-live-").unwrap();
-    let hub = HubProcess::start(
-        &bin(),
-        &dir.path().join("hub"),
-        false,
-        "owner",
-        "a long test password",
-    )
-    .expect("hub starts");
+    let hub = HubProcess::start_for_test(&bin(), dir.path()).expect("hub starts");
     assert!(hub.http_url.starts_with("https://"), "{}", hub.http_url);
     let cert = hub.data.join("hub-cert.pem");
     let token = owner_token(&hub);
@@ -175,19 +185,10 @@ fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camer
     // The owner talks it through in the terminal and says the new batteries fixed it
     // ("fixed" to a repair; a question, if one comes, is answered "skip" after it
     // refuses "fixed"). The hub learns it.
-    let mut child = doctor(&hub, &cert, &cam.device_id, &token, &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("fixed\nskip\n".repeat(8).as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = talk(
+        doctor(&hub, &cert, &cam.device_id, &token, &[]),
+        &"fixed\nskip\n".repeat(8),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -284,19 +285,10 @@ fn a_hub_that_does_not_answer_leaves_the_doctor_with_what_it_measured_and_was_to
 
     // In the terminal dialog: the owner follows the first step and says it fixed the
     // trouble; telling the hub fails (it is still not there), which is a warning only.
-    let mut child = doctor_without_hub(&hub_url, "127.0.0.1", &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("fixed\nskip\n".repeat(8).as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = talk(
+        doctor_without_hub(&hub_url, "127.0.0.1", &[]),
+        &"fixed\nskip\n".repeat(8),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}{stderr}");
@@ -328,14 +320,7 @@ fn a_hub_that_does_not_answer_leaves_the_doctor_with_what_it_measured_and_was_to
 #[test]
 fn a_hub_that_answers_with_an_error_still_stops_the_doctor() {
     let dir = scratch_dir("wl-doctor-refused-").unwrap();
-    let hub = HubProcess::start(
-        &bin(),
-        &dir.path().join("hub"),
-        false,
-        "owner",
-        "a long test password",
-    )
-    .expect("hub starts");
+    let hub = HubProcess::start_for_test(&bin(), dir.path()).expect("hub starts");
     let cert = hub.data.join("hub-cert.pem");
     let token = owner_token(&hub);
     // A wrong token: the hub answered 401; no fallback.

@@ -20,14 +20,7 @@ fn bin() -> PathBuf {
 }
 
 fn hub(dir: &Path) -> HubProcess {
-    HubProcess::start(
-        &bin(),
-        &dir.join("hub"),
-        false,
-        "owner",
-        "a long test password",
-    )
-    .expect("hub starts")
+    HubProcess::start_for_test(&bin(), dir).expect("hub starts")
 }
 
 fn camera(dir: &Path, serial: &str) -> CameraProcess {

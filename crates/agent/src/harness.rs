@@ -226,6 +226,11 @@ pub struct HubProcess {
     pub api: Api,
 }
 
+/// The owner [`HubProcess::start_for_test`] creates.
+pub const TEST_OWNER: &str = "owner";
+/// Their password (long enough for the hub's rule).
+pub const TEST_PASSWORD: &str = "a long test password";
+
 impl HubProcess {
     /// Creates the owner `username` with `password` in `data`, starts the hub on free
     /// loopback ports (TLS unless `insecure`) and logs in.
@@ -241,6 +246,11 @@ impl HubProcess {
             ..HubOptions::default()
         };
         HubProcess::start_with(bin, data, &options, username, password)
+    }
+
+    /// The hub a test usually wants: TLS, in `dir/hub`, with a test owner.
+    pub fn start_for_test(bin: &Path, dir: &Path) -> Result<HubProcess> {
+        HubProcess::start(bin, &dir.join("hub"), false, TEST_OWNER, TEST_PASSWORD)
     }
 
     /// [`HubProcess::start`] with more options.
