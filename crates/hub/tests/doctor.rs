@@ -343,19 +343,13 @@ async fn confirmations_move_the_priors_and_survive_a_restart() {
     assert_eq!(t.get_json("/doctor/priors").await, priors);
 
     // A restart keeps what was learned.
-    let TestHub { hub, dir, http, .. } = t;
+    let TestHub { hub, dir, .. } = t;
     hub.shutdown().await;
     let mut config = watchlight_hub::HubConfig::new(dir.path());
     config.insecure = true;
     config.clock = shared;
     let hub = watchlight_hub::Hub::start(config).await.unwrap();
-    let cookie = login(&http, &hub.http_url).await;
-    let t = TestHub {
-        hub,
-        dir,
-        http,
-        cookie,
-    };
+    let t = TestHub::resume(hub, dir).await;
     assert_eq!(t.get_json("/doctor/priors").await, priors);
     let restarted = p_of(&diagnosis(&t, &id).await, "firmware_fault");
     assert!(restarted > before, "{before} -> {restarted}");
@@ -440,15 +434,9 @@ async fn start_hub_on(
     config.network_every = std::time::Duration::from_millis(20);
     let hub = watchlight_hub::Hub::start(config).await.unwrap();
     if fresh {
-        return TestHub::adopt(hub, dir).await;
-    }
-    let http = reqwest::Client::new();
-    let cookie = login(&http, &hub.http_url).await;
-    TestHub {
-        hub,
-        dir,
-        http,
-        cookie,
+        TestHub::adopt(hub, dir).await
+    } else {
+        TestHub::resume(hub, dir).await
     }
 }
 

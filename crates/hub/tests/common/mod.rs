@@ -84,6 +84,12 @@ impl TestHub {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        TestHub::resume(hub, dir).await
+    }
+
+    /// Logs in to a hub whose owner exists already (a hub started again on its data).
+    pub async fn resume(hub: HubHandle, dir: tempfile::TempDir) -> TestHub {
+        let http = reqwest::Client::new();
         let cookie = login(&http, &hub.http_url).await;
         TestHub {
             hub,
