@@ -11,9 +11,9 @@ use watchlight_hub::clock::Clock;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_login_the_api_answers_only_login_and_setup() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = watchlight_hub::HubConfig::new(dir.path());
-    config.insecure = true;
-    let hub = watchlight_hub::Hub::start(config).await.unwrap();
+    let hub = watchlight_hub::Hub::start(test_config(dir.path()))
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let base = format!("{}/api/v1", hub.http_url);
     for (method, path) in [

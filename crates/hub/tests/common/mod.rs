@@ -59,11 +59,26 @@ impl TestHub {
     }
 }
 
+/// A test hub's configuration: insecure, on a simulated healthy home network (its
+/// light and the doctor's `hub_network` must not depend on the machine the tests run on).
+pub fn test_config(dir: &std::path::Path) -> HubConfig {
+    let mut config = HubConfig::new(dir);
+    config.insecure = true;
+    config.network = std::sync::Arc::new(watchlight_hub::netwatch::SimNetwork::new(
+        watchlight_hub::netwatch::home_sample(
+            [std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+                192, 168, 1, 10,
+            ))],
+            Some(true),
+        ),
+    ));
+    config
+}
+
 /// Starts a hub (insecure) with the owner logged in.
 pub async fn start_hub(clock: Option<SharedClock>) -> TestHub {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = HubConfig::new(dir.path());
-    config.insecure = true;
+    let mut config = test_config(dir.path());
     if let Some(c) = clock {
         config.clock = c;
     }
