@@ -646,6 +646,27 @@ async fn a_critical_battery_without_readings_is_told_once_the_camera_drops() {
         "{:?}",
         doctor_findings(&hook)
     );
+    // A flap: offline and back within the care router's hold. No "offline" goes out,
+    // and the doctor is not asked (it would be sure, and wrong).
+    d.say("offline").await;
+    eventually(5, "camera offline", || async {
+        t.availability(&d.id).await == "offline"
+    })
+    .await;
+    clock.advance(20_000);
+    d.say("online").await;
+    eventually(5, "camera back", || async {
+        t.availability(&d.id).await != "offline"
+    })
+    .await;
+    clock.advance(61_000);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.count("camera_offline"), 0, "{:?}", hook.kinds());
+    assert!(
+        doctor_findings(&hook).is_empty(),
+        "{:?}",
+        doctor_findings(&hook)
+    );
     // It shuts down as it said it would: now the doctor is sure.
     goes_offline(&t, &clock, &d, &hook, 1).await;
     told_or_why(&t, &hook, &d.id).await;

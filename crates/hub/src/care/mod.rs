@@ -108,8 +108,8 @@ pub async fn on_cameras_changed(hub: &HubState) {
     lock(&hub.care.router).set_cameras(ids);
 }
 
-/// An availability transition: news for the router; a camera gone offline is also a case
-/// for the doctor.
+/// An availability transition: news for the router (its "offline", once held past a
+/// flap, is also a case for the doctor: see [`notify::dispatch`]).
 pub async fn on_transition(hub: &HubState, t: &Transition) {
     hub.care.sent("availability");
     let event = match (t.from, t.to) {
@@ -121,11 +121,7 @@ pub async fn on_transition(hub: &HubState, t: &Transition) {
         },
         _ => return,
     };
-    let offline = matches!(event, CareEvent::CameraOffline { .. });
     notify::notify(hub, event).await;
-    if offline {
-        doctor::check(hub, &t.device).await;
-    }
 }
 
 /// A telemetry message: battery forecast, Home Assistant's sensors.

@@ -114,11 +114,27 @@ pub async fn doctor_finding(hub: &HubState, camera: &str, condition: &str, summa
         condition: condition.into(),
         summary: summary.into(),
     };
-    notify(hub, event).await;
+    let out = lock(&hub.care.router).handle(hub.now(), event);
+    send(hub, out).await;
 }
 
-/// Sends notices: stored, live stream, MQTT, webhooks.
+/// Sends notices (see [`send`]). A camera whose "offline" goes out (after the router's
+/// hold, so not for a flap) is then a case for the doctor.
 pub async fn dispatch(hub: &HubState, notices: Vec<Notification>) {
+    let offline: Vec<String> = notices
+        .iter()
+        .filter(|n| n.kind == NotificationKind::CameraOffline)
+        .filter_map(|n| n.camera.clone())
+        .collect();
+    send(hub, notices).await;
+    for camera in offline {
+        super::doctor::check(hub, &camera).await;
+    }
+}
+
+/// Sends notices: stored, live stream, MQTT, webhooks. (The doctor's own findings go
+/// out through here, not through [`dispatch`], which may ask the doctor.)
+async fn send(hub: &HubState, notices: Vec<Notification>) {
     if notices.is_empty() {
         return;
     }
