@@ -1,4 +1,5 @@
-//! The doctor, unasked: when a camera goes offline or reports a telling event, the hub
+//! The doctor, unasked: when a camera's offline notice goes out (past the router's hold,
+//! so not for a flap) or it reports a telling event, the hub
 //! diagnoses that camera's case (the one `GET /cameras/{id}/diagnosis` shows) and, when it
 //! is sure, tells the owner the cause and the first repair as a `doctor_finding`.
 //!
