@@ -19,8 +19,10 @@
 //!   `{"replace":true}` puts fresh cells in; `{"temp_c":-10}` sets the temperature.
 //! - `POST /sim/button {"hold_ms":300}`: press the button for that long.
 //! - `POST /sim/sensor {"image_sensor":"broken"}`: the image sensor stops giving frames
-//!   (every read fails) until `{"image_sensor":"ok"}`; the camera's self-test reports it
-//!   (`self_test_failed`). The PIR cannot be broken: its trait reports no faults.
+//!   (every read fails) until `{"image_sensor":"ok"}`; `{"motion_sensor":"broken"|"ok"}`
+//!   does the same to the PIR (no PIR motion while broken; the pixels are still
+//!   watched); both keys may come at once. The camera's self-test reports a broken
+//!   part (`self_test_failed`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,6 +34,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use watchlight_protocol::Part;
 
 /// Pairing tries allowed per minute (SPEC §4.1).
 pub const PAIRING_TRIES_PER_MINUTE: usize = 5;
@@ -85,8 +88,9 @@ pub enum Control {
     Button {
         hold_ms: u64,
     },
-    /// Break (`true`) or mend the simulated image sensor.
-    ImageSensor {
+    /// Break (`true`) or mend a simulated part.
+    Sensor {
+        part: Part,
         broken: bool,
     },
 }
@@ -112,6 +116,8 @@ pub struct LocalStatus {
     pub last_error: Option<String>,
     /// The simulated image sensor: `ok` or `broken` (`POST /sim/sensor`).
     pub image_sensor: String,
+    /// The simulated PIR: `ok` or `broken` (`POST /sim/sensor`).
+    pub motion_sensor: String,
     /// Parts whose failure the camera reported (`self_test_failed`) and that have not
     /// worked since.
     pub parts_failed: Vec<String>,
@@ -309,46 +315,59 @@ async fn sim_button(State(shared): State<Arc<LocalShared>>, body: axum::body::By
     }
 }
 
-/// `POST /sim/sensor`: `{"image_sensor":"broken"|"ok"}`.
+/// `POST /sim/sensor`: `{"image_sensor":"broken"|"ok","motion_sensor":"broken"|"ok"}`
+/// (either key or both). The body is checked whole before any part changes.
 async fn sim_sensor(State(shared): State<Arc<LocalShared>>, body: axum::body::Bytes) -> Answer {
     match parse::<Value>(&body).and_then(|v| sensor_body(&v)) {
-        Ok(broken) => {
-            let _ = shared.control.send(Control::ImageSensor { broken });
-            let health = if broken { "broken" } else { "ok" };
-            (StatusCode::OK, Json(json!({"image_sensor": health})))
+        Ok(changes) => {
+            let mut answer = serde_json::Map::new();
+            for (part, broken) in changes {
+                let _ = shared.control.send(Control::Sensor { part, broken });
+                let health = if broken { "broken" } else { "ok" };
+                answer.insert(part.as_str().into(), health.into());
+            }
+            (StatusCode::OK, Json(Value::Object(answer)))
         }
         Err(a) => a,
     }
 }
 
-/// Whether a `/sim/sensor` body breaks the image sensor (`true`) or mends it.
-fn sensor_body(body: &Value) -> Result<bool, Answer> {
+/// The parts a `/sim/sensor` body breaks (`true`) or mends, in `Part::ALL` order.
+fn sensor_body(body: &Value) -> Result<Vec<(Part, bool)>, Answer> {
     let bad = |msg: String| error(StatusCode::BAD_REQUEST, &msg);
+    let known = Part::ALL.map(Part::as_str).join(", ");
     let Some(obj) = body.as_object() else {
         return Err(bad(format!(
-            "expected {{\"image_sensor\":\"broken\"|\"ok\"}}, got {body}"
+            "expected an object like {{\"image_sensor\":\"broken\"|\"ok\"}} \
+             (keys: {known}), got {body}"
         )));
     };
-    if obj.contains_key("motion_sensor") {
-        return Err(bad(
-            "motion_sensor cannot be broken: the simulated PIR (the MotionSensor trait) \
-             has no way to report a fault"
-                .into(),
-        ));
+    if let Some(key) = obj.keys().find(|k| Part::parse(k).is_none()) {
+        return Err(bad(format!("unknown field '{key}' (known: {known})")));
     }
-    if let Some(key) = obj.keys().find(|k| *k != "image_sensor") {
-        return Err(bad(format!("unknown field '{key}' (known: image_sensor)")));
+    let mut changes = Vec::new();
+    for part in Part::ALL {
+        let name = part.as_str();
+        match obj.get(name).map(|v| (v, v.as_str())) {
+            None => {}
+            Some((_, Some("broken"))) => changes.push((part, true)),
+            Some((_, Some("ok"))) => changes.push((part, false)),
+            Some((_, Some(other))) => {
+                return Err(bad(format!(
+                    "{name} must be \"broken\" or \"ok\", got \"{other}\""
+                )));
+            }
+            Some((v, None)) => {
+                return Err(bad(format!(
+                    "{name} must be a string (\"broken\" or \"ok\"), got {v}"
+                )));
+            }
+        }
     }
-    match obj.get("image_sensor").and_then(Value::as_str) {
-        Some("broken") => Ok(true),
-        Some("ok") => Ok(false),
-        Some(other) => Err(bad(format!(
-            "image_sensor must be \"broken\" or \"ok\", got \"{other}\""
-        ))),
-        None => Err(bad(
-            "image_sensor is missing or not a string (\"broken\" or \"ok\")".into(),
-        )),
+    if changes.is_empty() {
+        return Err(bad(format!("no part named: give at least one of {known}")));
     }
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -357,24 +376,39 @@ mod tests {
 
     #[test]
     fn sensor_bodies_break_or_mend_and_bad_ones_say_what_is_wrong() {
+        let ok = |body: Value| sensor_body(&body).ok();
         assert_eq!(
-            sensor_body(&json!({"image_sensor": "broken"})).ok(),
-            Some(true)
+            ok(json!({"image_sensor": "broken"})),
+            Some(vec![(Part::ImageSensor, true)])
         );
         assert_eq!(
-            sensor_body(&json!({"image_sensor": "ok"})).ok(),
-            Some(false)
+            ok(json!({"image_sensor": "ok"})),
+            Some(vec![(Part::ImageSensor, false)])
+        );
+        assert_eq!(
+            ok(json!({"motion_sensor": "broken"})),
+            Some(vec![(Part::MotionSensor, true)])
+        );
+        assert_eq!(
+            ok(json!({"motion_sensor": "ok", "image_sensor": "broken"})),
+            Some(vec![(Part::ImageSensor, true), (Part::MotionSensor, false)])
         );
         for (body, says) in [
             (json!({"image_sensor": "smashed"}), "got \"smashed\""),
-            (json!({"image_sensor": true}), "not a string"),
-            (json!({}), "missing"),
-            (json!({"motion_sensor": "broken"}), "MotionSensor"),
+            (json!({"motion_sensor": "gone"}), "motion_sensor must be"),
+            (json!({"image_sensor": true}), "must be a string"),
+            (json!({"motion_sensor": null}), "got null"),
+            // One bad key refuses the whole body: nothing is half applied.
+            (
+                json!({"image_sensor": "broken", "motion_sensor": 1}),
+                "motion_sensor must be a string",
+            ),
+            (json!({}), "at least one of image_sensor, motion_sensor"),
             (
                 json!({"image_sensor": "ok", "lens": "ok"}),
-                "unknown field 'lens'",
+                "unknown field 'lens' (known: image_sensor, motion_sensor)",
             ),
-            (json!(["broken"]), "expected"),
+            (json!(["broken"]), "expected an object"),
         ] {
             let Err((status, Json(answer))) = sensor_body(&body) else {
                 panic!("{body} accepted");

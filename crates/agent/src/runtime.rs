@@ -153,6 +153,8 @@ struct Runtime {
     last_pir_at: Option<u64>,
     /// The last frame read failed (logged once per run of failures).
     sensor_failing: bool,
+    /// The last PIR read failed (logged once per run of failures).
+    pir_failing: bool,
 
     wifi: Option<SimWifi>,
     link_up: bool,
@@ -290,6 +292,7 @@ impl Runtime {
             motion_on: false,
             last_pir_at: None,
             sensor_failing: false,
+            pir_failing: false,
             wifi,
             link_up: true,
             radio: crate::radio::SimRadio::new(),
@@ -505,12 +508,15 @@ impl Runtime {
             s.queue_bytes = queue_bytes;
             s.clips_recorded = self.clips_recorded;
             s.delivered = self.delivered;
-            s.image_sensor = if self.scene.sensor_broken() {
-                "broken"
-            } else {
-                "ok"
-            }
-            .into();
+            let health = |part| {
+                if self.scene.is_broken(part) {
+                    "broken"
+                } else {
+                    "ok"
+                }
+            };
+            s.image_sensor = health(Part::ImageSensor).into();
+            s.motion_sensor = health(Part::MotionSensor).into();
             s.parts_failed = Part::ALL
                 .into_iter()
                 .filter(|p| self.core.part_failed(*p))
@@ -1270,13 +1276,36 @@ impl Runtime {
 
     // ----- hardware ------------------------------------------------------------------------
 
-    /// One read of the image sensor (and the PIR beside it). Every read tells the core
-    /// whether the sensor answered, for its self-test; a failed read is not fatal.
+    /// One read of the image sensor and the PIR beside it. Every read tells the core
+    /// whether each part answered, for its self-test; a failed read is not fatal, and
+    /// one part failing does not stop the other (a broken PIR: no PIR motion, pixels
+    /// still watched; a broken image sensor: the PIR still triggers).
     fn frame(&mut self, now: u64) -> Result<(), AgentError> {
         let (frame, pir) = self.scene.next(now);
-        if pir && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
-            self.last_pir_at = Some(now);
-            self.core.handle_input(now, Input::Pir);
+        match pir {
+            Ok(fired) => {
+                if std::mem::take(&mut self.pir_failing) {
+                    tracing::info!("motion sensor: answers again");
+                }
+                self.core
+                    .handle_input(now, Input::SensorOk(Part::MotionSensor));
+                if fired && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
+                    self.last_pir_at = Some(now);
+                    self.core.handle_input(now, Input::Pir);
+                }
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut self.pir_failing, true) {
+                    tracing::warn!("motion sensor: {e}");
+                }
+                self.core.handle_input(
+                    now,
+                    Input::SensorFailed {
+                        part: Part::MotionSensor,
+                        reason: e.to_string(),
+                    },
+                );
+            }
         }
         let frame = match frame {
             Ok(frame) => {
@@ -1377,9 +1406,9 @@ impl Runtime {
                 self.core.handle_input(now, Input::ButtonDown);
                 self.button_release_at = Some(now + hold_ms);
             }
-            Control::ImageSensor { broken } => {
-                tracing::info!(broken, "simulated image sensor");
-                self.scene.set_sensor_broken(broken);
+            Control::Sensor { part, broken } => {
+                tracing::info!(%part, broken, "simulated part");
+                self.scene.set_broken(part, broken);
             }
         }
         Ok(())

@@ -1,12 +1,13 @@
 //! The image sensor and PIR of a simulated camera: a synthetic scene (with a PIR signal
 //! from its ground truth) or an MP4 file (no PIR: battery profiles then record only on
-//! what `POST /sim/motion` asks for). Either is filmed through a [`SimImageSensor`] that
-//! `POST /sim/sensor` can break.
+//! what `POST /sim/motion` asks for). Either is filmed through a [`SimImageSensor`], and
+//! the PIR signal goes through a [`SimPir`]: `POST /sim/sensor` can break each.
 
-use watchlight_hw::sim::SimImageSensor;
-use watchlight_hw::{Frame, FrameError, FrameSource};
+use watchlight_hw::sim::{SimImageSensor, SimPir};
+use watchlight_hw::{Frame, FrameError, FrameSource, MotionSensor, SensorError};
 use watchlight_media::Mp4FrameSource;
 use watchlight_motion::{SceneConfig, SceneEvent, SyntheticScene};
+use watchlight_protocol::Part;
 
 use crate::config::SceneChoice;
 
@@ -17,6 +18,8 @@ const QUIET_FRAMES: u64 = 100_000;
 
 pub struct CameraScene {
     source: Source,
+    /// The PIR, fired by the scene's truth (or a walk on a file source).
+    pir: SimPir,
     seed: u64,
     /// A walk was asked for on a file source: report PIR for this many frames.
     pir_frames_left: u64,
@@ -42,6 +45,7 @@ impl CameraScene {
         };
         Ok(CameraScene {
             source,
+            pir: SimPir::default(),
             seed,
             pir_frames_left: 0,
             scene_frames: 0,
@@ -79,25 +83,27 @@ impl CameraScene {
         }
     }
 
-    /// Breaks the image sensor (`true`) or mends it (`false`); the PIR is another part
-    /// and goes on.
-    pub fn set_sensor_broken(&mut self, broken: bool) {
-        match &mut self.source {
-            Source::Synthetic(s) => s.set_broken(broken),
-            Source::File(f) => f.set_broken(broken),
+    /// Breaks `part` (`true`) or mends it (`false`); the other part goes on.
+    pub fn set_broken(&mut self, part: Part, broken: bool) {
+        match (part, &mut self.source) {
+            (Part::ImageSensor, Source::Synthetic(s)) => s.set_broken(broken),
+            (Part::ImageSensor, Source::File(f)) => f.set_broken(broken),
+            (Part::MotionSensor, _) => self.pir.set_broken(broken),
         }
     }
 
-    pub fn sensor_broken(&self) -> bool {
-        match &self.source {
-            Source::Synthetic(s) => s.is_broken(),
-            Source::File(f) => f.is_broken(),
+    pub fn is_broken(&self, part: Part) -> bool {
+        match (part, &self.source) {
+            (Part::ImageSensor, Source::Synthetic(s)) => s.is_broken(),
+            (Part::ImageSensor, Source::File(f)) => f.is_broken(),
+            (Part::MotionSensor, _) => self.pir.is_broken(),
         }
     }
 
-    /// The next frame, stamped `pts_ms` (the camera's clock), or why the image sensor
-    /// gave none; and whether the PIR fires (it does whatever the image sensor does).
-    pub fn next(&mut self, pts_ms: u64) -> (Result<Frame, FrameError>, bool) {
+    /// One read of both parts: the next frame, stamped `pts_ms` (the camera's clock),
+    /// or why the image sensor gave none; and whether the PIR fired, or why it could not
+    /// be read. Each part fails on its own.
+    pub fn next(&mut self, pts_ms: u64) -> (Result<Frame, FrameError>, Result<bool, SensorError>) {
         let (frame, pir) = match &mut self.source {
             Source::Synthetic(s) => {
                 if self.scene_frames >= s.inner().config().frames {
@@ -126,11 +132,14 @@ impl CameraScene {
                 (frame, pir)
             }
         };
+        if pir {
+            self.pir.fire();
+        }
         let frame = frame.map(|mut f| {
             f.pts_ms = pts_ms;
             f
         });
-        (frame, pir)
+        (frame, self.pir.take_trigger())
     }
 }
 
@@ -147,10 +156,10 @@ mod tests {
     #[test]
     fn a_walk_makes_the_pir_fire_then_stop() {
         let mut scene = CameraScene::open(&SceneChoice::Synthetic, 7).unwrap();
-        let quiet: Vec<bool> = (0..10).map(|i| scene.next(i * 100).1).collect();
+        let quiet: Vec<bool> = (0..10).map(|i| scene.next(i * 100).1.unwrap()).collect();
         assert!(quiet.iter().all(|p| !p));
         scene.walk();
-        let walk: Vec<bool> = (0..60).map(|i| scene.next(i * 100).1).collect();
+        let walk: Vec<bool> = (0..60).map(|i| scene.next(i * 100).1.unwrap()).collect();
         let fired = walk.iter().filter(|p| **p).count() as u64;
         assert!(fired >= WALK_FRAMES / 2, "PIR fired on {fired} frames");
         assert!(!walk[59], "the walk is over by then");
@@ -161,15 +170,34 @@ mod tests {
     #[test]
     fn a_broken_sensor_gives_errors_but_the_pir_still_sees_the_walk() {
         let mut scene = CameraScene::open(&SceneChoice::Synthetic, 7).unwrap();
-        assert!(!scene.sensor_broken());
-        scene.set_sensor_broken(true);
-        assert!(scene.sensor_broken());
+        assert!(!scene.is_broken(Part::ImageSensor));
+        scene.set_broken(Part::ImageSensor, true);
+        assert!(scene.is_broken(Part::ImageSensor));
+        assert!(!scene.is_broken(Part::MotionSensor));
         scene.walk();
         let reads: Vec<_> = (0..60).map(|i| scene.next(i * 100)).collect();
         assert!(reads.iter().all(|(f, _)| f.is_err()));
-        let fired = reads.iter().filter(|(_, p)| *p).count() as u64;
+        let fired = reads.iter().filter(|(_, p)| *p == Ok(true)).count() as u64;
         assert!(fired >= WALK_FRAMES / 2, "PIR fired on {fired} frames");
-        scene.set_sensor_broken(false);
+        scene.set_broken(Part::ImageSensor, false);
         assert!(scene.next(6_000).0.is_ok());
+    }
+
+    #[test]
+    fn a_broken_pir_gives_errors_but_the_frames_still_show_the_walk() {
+        let mut scene = CameraScene::open(&SceneChoice::Synthetic, 7).unwrap();
+        scene.set_broken(Part::MotionSensor, true);
+        assert!(scene.is_broken(Part::MotionSensor));
+        assert!(!scene.is_broken(Part::ImageSensor));
+        scene.walk();
+        for i in 0..60 {
+            let (frame, pir) = scene.next(i * 100);
+            assert_eq!(frame.unwrap().pts_ms, i * 100, "frames go on");
+            let err = pir.unwrap_err();
+            assert!(err.to_string().contains("PIR"), "{err}");
+        }
+        // Mended after the walk: no stale trigger, and it answers again.
+        scene.set_broken(Part::MotionSensor, false);
+        assert_eq!(scene.next(6_000).1, Ok(false));
     }
 }

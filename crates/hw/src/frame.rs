@@ -54,6 +54,9 @@ pub enum FrameError {
         index: u64,
         reason: String,
     },
+    /// The image sensor itself did not answer (hardware, as opposed to a file).
+    #[error(transparent)]
+    Sensor(#[from] crate::SensorError),
 }
 
 /// The image sensor, or anything that stands in for it.

@@ -63,8 +63,24 @@ pub trait WifiLink {
     fn rssi_dbm(&self) -> Option<i32>;
 }
 
+/// Why a sensing part gave no reading, in the embedded-hal spirit: a small typed error
+/// the driver returns instead of a made-up reading. One type for every part (the image
+/// sensor's [`FrameError::Sensor`] carries it too), so the camera's self-test hears the
+/// same thing from each: the part did not answer, and the driver's words for why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SensorError {
+    /// The part did not answer at all: no ACK on its bus, no interrupt, a dead chip.
+    #[error("{part} does not answer: {detail}")]
+    NoAnswer { part: &'static str, detail: String },
+    /// The part answers, but its signal cannot be right: a line stuck high or low for
+    /// longer than any real event lasts.
+    #[error("{part} is stuck: {detail}")]
+    Stuck { part: &'static str, detail: String },
+}
+
 /// The passive-infrared motion sensor.
 pub trait MotionSensor {
-    /// Whether the PIR has fired since the last call.
-    fn take_trigger(&mut self) -> bool;
+    /// Whether the PIR has fired since the last call, or why it could not be read. A
+    /// failed read says nothing about motion: the caller sees none from this part.
+    fn take_trigger(&mut self) -> Result<bool, SensorError>;
 }

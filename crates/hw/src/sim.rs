@@ -11,7 +11,7 @@ mod wifi;
 
 pub use battery::{BatteryModel, Load, SimBattery};
 pub use clock::SimClock;
-pub use io::{SimButton, SimPir};
+pub use io::{PIR_NAME, SimButton, SimPir};
 pub use light::SimLight;
 pub use sensor::{SENSOR_NAME, SimImageSensor};
 pub use wifi::SimWifi;

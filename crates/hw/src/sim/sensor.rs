@@ -2,7 +2,7 @@
 //! scene, a video file) and, once broken, answers every read with an error, as a
 //! sensor whose ribbon cable came loose or whose chip died would.
 
-use crate::{Frame, FrameError, FrameSource};
+use crate::{Frame, FrameError, FrameSource, SensorError};
 
 /// The name a broken sensor's errors carry.
 pub const SENSOR_NAME: &str = "image sensor";
@@ -55,10 +55,11 @@ impl<S: FrameSource> FrameSource for SimImageSensor<S> {
     fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         let frame = self.inner.next_frame();
         if self.broken {
-            return Err(FrameError::Read {
-                source_name: SENSOR_NAME.into(),
-                reason: "no answer on the sensor bus (simulated fault)".into(),
-            });
+            return Err(SensorError::NoAnswer {
+                part: SENSOR_NAME,
+                detail: "no ACK on the sensor bus (simulated fault)".into(),
+            }
+            .into());
         }
         frame
     }
@@ -92,6 +93,10 @@ mod tests {
         assert!(s.is_broken());
         for _ in 0..3 {
             let err = s.next_frame().unwrap_err();
+            assert!(
+                matches!(&err, FrameError::Sensor(SensorError::NoAnswer { part, .. }) if *part == SENSOR_NAME),
+                "{err:?}"
+            );
             assert!(err.to_string().contains("image sensor"), "{err}");
         }
         s.set_broken(false);
