@@ -84,6 +84,11 @@ struct RawEvidence {
     /// sign of the same link.
     #[serde(default)]
     given_signal: BTreeMap<String, RawDist>,
+    /// Only for `reconnects`: `given_signal_for.<fault>.<signal band>`, a fault's own
+    /// drops at each signal band (a weak link and a healthy one at the same measured
+    /// signal drop differently: the label itself is about the drops).
+    #[serde(default)]
+    given_signal_for: BTreeMap<String, BTreeMap<String, RawDist>>,
 }
 
 /// A knowledge base that cannot be used, and where.
@@ -131,6 +136,8 @@ pub struct KnowledgeBase {
     reconnects_given_signal: Option<Vec<Vec<f64>>>,
     /// `[fault]`: whether the fault's drops are its link's (no `reconnects` row of its own).
     reconnects_follow_signal: [bool; FAULT_COUNT],
+    /// `[fault]` → `[signal band][reconnects value]`: a fault's own drops given the signal.
+    reconnects_given_signal_for: Vec<Option<Vec<Vec<f64>>>>,
 }
 
 fn profile_slot(profile: Option<ProfileId>) -> usize {
@@ -394,7 +401,9 @@ impl KnowledgeBase {
             form_likelihood.push(rows_by_form);
             likelihood.push(rows);
             likelihood_why.push(rows_why);
-            if !ev.given_signal.is_empty() && feature != Feature::Reconnects {
+            if (!ev.given_signal.is_empty() || !ev.given_signal_for.is_empty())
+                && feature != Feature::Reconnects
+            {
                 return Err(invalid(
                     format!("evidence.{name}.given_signal"),
                     "only reconnects can be given the signal",
@@ -404,27 +413,32 @@ impl KnowledgeBase {
         let reconnects = &raw.evidence[Feature::Reconnects.as_str()];
         let mut reconnects_given_signal = None;
         let mut reconnects_follow_signal = [false; FAULT_COUNT];
-        if !reconnects.given_signal.is_empty() {
-            let leak = reconnects.leak.v;
+        // Drops by signal band: a table whose rows are reconnects rows, one per band.
+        let by_band = |place: &str, rows: &BTreeMap<String, RawDist>| {
             let mut table = Vec::new();
             for band in Feature::Signal.values() {
-                let place = format!("evidence.reconnects.given_signal.{band}");
-                let dist = reconnects
-                    .given_signal
+                let place = format!("{place}.{band}");
+                let dist = rows
                     .get(*band)
                     .ok_or_else(|| invalid(&place, "missing: every signal band needs a row"))?;
-                table.push(row(Feature::Reconnects, &place, dist, leak)?.0);
+                table.push(row(Feature::Reconnects, &place, dist, reconnects.leak.v)?.0);
             }
-            if let Some(extra) = reconnects
-                .given_signal
+            match rows
                 .keys()
                 .find(|k| Feature::Signal.value_index(k).is_none())
             {
-                return Err(invalid(
-                    "evidence.reconnects.given_signal",
-                    format!("unknown signal band '{extra}'"),
-                ));
+                Some(extra) => Err(invalid(place, format!("unknown signal band '{extra}'"))),
+                None => Ok(table),
             }
+        };
+        let mut reconnects_given_signal_for = vec![None; FAULT_COUNT];
+        for (fault, rows) in &reconnects.given_signal_for {
+            let place = format!("evidence.reconnects.given_signal_for.{fault}");
+            let f: FaultId = fault.parse().map_err(|e| invalid(&place, format!("{e}")))?;
+            reconnects_given_signal_for[f.index()] = Some(by_band(&place, rows)?);
+        }
+        if !reconnects.given_signal.is_empty() {
+            let table = by_band("evidence.reconnects.given_signal", &reconnects.given_signal)?;
             for f in FaultId::ALL {
                 reconnects_follow_signal[f.index()] = !reconnects.by_fault.contains_key(f.as_str())
                     && !reconnects.by_form.contains_key(f.as_str());
@@ -457,6 +471,7 @@ impl KnowledgeBase {
             form_likelihood,
             reconnects_given_signal,
             reconnects_follow_signal,
+            reconnects_given_signal_for,
         })
     }
 
@@ -529,15 +544,19 @@ impl KnowledgeBase {
         self.form_likelihood[feature.index()][fault.index()][form][value]
     }
 
-    /// P(drops = `value` | the link's signal band, fault) for a fault whose drops are its
-    /// link's; `None` for a fault with drops of its own (a router outage, a hang, a weak
-    /// or a healthy link judged by its drops) or when the knowledge base has no table.
+    /// P(drops = `value` | the link's signal band, fault): the fault's own table if it has
+    /// one (a weak or a healthy link), else the link's table for a fault whose drops are
+    /// its link's; `None` for a fault with drops of its own whatever the signal (a router
+    /// outage, a hang) or when the knowledge base has no table.
     pub fn reconnects_given_signal(
         &self,
         fault: FaultId,
         signal: usize,
         value: usize,
     ) -> Option<f64> {
+        if let Some(own) = &self.reconnects_given_signal_for[fault.index()] {
+            return Some(own[signal][value]);
+        }
         if !self.reconnects_follow_signal[fault.index()] {
             return None;
         }
@@ -602,19 +621,28 @@ mod tests {
             .unwrap();
         assert!(given > 0.9, "{given}");
         assert!(given > 10.0 * kb.likelihood(Feature::Reconnects, FaultId::NotArmed, many));
-        // ...while an outage, a hang and the link faults keep their own drops.
-        for own in [
-            FaultId::NetworkDown,
-            FaultId::FirmwareFault,
-            FaultId::WifiSignalWeak,
-            FaultId::NoFault,
-        ] {
+        // ...an outage and a hang keep their own drops whatever the signal...
+        for own in [FaultId::NetworkDown, FaultId::FirmwareFault] {
             assert_eq!(
                 kb.reconnects_given_signal(own, weak_band, many),
                 None,
                 "{own}"
             );
         }
+        // ...and at the edge a weak link drops more than a healthy one.
+        let edge = Feature::Signal.value_index("marginal").unwrap();
+        let weak = kb.reconnects_given_signal(FaultId::WifiSignalWeak, edge, many);
+        let healthy = kb.reconnects_given_signal(FaultId::NoFault, edge, many);
+        assert!(
+            weak.unwrap() > 3.0 * healthy.unwrap(),
+            "{weak:?} {healthy:?}"
+        );
+        let unknown = SHIPPED.replace(
+            "[evidence.reconnects.given_signal_for.no_fault.",
+            "[evidence.reconnects.given_signal_for.no_such_fault.",
+        );
+        let err = KnowledgeBase::from_toml(&unknown).unwrap_err().to_string();
+        assert!(err.contains("no_such_fault"), "{err}");
         // Every band needs its row, and only drops can be given the signal.
         let missing = SHIPPED.replacen(
             "[evidence.reconnects.given_signal.fair]",
