@@ -1,8 +1,8 @@
 //! The camera says when one of its parts failed, end to end: real `watchlight hub` and
 //! `watchlight camera --sim` processes on loopback ports, over TLS with the pinned hub
-//! certificate. The simulated image sensor is broken through `POST /sim/sensor`; the
-//! camera's watch (10 s of failed reads while running) reports `self_test_failed` with
-//! the part, and the hub keeps it where the doctor reads events.
+//! certificate. The simulated image sensor or PIR is broken through `POST /sim/sensor`;
+//! the camera's watch (10 s of failed reads while running) reports `self_test_failed`
+//! with the part, and the hub keeps it where the doctor reads events.
 //!
 //! Each test prints what it measured: `cargo test --test selftest_e2e -- --nocapture`.
 
@@ -113,6 +113,70 @@ fn a_broken_image_sensor_reaches_the_hub_as_self_test_failed_naming_the_part() {
         parts_failed(&cam).is_empty().then_some(())
     });
     assert!(mended.is_some(), "still failed: {:?}", parts_failed(&cam));
+}
+
+#[test]
+fn a_broken_pir_reaches_the_hub_as_self_test_failed_naming_the_motion_sensor() {
+    let dir = scratch_dir("wl-selftest-e2e-").unwrap();
+    let hub = hub(dir.path());
+    let cam = camera(dir.path(), "ST3");
+    hub.pair_and_wait(&cam, SSID, PASS);
+    assert_eq!(cam.field("motion_sensor").as_deref(), Some("ok"));
+
+    // A bad value for the PIR is refused with what is wrong, and breaks nothing.
+    let refused = cam
+        .sim("sensor", json!({"motion_sensor": "gone"}))
+        .unwrap_err()
+        .0;
+    assert!(
+        refused.contains("400") && refused.contains("motion_sensor") && refused.contains("gone"),
+        "{refused}"
+    );
+
+    let broken_at = Instant::now();
+    cam.sim("sensor", json!({"motion_sensor": "broken"}))
+        .unwrap();
+    let shown = wait_until(Duration::from_secs(5), || {
+        (cam.field("motion_sensor").as_deref() == Some("broken")).then_some(())
+    });
+    assert!(shown.is_some(), "/sim/status: {:?}", cam.status());
+    let events = wait_until(Duration::from_secs(25), || {
+        Some(self_test_failures(&hub, &cam)).filter(|e| !e.is_empty())
+    })
+    .expect("the hub got self_test_failed");
+    let latency = broken_at.elapsed();
+    println!("PIR broken -> self_test_failed at the hub: {latency:?}");
+    assert!(
+        latency >= Duration::from_millis(SENSOR_WATCH_MS),
+        "reported before the 10 s watch ran out: {latency:?}"
+    );
+    assert!(latency < Duration::from_secs(20), "{latency:?}");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let data = &events[0]["data"];
+    assert_eq!(data["part"], "motion_sensor", "{events:?}");
+    assert_eq!(data["phase"], "running", "{events:?}");
+    assert!(
+        data["reason"].as_str().unwrap_or("").contains("PIR"),
+        "{events:?}"
+    );
+    // Only the PIR failed: the image sensor still gives frames, the camera stays online.
+    assert_eq!(parts_failed(&cam), vec!["motion_sensor".to_string()]);
+    assert_eq!(cam.field("image_sensor").as_deref(), Some("ok"));
+    assert_eq!(cam.field("light_id").as_deref(), Some("off"));
+    assert_eq!(hub.availability(&cam.device_id).as_deref(), Some("online"));
+
+    // Both keys at once: the PIR mended, the image sensor left as it is.
+    cam.sim(
+        "sensor",
+        json!({"motion_sensor": "ok", "image_sensor": "ok"}),
+    )
+    .unwrap();
+    let mended = wait_until(Duration::from_secs(5), || {
+        parts_failed(&cam).is_empty().then_some(())
+    });
+    assert!(mended.is_some(), "still failed: {:?}", parts_failed(&cam));
+    assert_eq!(cam.field("motion_sensor").as_deref(), Some("ok"));
+    assert_eq!(self_test_failures(&hub, &cam).len(), 1);
 }
 
 #[test]
