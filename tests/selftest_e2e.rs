@@ -53,6 +53,37 @@ fn parts_failed(cam: &CameraProcess) -> Vec<String> {
         .collect()
 }
 
+/// Breaks `part` through /sim/sensor and waits for the hub's one `self_test_failed`
+/// naming it, no sooner than the camera's 10 s watch and with `reason_word` in its reason.
+fn break_and_wait_for_the_report(
+    hub: &HubProcess,
+    cam: &CameraProcess,
+    part: &str,
+    reason_word: &str,
+) {
+    let broken_at = Instant::now();
+    cam.sim("sensor", json!({ part: "broken" })).unwrap();
+    let events = wait_until(Duration::from_secs(25), || {
+        Some(self_test_failures(hub, cam)).filter(|e| !e.is_empty())
+    })
+    .expect("the hub got self_test_failed");
+    let latency = broken_at.elapsed();
+    println!("{part} broken -> self_test_failed at the hub: {latency:?}");
+    assert!(
+        latency >= Duration::from_millis(SENSOR_WATCH_MS),
+        "reported before the 10 s watch ran out: {latency:?}"
+    );
+    assert!(latency < Duration::from_secs(20), "{latency:?}");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let data = &events[0]["data"];
+    assert_eq!(data["part"], part, "{events:?}");
+    assert_eq!(data["phase"], "running", "{events:?}");
+    assert!(
+        data["reason"].as_str().unwrap_or("").contains(reason_word),
+        "{events:?}"
+    );
+}
+
 #[test]
 fn a_broken_image_sensor_reaches_the_hub_as_self_test_failed_naming_the_part() {
     let dir = scratch_dir("wl-selftest-e2e-").unwrap();
@@ -73,31 +104,7 @@ fn a_broken_image_sensor_reaches_the_hub_as_self_test_failed_naming_the_part() {
     );
     assert_eq!(cam.field("image_sensor").as_deref(), Some("ok"));
 
-    let broken_at = Instant::now();
-    cam.sim("sensor", json!({"image_sensor": "broken"}))
-        .unwrap();
-    let events = wait_until(Duration::from_secs(25), || {
-        Some(self_test_failures(&hub, &cam)).filter(|e| !e.is_empty())
-    })
-    .expect("the hub got self_test_failed");
-    let latency = broken_at.elapsed();
-    println!("sensor broken -> self_test_failed at the hub: {latency:?}");
-    assert!(
-        latency >= Duration::from_millis(SENSOR_WATCH_MS),
-        "reported before the 10 s watch ran out: {latency:?}"
-    );
-    assert!(latency < Duration::from_secs(20), "{latency:?}");
-    assert_eq!(events.len(), 1, "{events:?}");
-    let data = &events[0]["data"];
-    assert_eq!(data["part"], "image_sensor", "{events:?}");
-    assert_eq!(data["phase"], "running", "{events:?}");
-    assert!(
-        data["reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("image sensor"),
-        "{events:?}"
-    );
+    break_and_wait_for_the_report(&hub, &cam, "image_sensor", "image sensor");
     assert_eq!(parts_failed(&cam), vec!["image_sensor".to_string()]);
     // SPEC §3 has no light for a failed part: the camera stays dark and online.
     assert_eq!(cam.field("light_id").as_deref(), Some("off"));
@@ -133,32 +140,8 @@ fn a_broken_pir_reaches_the_hub_as_self_test_failed_naming_the_motion_sensor() {
         "{refused}"
     );
 
-    let broken_at = Instant::now();
-    cam.sim("sensor", json!({"motion_sensor": "broken"}))
-        .unwrap();
-    let shown = wait_until(Duration::from_secs(5), || {
-        (cam.field("motion_sensor").as_deref() == Some("broken")).then_some(())
-    });
-    assert!(shown.is_some(), "/sim/status: {:?}", cam.status());
-    let events = wait_until(Duration::from_secs(25), || {
-        Some(self_test_failures(&hub, &cam)).filter(|e| !e.is_empty())
-    })
-    .expect("the hub got self_test_failed");
-    let latency = broken_at.elapsed();
-    println!("PIR broken -> self_test_failed at the hub: {latency:?}");
-    assert!(
-        latency >= Duration::from_millis(SENSOR_WATCH_MS),
-        "reported before the 10 s watch ran out: {latency:?}"
-    );
-    assert!(latency < Duration::from_secs(20), "{latency:?}");
-    assert_eq!(events.len(), 1, "{events:?}");
-    let data = &events[0]["data"];
-    assert_eq!(data["part"], "motion_sensor", "{events:?}");
-    assert_eq!(data["phase"], "running", "{events:?}");
-    assert!(
-        data["reason"].as_str().unwrap_or("").contains("PIR"),
-        "{events:?}"
-    );
+    break_and_wait_for_the_report(&hub, &cam, "motion_sensor", "PIR");
+    assert_eq!(cam.field("motion_sensor").as_deref(), Some("broken"));
     // Only the PIR failed: the image sensor still gives frames, the camera stays online.
     assert_eq!(parts_failed(&cam), vec!["motion_sensor".to_string()]);
     assert_eq!(cam.field("image_sensor").as_deref(), Some("ok"));
