@@ -7,7 +7,7 @@ use watchlight_agent::demo::{self, DemoOptions};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Stay up after the story (until Ctrl-C) to explore the web app.
+    /// Stay up after the story (until Ctrl-C) to explore the hub's API.
     #[arg(long)]
     keep_running: bool,
     /// Keep the hub's and cameras' data here instead of a temporary folder.

@@ -330,7 +330,7 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
         );
     }
     println!(
-        "  story told in {:.0} s; web app {}/ (owner / {password})",
+        "  story told in {:.0} s; the hub's API {}/api/v1 (OpenAPI at /api/v1/openapi.json; owner / {password}); the web app is not built yet",
         started.elapsed().as_secs_f64(),
         hub.http_url
     );
