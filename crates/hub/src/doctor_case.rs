@@ -75,6 +75,11 @@ pub struct CaseInputs {
     pub hub_network: Option<HubNetwork>,
 }
 
+/// The camera's case as the hub sees it at `now_ms`: [`gather`], then [`build`].
+pub fn case_now(hub: &HubState, device: &Device, now_ms: u64) -> Result<Case, StoreError> {
+    Ok(build(&gather(hub, device, now_ms)?, now_ms))
+}
+
 /// The case for `inputs` at hub time `now_ms`.
 pub fn build(inputs: &CaseInputs, now_ms: u64) -> Case {
     let mut case = Case {
@@ -371,11 +376,7 @@ pub fn gather(hub: &HubState, device: &Device, now_ms: u64) -> Result<CaseInputs
             .iter()
             .map(|c| c.sort_ts)
             .collect(),
-        hub_network: hub
-            .netwatch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .last_day(now_ms),
+        hub_network: hub.network_last_day(now_ms),
     })
 }
 

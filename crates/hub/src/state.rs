@@ -120,13 +120,13 @@ impl HubState {
             .state(self.now())
     }
 
-    /// The most telling state of the hub's network in the last day, the doctor's
-    /// `hub_network` (`None` before the first sample).
-    pub fn network_last_day(&self) -> Option<HubNetwork> {
+    /// The most telling state of the hub's network in the day before `now_ms`, the
+    /// doctor's `hub_network` (`None` before the first sample).
+    pub fn network_last_day(&self, now_ms: u64) -> Option<HubNetwork> {
         self.netwatch
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .last_day(self.now())
+            .last_day(now_ms)
     }
 
     pub fn facts(&self) -> HubFacts {

@@ -39,9 +39,7 @@ pub(super) fn routes() -> Router<Shared> {
 
 /// The camera's case as the hub sees it now.
 fn case_of(hub: &HubState, device: &Device) -> Result<Case, ApiError> {
-    let now = hub.now();
-    let inputs = doctor_case::gather(hub, device, now)?;
-    Ok(doctor_case::build(&inputs, now))
+    Ok(doctor_case::case_now(hub, device, hub.now())?)
 }
 
 /// The priors learned from every confirmation so far. A row this build does not know

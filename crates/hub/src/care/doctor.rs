@@ -80,8 +80,8 @@ pub async fn check(hub: &HubState, camera: &str) {
         }
     };
     let now = hub.now();
-    let case = match doctor_case::gather(hub, &device, now) {
-        Ok(inputs) => doctor_case::build(&inputs, now),
+    let case = match doctor_case::case_now(hub, &device, now) {
+        Ok(case) => case,
         Err(e) => {
             tracing::warn!(camera, "doctor: could not gather the case: {e}");
             return;
