@@ -395,10 +395,13 @@ impl HubClient {
         let answered = !raw.is_empty();
         result.map_err(|e| classify(addr, Stage::Exchange { answered }, timeouts, e))?;
         if raw.is_empty() {
-            return Err(LiveError::HubUnreachable {
-                addr: addr.to_string(),
-                cause: "the connection closed before the hub answered".into(),
-            });
+            let closed = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+            return Err(classify(
+                addr,
+                Stage::Exchange { answered },
+                timeouts,
+                closed,
+            ));
         }
         Ok(raw)
     }
