@@ -1280,60 +1280,47 @@ impl Runtime {
     /// whether each part answered, for its self-test; a failed read is not fatal, and
     /// one part failing does not stop the other (a broken PIR: no PIR motion, pixels
     /// still watched; a broken image sensor: the PIR still triggers).
+    /// Tells the core whether `part` answered this read (its self-test counts on it),
+    /// logging a failure once per run of failures and the recovery after one.
+    fn part_read(&mut self, now: u64, part: Part, failure: Option<&impl std::fmt::Display>) {
+        let failing = match part {
+            Part::ImageSensor => &mut self.sensor_failing,
+            Part::MotionSensor => &mut self.pir_failing,
+        };
+        let input = match failure {
+            None => {
+                if std::mem::take(failing) {
+                    tracing::info!(%part, "answers again");
+                }
+                Input::SensorOk(part)
+            }
+            Some(e) => {
+                if !std::mem::replace(failing, true) {
+                    tracing::warn!(%part, "{e}");
+                }
+                Input::SensorFailed {
+                    part,
+                    reason: e.to_string(),
+                }
+            }
+        };
+        self.core.handle_input(now, input);
+    }
+
     fn frame(&mut self, now: u64) -> Result<(), AgentError> {
         let (frame, pir) = self.scene.next(now);
-        match pir {
-            Ok(fired) => {
-                if std::mem::take(&mut self.pir_failing) {
-                    tracing::info!("motion sensor: answers again");
-                }
-                self.core
-                    .handle_input(now, Input::SensorOk(Part::MotionSensor));
-                if fired && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
-                    self.last_pir_at = Some(now);
-                    self.core.handle_input(now, Input::Pir);
-                }
-            }
-            Err(e) => {
-                if !std::mem::replace(&mut self.pir_failing, true) {
-                    tracing::warn!("motion sensor: {e}");
-                }
-                self.core.handle_input(
-                    now,
-                    Input::SensorFailed {
-                        part: Part::MotionSensor,
-                        reason: e.to_string(),
-                    },
-                );
-            }
+        self.part_read(now, Part::MotionSensor, pir.as_ref().err());
+        if pir.unwrap_or(false) && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
+            self.last_pir_at = Some(now);
+            self.core.handle_input(now, Input::Pir);
         }
-        let frame = match frame {
-            Ok(frame) => {
-                if std::mem::take(&mut self.sensor_failing) {
-                    tracing::info!("image sensor: frames again");
-                }
-                self.core
-                    .handle_input(now, Input::SensorOk(Part::ImageSensor));
-                frame
+        self.part_read(now, Part::ImageSensor, frame.as_ref().err());
+        let Ok(frame) = frame else {
+            // No frames, no pixel motion.
+            if std::mem::take(&mut self.motion_on) {
+                self.core.handle_input(now, Input::MotionEnd);
             }
-            Err(e) => {
-                if !std::mem::replace(&mut self.sensor_failing, true) {
-                    tracing::warn!("image sensor: {e}");
-                }
-                let reason = e.to_string();
-                self.core.handle_input(
-                    now,
-                    Input::SensorFailed {
-                        part: Part::ImageSensor,
-                        reason,
-                    },
-                );
-                // No frames, no pixel motion.
-                if std::mem::take(&mut self.motion_on) {
-                    self.core.handle_input(now, Input::MotionEnd);
-                }
-                return Ok(());
-            }
+            return Ok(());
         };
         let verdict = self.detector.process(&frame.y)?;
         let (w, h) = (frame.width, frame.height);
