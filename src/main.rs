@@ -29,6 +29,8 @@ enum Command {
     Motion(cli::motion::MotionArgs),
     /// Start a hub and simulated cameras and play a short story.
     Demo(cli::demo::DemoArgs),
+    /// The fleet simulator: many simulated cameras against a hub, with timed faults.
+    Sim(cli::sim::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Doctor(args) => cli::doctor::run(args),
         Command::Motion(args) => cli::motion::run(args),
         Command::Demo(args) => cli::demo::run(args),
+        Command::Sim(args) => cli::sim::run(args),
     };
     cli::exit_code(result)
 }

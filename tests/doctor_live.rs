@@ -196,13 +196,15 @@ fn the_doctor_reads_a_real_hub_over_pinned_tls_and_tells_it_what_fixed_the_camer
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("replace_batteries fixed it"),
+        text.contains("\"fresh batteries\" fixed it"),
         "the owner was not led to new batteries: {text}"
     );
+    // Told in words; ids are for --json only.
     assert!(
-        text.contains("Told the hub: replace_batteries fixed battery_"),
+        text.contains("Told the hub that \"fresh batteries\" fixed it (the batteries"),
         "{text}"
     );
+    assert!(!text.contains("replace_batteries"), "{text}");
     let priors = hub.api.get("/api/v1/doctor/priors").unwrap();
     let learned: f64 = priors["counts"]["outdoor"]
         .as_object()

@@ -1,6 +1,6 @@
 //! How fast and how well the hub knows a camera's health, end to end: real
 //! `watchlight hub` and `watchlight camera --sim` processes on loopback ports, over TLS
-//! with the pinned hub certificate (SPEC §4.2, §10; issue 3).
+//! with the pinned hub certificate (SPEC §4.2, §10).
 //!
 //! - a mains camera whose link goes silent (packets dropped, sockets left open: the
 //!   camera's simulated radio, `POST /sim/link {"up":false,"silent":true}`);
@@ -13,11 +13,11 @@
 //! Each test prints what it measured: `cargo test --test hub_health_e2e -- --nocapture`.
 
 use serde_json::{Value, json};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use watchlight_agent::harness::{
-    CameraProcess, HubOptions, HubProcess, free_port, scratch_dir, wait_until,
+    CameraProcess, HubOptions, HubProcess, Process, free_port, hub_command, scratch_dir, wait_until,
 };
 
 const SSID: &str = "test-ap";
@@ -259,17 +259,7 @@ fn reconnect_wifi_rejoins_with_new_credentials_and_keeps_the_old_ones_if_refused
 }
 
 fn hub_reset(data: &Path) {
-    let out = Command::new(bin())
-        .args(["hub", "--data"])
-        .arg(data)
-        .arg("reset")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hub reset: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    hub_command(&bin(), data, &["reset"], None).unwrap();
 }
 
 #[test]
@@ -336,41 +326,23 @@ fn a_running_camera_refused_ten_times_by_a_reset_hub_goes_back_to_setup() {
     );
 }
 
-/// A private Mosquitto from `watchlight hub mosquitto-config`, killed when dropped.
-struct Mosquitto {
-    child: Child,
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_mosquitto(hub_data: &Path, out: &Path, port: u16) -> Mosquitto {
-    let made = Command::new(bin())
-        .args(["hub", "--data"])
-        .arg(hub_data)
-        .args(["mosquitto-config", "--out"])
-        .arg(out)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "mosquitto-config: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let log = std::fs::File::create(out.join("mosquitto.log")).unwrap();
-    let child = Command::new("/usr/sbin/mosquitto")
-        .arg("-c")
-        .arg(out.join("mosquitto.conf"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("mosquitto is installed (apt-get install mosquitto)");
+/// A private Mosquitto from `watchlight hub mosquitto-config`, stopped when dropped.
+fn start_mosquitto(hub_data: &Path, out: &Path, port: u16) -> Process {
+    let listen = format!("127.0.0.1:{port}");
+    let args: [&OsStr; 5] = [
+        "mosquitto-config".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--listen".as_ref(),
+        listen.as_ref(),
+    ];
+    hub_command(&bin(), hub_data, &args, None).unwrap();
+    let mosquitto = Process::start(
+        Path::new("/usr/sbin/mosquitto"),
+        &[OsStr::new("-c"), out.join("mosquitto.conf").as_os_str()],
+        &out.join("mosquitto.log"),
+    )
+    .expect("mosquitto is installed (apt-get install mosquitto)");
     let up = wait_until(Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });
@@ -379,7 +351,7 @@ fn start_mosquitto(hub_data: &Path, out: &Path, port: u16) -> Mosquitto {
         "mosquitto did not listen: {}",
         std::fs::read_to_string(out.join("mosquitto.log")).unwrap_or_default()
     );
-    Mosquitto { child }
+    mosquitto
 }
 
 #[test]
@@ -460,6 +432,8 @@ fn the_hub_reset_button_blinks_red_fast_after_10_s_and_its_release_resets_the_hu
 
     // A short press does nothing.
     press(true);
+    // The hub process runs on the system clock: a press is held in real time, and a
+    // light that must not change leaves nothing to await.
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(hub_light(&hub), "blue_solid_green_solid");
     assert_eq!(press(false)["resetting"], false);
@@ -467,6 +441,7 @@ fn the_hub_reset_button_blinks_red_fast_after_10_s_and_its_release_resets_the_hu
     // Held: armed at 10 s, the light says so.
     press(true);
     let pressed = Instant::now();
+    // Held in real time (the hub's system clock); "not yet" leaves nothing to await.
     std::thread::sleep(Duration::from_secs(8));
     assert_eq!(hub_light(&hub), "blue_solid_green_solid", "not yet armed");
     let armed = wait_until(Duration::from_secs(5), || {

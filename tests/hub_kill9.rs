@@ -1,4 +1,4 @@
-//! kill -9 of the hub process during a clip upload (issue 3): after a restart the clip
+//! kill -9 of the hub process during a clip upload: after a restart the clip
 //! arrives once, no partial file is left, and `watchlight hub fsck` finds the store
 //! clean. Runs the real binary on ephemeral ports; HTTP is spoken by hand over TCP so
 //! the test needs nothing beyond the standard library.
@@ -109,7 +109,11 @@ fn kill_9_during_a_clip_upload_then_restart_the_clip_arrives_once_and_fsck_is_cl
             })
             .unwrap();
     }
-    let video = std::fs::read(VIDEO).unwrap();
+    let video = std::fs::read(VIDEO).unwrap_or_else(|e| {
+        panic!(
+            "missing {VIDEO} ({e}): the tests read real footage from ../shared/data beside the repository (not in it; see ../shared/data/SOURCES.md and the README's Tests section)"
+        )
+    });
     let digest = sha256_hex(&video);
     let clip = "cam-K9-1800000000000-1";
     let head = format!(

@@ -110,7 +110,8 @@ fn a_broken_image_sensor_reaches_the_hub_as_self_test_failed_naming_the_part() {
     assert_eq!(cam.field("light_id").as_deref(), Some("off"));
     assert_eq!(hub.availability(&cam.device_id).as_deref(), Some("online"));
 
-    // One event per episode: still broken a few seconds on, nothing new.
+    // One event per episode: still broken a few seconds on, nothing new (the camera's
+    // self-test runs on real time in its own process, and "nothing new" has no event).
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(self_test_failures(&hub, &cam).len(), 1);
 

@@ -10,98 +10,32 @@
 //! - `watchlight doctor eval --json` scores the doctor on simulated faulty cameras.
 
 use super::UsageError;
+use anyhow::Context;
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use watchlight_doctor::live::{self, LiveMode};
 use watchlight_doctor::session::{self, DialogEnd, Session};
-use watchlight_doctor::{
-    Case, Diagnosis, KnowledgeBase, Priors, StepKind, diagnose, eval, live, netprobe,
-};
+use watchlight_doctor::{Case, Diagnosis, KnowledgeBase, Priors, StepAction, diagnose, eval};
 
-/// Live mode: the hub to ask and the camera to ask about.
-struct Live {
-    client: live::HubClient,
-    camera: String,
-    hub: String,
-}
-
-impl Live {
-    fn connect(args: &DoctorArgs, hub: &str, camera: &str) -> anyhow::Result<Live> {
-        let cert = match &args.hub_cert {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                UsageError(format!(
-                    "cannot read the hub certificate {}: {e}",
-                    path.display()
-                ))
-            })?),
-            None => None,
-        };
-        let token = args
-            .token
-            .clone()
-            .or_else(|| std::env::var("WATCHLIGHT_TOKEN").ok());
-        let client = live::HubClient::new(hub, cert.as_deref(), token)
-            .map_err(|e| UsageError(e.to_string()))?;
-        Ok(Live {
-            client,
-            camera: camera.to_string(),
-            hub: hub.to_string(),
-        })
-    }
-
-    /// The hub's case for the camera, or — when the hub does not answer — `base` (the
-    /// owner's `--case FILE`, or nothing) with what this machine measured: the hub did
-    /// not answer, and whether the router did. Any other failure (401, 404, 5xx, a
-    /// certificate that is not the pinned one) stops the doctor: the hub answered, and
-    /// the owner must fix the call, not the camera.
-    fn case(&self, base: Case, router: Option<IpAddr>) -> anyhow::Result<Fetched> {
-        match self.client.case(&self.camera) {
-            Ok(case) => Ok(Fetched::FromHub(case)),
-            Err(live::LiveError::HubUnreachable { cause, .. }) => {
-                eprintln!(
-                    "note: the hub at {} did not answer ({cause}); diagnosing from what you tell me",
-                    self.hub
-                );
-                let router_answered = netprobe::router_answers(router);
-                let probed = match router {
-                    Some(ip) => format!("the router at {ip}"),
-                    None => "the router (this machine's default gateway)".to_string(),
-                };
-                match router_answered {
-                    Some(true) => eprintln!("note: {probed} answered"),
-                    Some(false) => eprintln!("note: {probed} did not answer either"),
-                    None => eprintln!(
-                        "note: could not tell whether the router answers (no routing table to read)"
-                    ),
-                }
-                let mut case = base;
-                case.telemetry.hub_answered = Some(false);
-                case.telemetry.router_answered = router_answered;
-                Ok(Fetched::Unanswered(case))
-            }
-            Err(e) => Err(anyhow::Error::new(e).context(format!(
-                "fetching the case of camera {} from {}",
-                self.camera, self.hub
-            ))),
-        }
-    }
-
-    /// The hub's learned priors; a hub that cannot give them leaves the shipped ones
-    /// (said on stderr: the diagnosis is still right, only not personalised).
-    fn priors(&self) -> Priors {
-        self.client.priors().unwrap_or_else(|e| {
-            eprintln!("note: using the shipped priors; the hub's learned ones: {e}");
-            Priors::default()
-        })
-    }
-}
-
-/// Where live mode's case came from.
-enum Fetched {
-    /// The hub built it from what it knows.
-    FromHub(Case),
-    /// The hub did not answer: what the owner gave and this machine measured.
-    Unanswered(Case),
+/// Live mode on the camera and hub the arguments name.
+fn connect(args: &DoctorArgs, hub: &str, camera: &str) -> anyhow::Result<LiveMode> {
+    let cert = match &args.hub_cert {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "cannot read the hub certificate {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("WATCHLIGHT_TOKEN").ok());
+    let client =
+        live::HubClient::new(hub, cert.as_deref(), token).map_err(|e| UsageError(e.to_string()))?;
+    Ok(LiveMode::new(client, camera))
 }
 
 #[derive(clap::Args)]
@@ -139,6 +73,12 @@ pub struct DoctorArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EvalWorld {
+    Own,
+    Independent,
+}
+
 #[derive(clap::Subcommand)]
 enum DoctorCommand {
     /// Diagnose a case file offline.
@@ -156,6 +96,11 @@ enum DoctorCommand {
     Eval {
         #[arg(long)]
         json: bool,
+        /// Which world: `own` (eval/world.rs, tuned beside the knowledge base: a
+        /// faithfulness figure) or `independent` (eval/independent, written apart from
+        /// it and held fixed: an accuracy figure).
+        #[arg(long, value_enum, default_value_t = EvalWorld::Own)]
+        world: EvalWorld,
         /// Reporting seed (the knowledge base was tuned on seed 1 only).
         #[arg(long, default_value_t = eval::REPORT_SEED)]
         seed: u64,
@@ -169,9 +114,46 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
         Some(DoctorCommand::Diagnose { case, json, priors }) => {
             let case = read_case(&case)?;
             let priors = read_priors(priors.as_deref(), false)?;
-            print_diagnosis(&diagnose(&case, &priors), json)
+            print_diagnosis(&case, &priors, &diagnose(&case, &priors), json)
         }
-        Some(DoctorCommand::Eval { json, seed, cases }) => {
+        Some(DoctorCommand::Eval {
+            json,
+            world: EvalWorld::Independent,
+            seed,
+            cases,
+        }) => {
+            // The independent world has its own reporting seed; the own world's default
+            // seed stands for "not given".
+            let seed = if seed == eval::REPORT_SEED {
+                eval::independent::SEED
+            } else {
+                seed
+            };
+            let r = eval::independent::run(KnowledgeBase::shipped(), seed, cases);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "independent world, seed {seed}, {cases} cases: top-1 {:.1} % from the case as given \
+                     ({:.1} % typed by hand, {:.1} % with the hub); cost {:.1} min vs the guide's {:.1} min ({:.0} %); \
+                     gap to the optimum order {:.2} %",
+                    r.top1_accuracy * 100.0,
+                    r.top1_typed_by_hand * 100.0,
+                    r.top1_with_hub * 100.0,
+                    r.mean_cost_doctor_min,
+                    r.mean_cost_guide_min,
+                    r.cost_ratio_vs_guide * 100.0,
+                    r.gap_to_optimum * 100.0
+                );
+                for (pair, n) in r.confusions.iter().take(5) {
+                    println!("  {n:>5}  {pair}");
+                }
+            }
+            Ok(())
+        }
+        Some(DoctorCommand::Eval {
+            json, seed, cases, ..
+        }) => {
             let report = eval::run(KnowledgeBase::shipped(), seed, cases);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -202,67 +184,128 @@ fn read_case(path: &Path) -> anyhow::Result<Case> {
     Case::from_json(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
 }
 
+/// The priors file at `path` (the shipped priors when none is named, or when
+/// `may_be_new` and it does not exist yet).
 fn read_priors(path: Option<&Path>, may_be_new: bool) -> anyhow::Result<Priors> {
     let Some(path) = path else {
         return Ok(Priors::default());
     };
-    let loaded = if may_be_new {
-        Priors::load_or_default(path)
-    } else {
-        Priors::load(path)
+    let origin = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if may_be_new && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Priors::default());
+        }
+        Err(e) => return Err(UsageError(format!("priors file {origin}: {e}")).into()),
     };
-    loaded.map_err(|e| UsageError(e.to_string()).into())
+    Priors::from_json(&text, &origin).map_err(|e| UsageError(e.to_string()).into())
 }
 
-fn print_diagnosis(d: &Diagnosis, json: bool) -> anyhow::Result<()> {
+/// Saves learned priors so that a crash or power cut at any moment leaves the old file
+/// or the new one, never half of one.
+fn save_priors(priors: &Priors, path: &Path) -> anyhow::Result<()> {
+    write_atomically(path, priors.to_json().as_bytes())
+        .with_context(|| format!("priors file {}", path.display()))
+}
+
+/// A temporary file beside `path`, written and fsynced, renamed over `path`, and the
+/// folder fsynced so that the rename itself survives a power cut.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = folder.join(name);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(folder)?.sync_all()
+}
+
+fn print_diagnosis(case: &Case, priors: &Priors, d: &Diagnosis, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(d)?);
         return Ok(());
     }
+    // In words for a person; the ids are in --json.
     println!("Most likely causes:");
     for c in d.causes.iter().filter(|c| c.p >= 0.01).take(5) {
-        println!("  {:>5.1} %  {:<26} {}", c.p * 100.0, c.id.as_str(), c.why);
+        println!("  {:>5.1} %  {}", c.p * 100.0, c.why);
     }
     println!(
         "Plan (expected {:.1} min until it works again):",
         d.expected_cost_min
     );
+    let mut first_repair = true;
     for s in &d.plan {
-        let what = match s.kind {
-            StepKind::Question => "ask",
-            StepKind::Repair => "do",
-        };
-        println!(
-            "  {:>2}. {what:<3} {:<26} {:>5.1} min  {:>5.1} % chance it ends the trouble",
-            s.step,
-            s.action.as_str(),
-            s.cost_min,
-            s.p_fix * 100.0
-        );
+        match s.action {
+            StepAction::Question(q) => {
+                println!("  {:>2}. Ask: {}", s.step, session::question_text(q))
+            }
+            StepAction::Repair(a) => {
+                println!(
+                    "  {:>2}. {} (about {} min, {:.0} % chance it ends the trouble)",
+                    s.step,
+                    session::action_text(a),
+                    s.cost_min,
+                    s.p_fix * 100.0
+                );
+                if first_repair {
+                    let hint = watchlight_doctor::diagnose::if_not_fixed(
+                        KnowledgeBase::shipped(),
+                        case,
+                        priors,
+                        &Default::default(),
+                        a,
+                    );
+                    if let Some(hint) = hint {
+                        println!("      {hint}");
+                    }
+                    first_repair = false;
+                }
+            }
+        }
     }
     Ok(())
 }
 
 fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
     let live = match (&args.hub, &args.camera) {
-        (Some(hub), Some(camera)) => Some(Live::connect(&args, hub, camera)?),
+        (Some(hub), Some(camera)) => Some((connect(&args, hub, camera)?, hub.as_str())),
         _ => None,
     };
     let owners = match &args.case {
         Some(path) => read_case(path)?,
         None => Case::default(),
     };
-    let (case, from_hub) = match &live {
-        Some(live) => match live.case(owners, args.router)? {
-            Fetched::FromHub(case) => (case, true),
-            Fetched::Unanswered(case) => (case, false),
-        },
-        None => (owners, false),
+    let (case, fetched) = match &live {
+        Some((live, hub)) => {
+            let fetched = live.case(owners, args.router).map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "fetching the case of camera {} from {hub}",
+                    live.camera()
+                ))
+            })?;
+            for note in fetched.notes(hub) {
+                eprintln!("note: {note}");
+            }
+            (fetched.case().clone(), Some(fetched))
+        }
+        None => (owners, None),
     };
-    // Live, the hub's learned priors count unless a priors file is named (a hub that
-    // did not answer has none to give: the shipped ones, without asking it again).
-    let mut priors = match (&live, &args.priors) {
-        (Some(live), None) if from_hub => live.priors(),
+    // Live, the hub's learned priors count unless a priors file is named.
+    let mut priors = match (&live, &fetched, &args.priors) {
+        (Some((live, _)), Some(fetched), None) => {
+            let (priors, note) = live.priors(fetched);
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            priors
+        }
         _ => read_priors(args.priors.as_deref(), true)?,
     };
     if args.json {
@@ -275,7 +318,7 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
         }
-        return print_diagnosis(&diagnosis, true);
+        return print_diagnosis(&case, &priors, &diagnosis, true);
     }
     let mut session = Session::new(case, priors.clone());
     let stdin = std::io::stdin();
@@ -285,24 +328,16 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
     let DialogEnd::Fixed(action) = end else {
         return Ok(());
     };
-    if let Some(live) = &live {
-        let kb = KnowledgeBase::shipped();
+    if let Some((live, _)) = &live {
         let failed = &session.progress().failed;
-        match priors.fault_fixed_by(kb, session.case(), failed, action) {
-            Some(fault) => match live.client.confirm(&live.camera, fault, action) {
-                Ok(()) => writeln!(
-                    out,
-                    "Told the hub: {action} fixed {fault} on {}; it will weigh that next time.",
-                    live.camera
-                )?,
-                Err(e) => eprintln!("warning: could not tell the hub what fixed it: {e}"),
-            },
-            None => eprintln!("warning: {action} fixes none of the faults the doctor knows"),
+        match live.report_fix(&priors, session.case(), failed, action) {
+            Ok(told) => writeln!(out, "{told}")?,
+            Err(warning) => eprintln!("warning: {warning}"),
         }
     }
     if let Some(path) = &args.priors {
         session.learn(&mut priors);
-        priors.save(path)?;
+        save_priors(&priors, path)?;
         writeln!(
             out,
             "Learned from this fix: priors saved to {}.",
@@ -310,4 +345,35 @@ fn interactive(args: DoctorArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priors_are_saved_whole_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("priors.json");
+        // Not there yet: the shipped priors when it may be new, an error otherwise.
+        assert_eq!(read_priors(Some(&path), true).unwrap(), Priors::default());
+        let err = read_priors(Some(&path), false).unwrap_err().to_string();
+        assert!(err.contains("priors.json"), "{err}");
+        let mut priors = Priors::default();
+        priors.confirm(None, watchlight_doctor::FaultId::BatteryDead, 1.5);
+        save_priors(&priors, &path).unwrap();
+        assert_eq!(read_priors(Some(&path), false).unwrap(), priors);
+        // Saved over, with no temporary file left beside it.
+        priors.confirm(None, watchlight_doctor::FaultId::BatteryDead, 1.0);
+        save_priors(&priors, &path).unwrap();
+        assert_eq!(read_priors(Some(&path), false).unwrap(), priors);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["priors.json"]);
+        // A folder that is not there is an error naming the file, not a panic.
+        let err = save_priors(&priors, &dir.path().join("no/such/priors.json")).unwrap_err();
+        assert!(format!("{err:#}").contains("priors.json"), "{err:#}");
+    }
 }

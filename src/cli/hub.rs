@@ -43,6 +43,13 @@ pub struct HubArgs {
     /// Plain TCP and HTTP instead of TLS: for tests only.
     #[arg(long)]
     insecure: bool,
+    /// Free disk space (MiB) the hub keeps by deleting the oldest clips before the disk
+    /// is full, so events and the database always have room.
+    #[arg(long, value_name = "MIB", default_value_t = watchlight_hub::storage::DEFAULT_RESERVE_BYTES >> 20)]
+    storage_reserve_mib: u64,
+    /// A battery camera's live view lasts this many seconds before the owner must extend it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    live_cap_s: u64,
 }
 
 #[derive(clap::Subcommand)]
@@ -117,6 +124,8 @@ fn serve(args: &HubArgs) -> anyhow::Result<()> {
     config.mqtt = mqtt;
     config.home = args.home.clone();
     config.insecure = args.insecure;
+    config.storage_reserve_bytes = args.storage_reserve_mib.saturating_mul(1024 * 1024);
+    config.live_cap_ms = args.live_cap_s * 1000;
     if let Some(passwd) = &args.mosquitto_passwd {
         if !passwd.is_file() {
             return Err(UsageError(format!(

@@ -7,7 +7,9 @@ pub mod demo;
 pub mod doctor;
 pub mod hub;
 pub mod motion;
+pub mod sim;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// An error in what the user gave us (a bad script, case file or flag): exit status 2.
@@ -18,9 +20,12 @@ pub struct UsageError(pub String);
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WATCHLIGHT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only on a terminal: escape codes in a log file or a pipe are noise.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }
 

@@ -4,11 +4,14 @@
 //! battery and fresh cells. Everything runs as real processes (the same ones the
 //! end-to-end tests start, through [`crate::harness`]).
 
-use crate::harness::{Api, CameraProcess, HarnessError, HubProcess, wait_until};
+use crate::harness::{
+    Api, CameraProcess, HarnessError, HubOptions, HubProcess, free_port, wait_until,
+};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -35,6 +38,59 @@ pub enum DemoError {
 }
 
 const SSID: &str = "watchlight-demo";
+
+/// The cameras: name, profile, serial.
+const CAMERAS: [(&str, &str, &str); 3] = [
+    ("front-door", "mini", "DEMO-FRONT"),
+    ("garden", "outdoor", "DEMO-GARDEN"),
+    ("garage", "xt2", "DEMO-GARAGE"),
+];
+
+/// What a kept demo folder needs to resume its home: the hub's addresses (the cameras
+/// know it by them) and the simulated access point's password (they joined with it).
+/// Written once the cameras are set up; private to the user, like the rest of the folder.
+#[derive(Serialize, Deserialize)]
+struct Home {
+    http: String,
+    mqtt: String,
+    wifi_pass: String,
+}
+
+const HOME_FILE: &str = "demo-home.json";
+
+impl Home {
+    fn load(root: &Path) -> Result<Option<Home>, DemoError> {
+        let path = root.join(HOME_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| DemoError::Story(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn save(&self, root: &Path) -> Result<(), DemoError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(root.join(HOME_FILE))?;
+        f.write_all(&serde_json::to_vec_pretty(self).expect("serializes"))?;
+        Ok(())
+    }
+
+    fn hub_options(&self) -> HubOptions {
+        HubOptions {
+            http: Some(self.http.clone()),
+            mqtt: Some(self.mqtt.clone()),
+            ..HubOptions::default()
+        }
+    }
+}
 
 struct Cam {
     name: &'static str,
@@ -165,56 +221,46 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
             temp.path().to_path_buf()
         }
     };
+    if let Some(home) = Home::load(&root)? {
+        return resume(&options, &root, &home, started);
+    }
+    if root.join("hub").exists() {
+        return Err(DemoError::Story(format!(
+            "{} holds a hub whose demo never finished setting up (no {HOME_FILE}); use an empty folder",
+            root.display()
+        )));
+    }
     let password = random_string(20);
-    let wifi_pass = random_string(12);
+    let home = Home {
+        http: format!("127.0.0.1:{}", free_port()?),
+        mqtt: format!("127.0.0.1:{}", free_port()?),
+        wifi_pass: random_string(12),
+    };
+    let wifi_pass = home.wifi_pass.clone();
 
     chapter("The hub");
-    let hub = HubProcess::start(&options.bin, &root.join("hub"), false, "owner", &password)?;
-    println!("  web app and API: {}/", hub.http_url);
-    println!("  OpenAPI:         {}/api/v1/openapi.json", hub.http_url);
-    println!("  MQTT broker:     {}", hub.mqtt_url);
-    println!("  owner login:     owner / {password}");
-    println!(
-        "  certificate:     {} (self-signed; cameras pin it)",
-        hub.data.join("hub-cert.pem").display()
-    );
-    println!("  data:            {}", root.display());
+    let hub = HubProcess::start_with(
+        &options.bin,
+        &root.join("hub"),
+        &home.hub_options(),
+        "owner",
+        &password,
+    )?;
+    print_hub(&hub, &password, &root);
 
     chapter("Three cameras in their boxes");
-    let specs = [
-        ("front-door", "mini", "DEMO-FRONT"),
-        ("garden", "outdoor", "DEMO-GARDEN"),
-        ("garage", "xt2", "DEMO-GARAGE"),
-    ];
-    let mut cams = Vec::new();
-    for (name, profile, serial) in specs {
-        let process = CameraProcess::start(
-            &options.bin,
-            profile,
-            serial,
-            &root.join(serial),
-            (SSID, &wifi_pass),
-            false,
-        )?;
+    let cams = start_cameras(&options, &root, &wifi_pass)?;
+    for cam in &cams {
         println!(
-            "  {name:<12} {profile:<8} serial {serial}, pairing code {} (printed on the camera), setup at {}",
-            process.pairing_code, process.local_url
+            "  {:<12} {:<8} serial {}, pairing code {} (printed on the camera), setup at {}",
+            cam.name,
+            cam.process.profile,
+            cam.process.serial,
+            cam.process.pairing_code,
+            cam.process.local_url
         );
-        cams.push(Cam { name, process });
     }
-    let _watch = Watcher::start(
-        started,
-        cams.iter()
-            .map(|c| {
-                (
-                    c.name.to_string(),
-                    Api::new(&c.process.local_url, None).expect("plain HTTP client"),
-                )
-            })
-            .collect(),
-        hub.api.clone(),
-        cams.iter().map(|c| c.process.device_id.clone()).collect(),
-    );
+    let _watch = watch(started, &hub, &cams);
     for cam in &cams {
         wait_light(cam, "red_slow_blink", 30)?;
     }
@@ -222,6 +268,7 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     chapter("Setup: the owner adds each camera in the app");
     let garage = &cams[2];
     println!("  garage: the owner mistypes the Wi-Fi password first");
+    println!("  look: the garage card shows solid red and the words for it, then blinks green");
     let (status, body) = hub.pair(&garage.process, garage.name, SSID, "wrong-password")?;
     println!(
         "  POST /api/v1/cameras -> {status} {}",
@@ -250,6 +297,7 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
         wait_light(cam, "off", 20)?;
     }
     println!("  all three are set up: green blink, blue for 5 s, then dark");
+    home.save(&root)?;
 
     chapter("Motion: someone walks up to the front door");
     let front = &cams[0];
@@ -274,6 +322,9 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     wait_light(front, "red_blink", 10)?;
     wait_hub(&hub, front, &["offline"], 15)?;
     println!("  the hub knew after {:.1} s", cut.elapsed().as_secs_f64());
+    println!(
+        "  look: its card blinks red and leads the dashboard; \"Why is it flashing red?\" asks the doctor"
+    );
     // A new recording may start once the retrigger cooldown (10 s) after the last one is over.
     let cooldown = Duration::from_secs(11).saturating_sub(recorded_at.elapsed());
     std::thread::sleep(cooldown.max(Duration::from_secs(1)));
@@ -321,26 +372,149 @@ pub fn run(options: DemoOptions) -> Result<(), DemoError> {
     wait_light(garden, "off", 20)?;
 
     chapter("The end");
-    for cam in &cams {
-        println!(
-            "  {:<12} light {:<16} hub says {}",
-            cam.name,
-            cam.process.field("light_id").unwrap_or_default(),
-            hub.availability(&cam.process.device_id).unwrap_or_default()
-        );
-    }
+    the_end(&hub, &cams);
     println!(
-        "  story told in {:.0} s; the hub's API {}/api/v1 (OpenAPI at /api/v1/openapi.json; owner / {password}); the web app is not built yet",
+        "  story told in {:.0} s; the web app {}/ (owner / {password}): open a camera for its clips, battery chart and settings",
         started.elapsed().as_secs_f64(),
         hub.http_url
     );
+    println!(
+        "  run 'watchlight demo --data {}' again to resume this home",
+        root.display()
+    );
+    stay_up(&options);
+    Ok(())
+}
+
+/// A second run on a kept folder: the same hub on the same addresses with a new owner
+/// password, and the cameras waking up paired; the story is not told again.
+fn resume(
+    options: &DemoOptions,
+    root: &Path,
+    home: &Home,
+    started: Instant,
+) -> Result<(), DemoError> {
+    let password = random_string(20);
+    chapter("The hub, resumed");
+    let data = root.join("hub");
+    HubProcess::reset_owner_password(&options.bin, &data, &password)?;
+    let hub =
+        HubProcess::restart_with(&options.bin, &data, &home.hub_options(), "owner", &password)?;
+    print_hub(&hub, &password, root);
+
+    chapter("The cameras wake up where they were");
+    let cams = start_cameras(options, root, &home.wifi_pass)?;
+    let _watch = watch(started, &hub, &cams);
+    for cam in &cams {
+        wait_hub(&hub, cam, &["online", "sleeping"], 60)?;
+    }
+    for cam in &cams {
+        wait_light(cam, "off", 20)?;
+    }
+    println!("  all three are back: blue for 5 s, then dark");
+    chapter("The home, resumed");
+    the_end(&hub, &cams);
+    println!(
+        "  the hub's API {}/api/v1 (OpenAPI at /api/v1/openapi.json; owner / {password})",
+        hub.http_url
+    );
+    stay_up(options);
+    Ok(())
+}
+
+fn print_hub(hub: &HubProcess, password: &str, root: &Path) {
+    println!("  open the web app: {}/", hub.http_url);
+    println!("  log in as:        owner / {password}");
+    println!("  (the hub's certificate is self-signed: the browser asks once; accept it)");
+    println!(
+        "  keep the dashboard open: every light below appears on its camera's card as it happens"
+    );
+    println!("  OpenAPI:         {}/api/v1/openapi.json", hub.http_url);
+    println!("  MQTT broker:     {}", hub.mqtt_url);
+    println!(
+        "  certificate:     {} (self-signed; cameras pin it)",
+        hub.data.join("hub-cert.pem").display()
+    );
+    println!("  data:            {}", root.display());
+}
+
+fn start_cameras(
+    options: &DemoOptions,
+    root: &Path,
+    wifi_pass: &str,
+) -> Result<Vec<Cam>, DemoError> {
+    let mut cams = Vec::new();
+    for (name, profile, serial) in CAMERAS {
+        let process = CameraProcess::start(
+            &options.bin,
+            profile,
+            serial,
+            &root.join(serial),
+            (SSID, wifi_pass),
+            false,
+        )?;
+        cams.push(Cam { name, process });
+    }
+    Ok(cams)
+}
+
+fn watch(started: Instant, hub: &HubProcess, cams: &[Cam]) -> Watcher {
+    Watcher::start(
+        started,
+        cams.iter()
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    Api::new(&c.process.local_url, None).expect("plain HTTP client"),
+                )
+            })
+            .collect(),
+        hub.api.clone(),
+        cams.iter().map(|c| c.process.device_id.clone()).collect(),
+    )
+}
+
+/// The light the hub reports for a camera (what the app shows).
+fn hub_light(hub: &HubProcess, cam: &Cam) -> Option<String> {
+    let v = hub
+        .api
+        .get(&format!("/api/v1/cameras/{}", cam.process.device_id))
+        .ok()?;
+    v["state"]["light"]["light_id"].as_str().map(str::to_string)
+}
+
+/// Each camera's light beside the hub's view of it. A light the camera just changed
+/// reaches the hub within a moment (or, asleep, is the one it foresaw), so wait briefly
+/// for the two to agree before printing.
+fn the_end(hub: &HubProcess, cams: &[Cam]) {
+    for cam in cams {
+        let agreed = wait_until(Duration::from_secs(10), || {
+            let seen = cam.process.field("light_id")?;
+            (hub_light(hub, cam).as_deref() == Some(seen.as_str())).then_some(())
+        });
+        if agreed.is_none() {
+            tracing::warn!(
+                camera = cam.name,
+                "the hub's light differs from the camera's"
+            );
+        }
+        println!(
+            "  {:<12} light {:<16} hub shows {:<16} hub says {}",
+            cam.name,
+            cam.process.field("light_id").unwrap_or_default(),
+            hub_light(hub, cam).unwrap_or_default(),
+            hub.availability(&cam.process.device_id).unwrap_or_default()
+        );
+    }
+}
+
+fn stay_up(options: &DemoOptions) {
     if options.keep_running {
         println!("  everything keeps running; press Ctrl-C to stop");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
-    Ok(())
 }
 
 fn print_clip(hub: &HubProcess, clip: &Value) {

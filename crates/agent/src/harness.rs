@@ -7,6 +7,7 @@
 //! `<data>.log` beside its data folder.
 
 use serde_json::{Value, json};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -82,39 +83,129 @@ impl Lines {
     }
 }
 
-fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<(Child, Lines)> {
+/// A child process the harness started, with its stderr (its log) in a file. Stopped
+/// when dropped: SIGTERM, then SIGKILL after 5 s.
+pub struct Process {
+    child: Child,
+}
+
+impl Process {
+    /// Starts `program ARGS`, its stdout discarded and its stderr written to `log`.
+    pub fn start(program: &Path, args: &[impl AsRef<OsStr>], log: &Path) -> Result<Process> {
+        Ok(Process {
+            child: spawn_child(program, args, log, Stdio::null())?,
+        })
+    }
+
+    /// Starts `program ARGS` with its stdout followed line by line.
+    fn start_following(
+        program: &Path,
+        args: &[impl AsRef<OsStr>],
+        log: &Path,
+    ) -> Result<(Process, Lines)> {
+        let mut child = spawn_child(program, args, log, Stdio::piped())?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        Ok((Process { child }, Lines::follow(stdout)))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the process dies without a word.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let child = &mut self.child;
+        let stopped = wait_until(Duration::from_secs(5), || {
+            child.try_wait().ok().flatten().map(|_| ())
+        });
+        if stopped.is_none() {
+            self.kill9();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_child(
+    program: &Path,
+    args: &[impl AsRef<OsStr>],
+    log: &Path,
+    stdout: Stdio,
+) -> Result<Child> {
     let log_file = std::fs::File::create(log)
         .map_err(|e| err(format!("cannot create {}: {e}", log.display())))?;
-    let mut child = Command::new(bin)
+    Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(log_file)
         .spawn()
+        .map_err(|e| err(format!("cannot start {}: {e}", program.display())))
+}
+
+/// Runs `watchlight hub --data DATA ARGS` to its end, `stdin` (if any) written to it as
+/// one line; its stderr is the error when it fails.
+pub fn hub_command(
+    bin: &Path,
+    data: &Path,
+    args: &[impl AsRef<OsStr>],
+    stdin: Option<&str>,
+) -> Result<()> {
+    let mut command = Command::new(bin);
+    command
+        .arg("hub")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
         .map_err(|e| err(format!("cannot start {}: {e}", bin.display())))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    Ok((child, Lines::follow(stdout)))
+    if let (Some(line), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let _ = writeln!(pipe, "{line}");
+    }
+    let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "watchlight hub {} failed: {}",
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
 }
 
 fn log_path(data: &Path) -> PathBuf {
     data.with_extension("log")
 }
 
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let stopped = wait_until(Duration::from_secs(5), || {
-        child.try_wait().ok().flatten().map(|_| ())
-    });
-    if stopped.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
+/// A response whose body is read as it comes ([`Api::get_response`]).
+pub type Response = reqwest::blocking::Response;
 
 /// A blocking JSON client with the hub's certificate pinned.
 #[derive(Clone)]
@@ -176,6 +267,16 @@ impl Api {
         self.call("POST", path, Some(body))
     }
 
+    /// A GET whose body the caller reads as it comes (live view); any status.
+    pub fn get_response(&self, path: &str) -> Result<Response> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.client.get(&url);
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().map_err(|e| err(format!("GET {url}: {e}")))
+    }
+
     /// Raw bytes of a GET (clip downloads).
     pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
@@ -217,7 +318,7 @@ pub fn free_port() -> Result<u16> {
 
 /// A running `watchlight hub` with an owner and an API token.
 pub struct HubProcess {
-    child: Child,
+    process: Process,
     _lines: Lines,
     pub http_url: String,
     pub mqtt_url: String,
@@ -262,33 +363,13 @@ impl HubProcess {
         password: &str,
     ) -> Result<HubProcess> {
         std::fs::create_dir_all(data).map_err(|e| err(format!("{}: {e}", data.display())))?;
-        let data_arg = data.display().to_string();
-        let mut owner = Command::new(bin)
-            .args([
-                "hub",
-                "--data",
-                &data_arg,
-                "owner",
-                "create",
-                "--username",
-                username,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| err(format!("cannot start {}: {e}", bin.display())))?;
-        if let Some(mut stdin) = owner.stdin.take() {
-            let _ = writeln!(stdin, "{password}");
-        }
-        let out = owner.wait_with_output().map_err(|e| err(e.to_string()))?;
-        if !out.status.success() {
-            return Err(err(format!(
-                "watchlight hub owner create failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
+        owner_command(bin, data, &["create", "--username", username], password)?;
         HubProcess::restart_with(bin, data, options, username, password)
+    }
+
+    /// Gives the owner of the (stopped) hub in `data` a new password.
+    pub fn reset_owner_password(bin: &Path, data: &Path, password: &str) -> Result<()> {
+        owner_command(bin, data, &["reset-password"], password)
     }
 
     /// Starts the hub on an existing data folder (owner already there).
@@ -328,13 +409,13 @@ impl HubProcess {
             args.push("--insecure".into());
         }
         args.extend(options.extra.iter().cloned());
-        let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
+        let (mut process, lines) = Process::start_following(bin, &args, &log_path(data))?;
         let wait = Duration::from_secs(60);
         let (Some(http_url), Some(mqtt_url)) = (
             lines.value_of("http_url", wait),
             lines.value_of("mqtt_url", wait),
         ) else {
-            let _ = child.kill();
+            process.kill9();
             return Err(err(format!(
                 "the hub printed no http_url/mqtt_url; see {}",
                 log_path(data).display()
@@ -352,7 +433,7 @@ impl HubProcess {
         let token = api_token(&anonymous, username, password)?;
         let api = anonymous.with_bearer(&token);
         Ok(HubProcess {
-            child,
+            process,
             _lines: lines,
             http_url,
             mqtt_url,
@@ -439,25 +520,26 @@ impl HubProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// SIGKILL.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill9();
     }
 
     /// SIGTERM, then SIGKILL after 5 s.
     pub fn stop(&mut self) {
-        terminate(&mut self.child);
+        self.process.stop();
     }
 }
 
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
+/// `watchlight hub --data DATA owner ARGS`, the password on standard input.
+fn owner_command(bin: &Path, data: &Path, args: &[&str], password: &str) -> Result<()> {
+    let args: Vec<&str> = std::iter::once("owner")
+        .chain(args.iter().copied())
+        .collect();
+    hub_command(bin, data, &args, Some(password))
 }
 
 /// Logs in and makes an API token (sessions are cookies; scripts use tokens).
@@ -497,7 +579,7 @@ fn api_token(api: &Api, username: &str, password: &str) -> Result<String> {
 
 /// A running `watchlight camera --sim`.
 pub struct CameraProcess {
-    child: Child,
+    process: Process,
     lines: Lines,
     pub serial: String,
     pub profile: String,
@@ -541,14 +623,14 @@ impl CameraProcess {
             args.push("--insecure".into());
         }
         std::fs::create_dir_all(data).map_err(|e| err(format!("{}: {e}", data.display())))?;
-        let (mut child, lines) = spawn(bin, &args, &log_path(data))?;
+        let (mut process, lines) = Process::start_following(bin, &args, &log_path(data))?;
         let wait = Duration::from_secs(60);
         let (Some(local_url), Some(pairing_code), Some(device_id)) = (
             lines.value_of("provision_url", wait),
             lines.value_of("pairing_code", wait),
             lines.value_of("device_id", wait),
         ) else {
-            let _ = child.kill();
+            process.kill9();
             return Err(err(format!(
                 "camera {serial} printed no provision_url; see {}",
                 log_path(data).display()
@@ -556,7 +638,7 @@ impl CameraProcess {
         };
         let local = Api::new(&local_url, None)?;
         Ok(CameraProcess {
-            child,
+            process,
             lines,
             serial: serial.into(),
             profile: profile.into(),
@@ -624,23 +706,16 @@ impl CameraProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// SIGKILL: the process dies without a word, as a camera whose power is cut.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill9();
     }
 
     pub fn stop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-impl Drop for CameraProcess {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
+        self.process.stop();
     }
 }
 

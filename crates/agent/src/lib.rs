@@ -4,11 +4,13 @@
 //!
 //! - [`config`]: what `watchlight camera --sim ...` is given.
 //! - [`persist`]: credentials and core state in the data folder, written atomically.
+//! - [`disk_queue`]: the folder the offline queue keeps its items in.
 //! - [`local`]: the camera's own HTTP endpoint: provisioning in setup mode
 //!   (`POST /provision`, `GET /provision/status`, docs/contracts.md) and the simulator's
 //!   controls (`/sim/...`) that tests and the demo use to cut the Wi-Fi, walk a person
 //!   past the camera or drain the battery.
 //! - [`scene`]: the image sensor and PIR of a simulated camera.
+//! - [`live`]: snapshots and live view: frames encoded as JPEG and uploaded to the hub.
 //! - [`session`]: one MQTT connection to the hub, with publish acknowledgements mapped
 //!   back to what was published.
 //! - [`radio`]: the simulated radio every MQTT byte passes through, which the simulator
@@ -18,8 +20,11 @@
 
 pub mod config;
 pub mod demo;
+pub mod disk_queue;
 pub mod harness;
+pub mod live;
 pub mod local;
+pub mod mjpeg;
 pub mod persist;
 pub mod radio;
 pub mod runtime;

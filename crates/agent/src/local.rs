@@ -7,7 +7,7 @@
 //! answers `{"state":"setup|joining|online","last_error":...}`.
 //!
 //! Simulator controls, for tests and the demo (a real camera has none of these):
-//! - `GET /sim/status`: lifecycle state, the light and its meaning, queue, link.
+//! - `GET /sim/status`: lifecycle state, the light and its meaning, queue, link, live view.
 //! - `POST /sim/link {"up":false}`: the Wi-Fi access point goes away (`true`: back).
 //!   `{"up":false,"silent":true}`: the link goes silent instead — packets dropped both
 //!   ways, sockets left open, nobody told (`radio`); `{"up":true}` ends it.
@@ -113,6 +113,10 @@ pub struct LocalStatus {
     pub queue_bytes: u64,
     pub clips_recorded: u64,
     pub delivered: u64,
+    /// Streaming live view to the hub.
+    pub live: bool,
+    /// Live frames sent since the camera started.
+    pub live_frames_sent: u64,
     pub last_error: Option<String>,
     /// The simulated image sensor: `ok` or `broken` (`POST /sim/sensor`).
     pub image_sensor: String,

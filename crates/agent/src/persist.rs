@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use watchlight_camera::PersistedState;
 
@@ -64,10 +65,16 @@ pub struct DataDir {
 impl DataDir {
     pub fn open(root: impl Into<PathBuf>) -> Result<DataDir, PersistError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|source| PersistError::Io {
-            path: root.clone(),
-            source,
-        })?;
+        // The camera's credentials and queue live here: its user's alone.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)
+            .and_then(|()| std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)))
+            .map_err(|source| PersistError::Io {
+                path: root.clone(),
+                source,
+            })?;
         Ok(DataDir { root })
     }
 
@@ -98,7 +105,7 @@ impl DataDir {
     }
 
     pub fn write_text(&self, name: &str, text: &str) -> Result<(), PersistError> {
-        write_atomically(&self.path(name), text.as_bytes(), 0o644)
+        write_atomically(&self.path(name), text.as_bytes(), 0o600)
     }
 }
 

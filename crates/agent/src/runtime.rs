@@ -13,6 +13,8 @@
 //! each `(device, seq)` once and clip uploads are idempotent, so it arrives once.
 
 use crate::config::{AgentConfig, SceneChoice};
+use crate::disk_queue::{self, DiskQueue};
+use crate::live::{Live, LiveReport};
 use crate::local::{self, BatteryBody, Control, LocalShared, ProvisionBody};
 use crate::persist::{Credentials, DataDir, PROVISION_URL_FILE, PersistError, QUEUE_DIR};
 use crate::scene::CameraScene;
@@ -24,25 +26,29 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use watchlight_camera::queue::{
-    DEFAULT_BUDGET_BYTES, ItemBody, OfflineQueue, QueueError, QueuedEvent,
-};
+use watchlight_camera::queue::{DEFAULT_BUDGET_BYTES, ItemBody, QueueError, QueuedEvent};
 use watchlight_camera::{Command, Core, Input, Output, PersistedState, RecordTrigger, Timed};
 use watchlight_hw::sim::{Load, SimBattery, SimWifi};
 use watchlight_hw::{BatteryGauge, Clock, FrameError, WifiCredentials, WifiError, WifiLink};
 use watchlight_media::{ClipRecorder, ClipTrigger, MediaError, MotionSample, RecorderConfig};
 use watchlight_motion::{Detector, DetectorConfig, MotionError};
 use watchlight_protocol::messages::{
-    Availability, AvailabilityMsg, CmdResultMsg, CommandMsg, EventMsg, LightReport, SettingsMsg,
-    StateMsg, TelemetryMsg, decode, encode,
+    Availability, AvailabilityMsg, CmdResultMsg, CommandMsg, EventAckMsg, EventMsg, LightReport,
+    SettingsMsg, StateMsg, TelemetryMsg, decode, encode,
 };
 use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
-use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Part, Pattern};
+use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Part};
 
 /// How often a battery camera reads its pack.
 const BATTERY_READ_EVERY_MS: u64 = 10_000;
 /// A battery camera stays connected this long after a check-in, for commands.
 const CHECKIN_LINGER_MS: u64 = 1_500;
+/// A battery camera whose queue the hub does not take (its disk is full) goes back to
+/// sleep after this long connected, and tries again at its next check-in.
+const MAX_CHECKIN_MS: u64 = 30_000;
+/// After saying goodbye (sleeping, rejoining) the camera waits this long for its
+/// session to send the message before it goes.
+const HANG_UP_LINGER_MS: u64 = 2_000;
 /// While joining, a failed connection is retried this often (the core's join timeout
 /// still ends it after 60 s).
 const JOIN_RETRY_MS: u64 = 1_000;
@@ -50,6 +56,9 @@ const JOIN_RETRY_MS: u64 = 1_000;
 const REJOIN_AFTER_MS: u64 = 200;
 /// A failed clip upload is retried after this long.
 const DELIVERY_RETRY_MS: u64 = 2_000;
+/// How long the camera waits for the hub to acknowledge a stored event (`cmd/ack`)
+/// before sending it again (the hub stores each seq once).
+const HUB_ACK_WAIT_MS: u64 = 5_000;
 /// Consecutive PIR frames count as one trigger per this interval.
 const PIR_EVERY_MS: u64 = 500;
 /// Meta keys starting with this are the agent's own and never leave the camera.
@@ -136,7 +145,7 @@ struct Runtime {
     ready: Ready,
     data: DataDir,
     core: Core,
-    queue: OfflineQueue,
+    queue: DiskQueue,
     creds: Option<Credentials>,
     start: Instant,
     /// Hub time minus monotonic time, ms (set by `cmd/time`; the system clock until then).
@@ -147,6 +156,8 @@ struct Runtime {
     detector_key: (u8, watchlight_protocol::ZoneGrid),
     recorder: ClipRecorder,
     recorder_pre_roll_ms: u64,
+    /// Hub time the recording under way started (names a clip that cannot be finished).
+    recording_start_ts: u64,
     frame_every_ms: u64,
     next_frame_at: u64,
     motion_on: bool,
@@ -183,18 +194,27 @@ struct Runtime {
     session_rx: mpsc::UnboundedReceiver<SessionEvent>,
 
     in_flight: Option<InFlight>,
+    /// When to give up waiting for the hub's acknowledgement of the event in flight.
+    hub_ack_by: Option<u64>,
+    /// When a battery camera's check-in connected (see `MAX_CHECKIN_MS`).
+    checkin_since: Option<u64>,
     /// A recording stopped this turn: finish and queue the clip once the turn's events are queued.
     clip_due: bool,
     retry_delivery_at: Option<u64>,
     upload_tx: mpsc::UnboundedSender<UploadDone>,
     upload_rx: mpsc::UnboundedReceiver<UploadDone>,
     http: Option<reqwest::Client>,
+    /// Snapshots and live view.
+    live: Live,
+    live_rx: mpsc::UnboundedReceiver<LiveReport>,
 
     control_rx: mpsc::UnboundedReceiver<Control>,
     shared: Arc<LocalShared>,
     clips_recorded: u64,
     delivered: u64,
     shown: (ConditionId, Light),
+    /// When the shown light ends by itself and what follows it (core time).
+    shown_ends: Option<(u64, ConditionId, Light)>,
 }
 
 impl Runtime {
@@ -212,7 +232,7 @@ impl Runtime {
         }
         let profile = config.profile.profile();
         let core = Core::new(profile, persisted, 0);
-        let queue = OfflineQueue::open(data.path(QUEUE_DIR), DEFAULT_BUDGET_BYTES)?;
+        let queue = disk_queue::open(data.path(QUEUE_DIR), DEFAULT_BUDGET_BYTES)?;
 
         let seed = config
             .serial
@@ -259,6 +279,7 @@ impl Runtime {
             .then(|| SimBattery::new(MonoClock(start), Default::default()));
         let (session_tx, session_rx) = mpsc::unbounded_channel();
         let (upload_tx, upload_rx) = mpsc::unbounded_channel();
+        let (live, live_rx) = Live::new();
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -287,6 +308,7 @@ impl Runtime {
             detector_key: (settings.sensitivity, settings.zones.clone()),
             recorder,
             recorder_pre_roll_ms: pre_roll_ms,
+            recording_start_ts: 0,
             frame_every_ms: (1000.0 / fps).round() as u64,
             next_frame_at: 0,
             motion_on: false,
@@ -315,16 +337,21 @@ impl Runtime {
             session_tx,
             session_rx,
             in_flight: None,
+            hub_ack_by: None,
+            checkin_since: None,
             clip_due: false,
             retry_delivery_at: None,
             upload_tx,
             upload_rx,
             http: None,
+            live,
+            live_rx,
             control_rx,
             shared,
             clips_recorded: 0,
             delivered: 0,
             shown: (ConditionId::Idle, Light::OFF),
+            shown_ends: None,
             config,
         })
     }
@@ -357,6 +384,7 @@ impl Runtime {
                 Some(c) = self.control_rx.recv() => self.on_control(c)?,
                 Some(e) = self.session_rx.recv() => self.on_session(e)?,
                 Some(u) = self.upload_rx.recv() => self.on_upload(u)?,
+                Some(r) = self.live_rx.recv() => self.on_live(r),
             }
             self.on_time()?;
             self.after_input()?;
@@ -367,22 +395,8 @@ impl Runtime {
 
     /// A clean stop: say offline (the last will would say it too, later).
     async fn goodbye(&mut self) {
-        if let (Some(session), Some(topics)) = (&self.session, self.topics())
-            && self.connected
-        {
-            let msg = AvailabilityMsg {
-                v: 1,
-                ts: self.hub_time(self.mono()),
-                availability: Availability::Offline,
-            };
-            session.publish(
-                topics.topic(DeviceTopic::Availability),
-                QoS::AtLeastOnce,
-                true,
-                encode(&msg),
-                None,
-            );
-            session.disconnect();
+        if self.connected && self.hang_up(Availability::Offline) {
+            // The process exits next: give the session a moment to send the message.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -400,6 +414,8 @@ impl Runtime {
             self.linger_until,
             self.retry_delivery_at,
             self.rejoin_at,
+            self.hub_ack_by,
+            self.live.plan.next_deadline(),
         ];
         for t in candidates.into_iter().flatten() {
             wake = wake.min(t);
@@ -418,11 +434,7 @@ impl Runtime {
         }
         if !self.powered_off && self.next_frame_at <= now {
             self.frame(now)?;
-            self.next_frame_at += self.frame_every_ms;
-            if self.next_frame_at + 5 * self.frame_every_ms < now {
-                // Too far behind (a busy machine): skip rather than catch up in a burst.
-                self.next_frame_at = now + self.frame_every_ms;
-            }
+            self.next_frame_at = next_frame_at(self.next_frame_at, self.frame_every_ms, now);
         }
         if self.battery.is_some() && self.next_battery_read <= now {
             self.next_battery_read = now + BATTERY_READ_EVERY_MS;
@@ -441,9 +453,33 @@ impl Runtime {
         if due(self.retry_delivery_at) {
             self.retry_delivery_at = None;
         }
+        if due(self.hub_ack_by) {
+            // The hub has not said it stored the event (its disk may be full): keep it
+            // and send it again.
+            self.hub_ack_by = None;
+            if let Some(InFlight::Publishing { seq }) = self.in_flight.take() {
+                tracing::info!(
+                    seq,
+                    "the hub has not stored the event yet: sending it again"
+                );
+                self.retry_delivery_at = Some(now + DELIVERY_RETRY_MS);
+            }
+        }
         if due(self.rejoin_at) {
             self.rejoin_at = None;
             self.rejoin();
+        }
+        let live = self.live.plan.tick(now);
+        if live.stopped {
+            tracing::warn!("live view: no answer from the hub, stopped");
+            self.core
+                .handle_input(now, Input::Command(Command::LiveStop));
+        }
+        for id in live.expired {
+            self.publish_result(
+                &id,
+                Some("the image sensor gave no frame for the snapshot".into()),
+            );
         }
         if due(self.linger_until) {
             self.linger_until = None;
@@ -455,7 +491,11 @@ impl Runtime {
                     self.connect(0);
                 }
             } else if self.connected {
-                if self.in_flight.is_none() && self.queue.is_empty() {
+                let overdue = self
+                    .checkin_since
+                    .is_some_and(|t| now >= t + MAX_CHECKIN_MS);
+                let done = self.in_flight.is_none() && self.queue.is_empty();
+                if (done || overdue) && !self.live.plan.is_busy() {
                     self.sleep_now();
                 } else {
                     self.linger_until = Some(now + 250);
@@ -508,6 +548,8 @@ impl Runtime {
             s.queue_bytes = queue_bytes;
             s.clips_recorded = self.clips_recorded;
             s.delivered = self.delivered;
+            s.live = self.live.plan.is_streaming();
+            s.live_frames_sent = self.live.plan.frames_sent();
             let health = |part| {
                 if self.scene.is_broken(part) {
                     "broken"
@@ -531,6 +573,7 @@ impl Runtime {
         match output {
             Output::Light { condition, light } => {
                 self.shown = (condition, light);
+                self.shown_ends = self.core.light_ends();
                 let id = LightId::of(condition, light);
                 if self.config.print_lights {
                     println!(
@@ -583,7 +626,11 @@ impl Runtime {
                     RecordTrigger::Manual => ClipTrigger::Manual,
                 };
                 let start_ts = self.hub_time(t_ms);
-                self.recorder.start(trigger, start_ts)?;
+                if let Err(e) = self.recorder.start(trigger, start_ts) {
+                    // Recording goes on with the clip already under way.
+                    tracing::warn!("clip recorder: {e}");
+                }
+                self.recording_start_ts = start_ts;
                 if let Some(b) = &mut self.battery {
                     b.set_load(Load::Recording);
                 }
@@ -634,7 +681,11 @@ impl Runtime {
         if !self.recorder.is_recording() {
             return Ok(());
         }
-        let clip = match self.recorder.finish() {
+        let result = self.recorder.finish();
+        let Some(creds) = self.creds.as_mut() else {
+            return Ok(());
+        };
+        let clip = match result {
             Ok(clip) => clip,
             Err(MediaError::TooFewFrames(n)) => {
                 // The image sensor gave (almost) nothing while recording: there is no
@@ -642,10 +693,20 @@ impl Runtime {
                 tracing::warn!("recording ended with {n} frames: no clip");
                 return Ok(());
             }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(creds) = self.creds.as_mut() else {
-            return Ok(());
+            Err(e) => {
+                // A recording that cannot be finished is reported, never lost silently,
+                // and never ends the camera.
+                let clip_id = format!(
+                    "{}-{}-{}",
+                    creds.device_id, self.recording_start_ts, creds.clips_made
+                );
+                creds.clips_made += 1;
+                self.data.save_credentials(creds)?;
+                tracing::error!(clip_id, "clip recorder: {e}: the clip is dropped");
+                let event = unfinished_clip_event(&clip_id, self.recording_start_ts, &e);
+                self.queue.push_event(&event)?;
+                return Ok(());
+            }
         };
         let clip_id = format!(
             "{}-{}-{}",
@@ -798,6 +859,7 @@ impl Runtime {
         self.pending_connect_at = None;
         if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
             self.in_flight = None;
+            self.hub_ack_by = None;
         }
     }
 
@@ -822,13 +884,22 @@ impl Runtime {
 
     /// A battery camera's check-in is done: say it sleeps and hang up.
     fn sleep_now(&mut self) {
+        // The light it goes to sleep with (and when that ends) is the last the hub hears.
+        self.publish_state();
+        self.hang_up(Availability::Sleeping);
+    }
+
+    /// Says `availability` (retained, so the hub reads it even after the link is gone)
+    /// and hangs up, lingering until the session has sent it. False when there is no
+    /// session to hang up.
+    fn hang_up(&mut self, availability: Availability) -> bool {
         let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
-            return;
+            return false;
         };
         let msg = AvailabilityMsg {
             v: 1,
             ts: self.hub_time(self.mono()),
-            availability: Availability::Sleeping,
+            availability,
         };
         session.publish(
             topics.topic(DeviceTopic::Availability),
@@ -839,7 +910,8 @@ impl Runtime {
         );
         session.disconnect();
         self.closing = true;
-        self.linger_until = Some(self.mono() + 2_000);
+        self.linger_until = Some(self.mono() + HANG_UP_LINGER_MS);
+        true
     }
 
     fn on_session(&mut self, event: SessionEvent) -> Result<(), AgentError> {
@@ -870,6 +942,7 @@ impl Runtime {
                 }
                 if self.battery.is_some() {
                     self.linger_until = Some(now + CHECKIN_LINGER_MS);
+                    self.checkin_since = Some(now);
                 }
             }
             SessionEvent::Refused { session, reason } if Some(session) == current => {
@@ -891,6 +964,7 @@ impl Runtime {
                 self.linger_until = None;
                 if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
                     self.in_flight = None;
+                    self.hub_ack_by = None;
                 }
                 if let Some(b) = &mut self.battery {
                     b.set_load(Load::Idle);
@@ -914,12 +988,11 @@ impl Runtime {
                 payload,
             } if Some(session) == current => self.on_message(&topic, &payload),
             SessionEvent::Acked { session, tag } if Some(session) == current => {
+                // The broker has the event; the hub's `cmd/ack` frees it (see `on_event_ack`).
                 if let Some(InFlight::Publishing { seq }) = self.in_flight
                     && seq == tag
                 {
-                    self.in_flight = None;
-                    self.queue.ack(seq)?;
-                    self.delivered += 1;
+                    tracing::debug!(seq, "event with the broker");
                 }
             }
             _ => {} // an event of a session already gone
@@ -936,6 +1009,8 @@ impl Runtime {
                     self.core
                         .handle_input(now, Input::Settings(Box::new(msg.settings)));
                     self.apply_settings_to_hardware();
+                    // The state carries settings_version: the owner sees "applied".
+                    self.publish_state();
                 }
                 Err(e) => tracing::warn!(reason = e.reason(), "dropped settings: {e}"),
             }
@@ -947,6 +1022,17 @@ impl Runtime {
         else {
             return;
         };
+        if name == watchlight_protocol::topics::EVENT_ACK {
+            match decode::<EventAckMsg>(payload) {
+                Ok(ack) => {
+                    if let Err(e) = self.on_event_ack(ack.seq) {
+                        tracing::error!("offline queue: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!(reason = e.reason(), "dropped event ack: {e}"),
+            }
+            return;
+        }
         let cmd = match decode::<CommandMsg>(payload) {
             Ok(c) => c,
             Err(e) => {
@@ -954,6 +1040,15 @@ impl Runtime {
                 return;
             }
         };
+        if name == "snapshot" {
+            // Answered once the hub has the picture (`on_live`), or when none came.
+            if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
+                self.publish_result(&cmd.id, Some("expired".into()));
+            } else {
+                self.live.plan.ask_snapshot(&cmd.id, now);
+            }
+            return;
+        }
         if name == "wifi" {
             // Answered once the camera is back (see `WifiChange`), unless refused now.
             if let Err(e) = self.start_wifi_change(&cmd, now) {
@@ -963,6 +1058,25 @@ impl Runtime {
         }
         let result = self.run_command(name, &cmd, now);
         self.publish_result(&cmd.id, result.err());
+    }
+
+    /// The hub stored event `seq`: only now may it leave the queue. An acknowledgement
+    /// that comes late (after a reconnect) frees the item all the same, unless its clip
+    /// is being uploaded right now.
+    fn on_event_ack(&mut self, seq: u64) -> Result<(), AgentError> {
+        match self.in_flight {
+            Some(InFlight::Publishing { seq: s }) if s == seq => {
+                self.in_flight = None;
+                self.hub_ack_by = None;
+            }
+            Some(InFlight::Uploading { seq: s }) if s == seq => return Ok(()),
+            _ => {}
+        }
+        if self.queue.seqs().contains(&seq) {
+            self.queue.ack(seq)?;
+            self.delivered += 1;
+        }
+        Ok(())
     }
 
     fn publish_result(&self, id: &str, error: Option<String>) {
@@ -1041,29 +1155,10 @@ impl Runtime {
         if let Some(w) = &mut self.wifi {
             w.drop_link();
         }
-        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
-            // Not connected: the next connection attempt uses the new credentials.
-            return;
-        };
-        if !self.connected {
-            return;
+        // Not connected: the next connection attempt uses the new credentials.
+        if self.connected && self.hang_up(Availability::Offline) {
+            self.rejoining = true;
         }
-        let msg = AvailabilityMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            availability: Availability::Offline,
-        };
-        session.publish(
-            topics.topic(DeviceTopic::Availability),
-            QoS::AtLeastOnce,
-            true,
-            encode(&msg),
-            None,
-        );
-        session.disconnect();
-        self.closing = true;
-        self.rejoining = true;
-        self.linger_until = Some(self.mono() + 2_000);
     }
 
     fn run_command(&mut self, name: &str, cmd: &CommandMsg, now: u64) -> Result<(), String> {
@@ -1075,20 +1170,64 @@ impl Runtime {
                 .ok_or("time needs args.now_ms")?;
             self.hub_offset_ms = hub_now as i64 - now as i64;
             tracing::info!(hub_now, "clock set from the hub");
+            // The light's end, said again in the hub's time.
+            self.publish_state();
             return Ok(());
         }
         if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
             return Err("expired".into());
         }
-        match name {
-            "snapshot" => Err("snapshot is not supported by the simulated camera".into()),
-            other => match Command::parse(other) {
-                Some(c) => {
-                    self.core.handle_input(now, Input::Command(c));
-                    Ok(())
+        let command = Command::parse(name).ok_or_else(|| format!("unknown command '{name}'"))?;
+        match command {
+            Command::LiveStart => self.live.plan.start(now),
+            Command::LiveStop | Command::Reboot | Command::FactoryReset => {
+                self.live.plan.stop();
+            }
+            Command::Identify | Command::Record => {}
+        }
+        self.core.handle_input(now, Input::Command(command));
+        Ok(())
+    }
+
+    /// Sends a frame to the live stream or as a snapshot; nothing gets through a silent
+    /// radio (the hub's silence then stops the stream).
+    fn live_frame(&mut self, now: u64, frame: &watchlight_hw::Frame) {
+        let Some(creds) = self.creds.clone() else {
+            return;
+        };
+        if self.radio.is_silent() || !self.link_up {
+            return;
+        }
+        match self.http_client(&creds) {
+            Ok(client) => self
+                .live
+                .on_frame(frame, self.hub_time(now), &client, &creds),
+            Err(e) => tracing::warn!("live view: {e}"),
+        }
+    }
+
+    fn on_live(&mut self, report: LiveReport) {
+        let now = self.mono();
+        match report {
+            LiveReport::Frame { run, result } => {
+                if let Err(e) = &result {
+                    tracing::debug!("live frame: {e}");
                 }
-                None => Err(format!("unknown command '{other}'")),
-            },
+                if self.live.plan.frame_answered(run, now, &result) {
+                    tracing::info!("live view: nobody watches any more, stopped");
+                    self.core
+                        .handle_input(now, Input::Command(Command::LiveStop));
+                }
+            }
+            LiveReport::Snapshot { cmd_ids, result } => {
+                self.live.plan.snapshot_done(&cmd_ids);
+                if let Err(e) = &result {
+                    tracing::warn!("snapshot: {e}");
+                }
+                for id in &cmd_ids {
+                    self.publish_result(id, result.clone().err());
+                }
+            }
         }
     }
 
@@ -1147,11 +1286,16 @@ impl Runtime {
             return;
         }
         let (condition, light) = self.shown;
+        let mut report = LightReport::new(condition, light);
+        if let Some((at, next_condition, next_light)) = self.shown_ends {
+            report.until = Some(self.hub_time(at));
+            report.then = Some(Box::new(LightReport::new(next_condition, next_light)));
+        }
         let msg = StateMsg {
             v: 1,
             ts: self.hub_time(self.mono()),
             state: self.core.state(),
-            light: light_report(condition, light),
+            light: report,
             profile: self.config.profile,
             firmware: env!("CARGO_PKG_VERSION").into(),
             settings_version: self.core.settings().version,
@@ -1196,6 +1340,7 @@ impl Runtime {
                 };
                 if self.publish(DeviceTopic::Event, encode(&msg), Some(item.seq)) {
                     self.in_flight = Some(InFlight::Publishing { seq: item.seq });
+                    self.hub_ack_by = Some(self.mono() + HUB_ACK_WAIT_MS);
                 }
             }
             ItemBody::Clip { meta, bytes } => {
@@ -1270,6 +1415,7 @@ impl Runtime {
         };
         if self.publish(DeviceTopic::Event, encode(&msg), Some(seq)) {
             self.in_flight = Some(InFlight::Publishing { seq });
+            self.hub_ack_by = Some(self.mono() + HUB_ACK_WAIT_MS);
         }
         Ok(())
     }
@@ -1322,6 +1468,9 @@ impl Runtime {
             }
             return Ok(());
         };
+        if self.live.plan.wants_frame() {
+            self.live_frame(now, &frame);
+        }
         let verdict = self.detector.process(&frame.y)?;
         let (w, h) = (frame.width, frame.height);
         if verdict.motion != self.motion_on {
@@ -1343,7 +1492,11 @@ impl Runtime {
             score: verdict.score,
             boxes,
         };
-        self.recorder.push_frame(&frame, &sample)?;
+        if let Err(e) = self.recorder.push_frame(&frame, &sample) {
+            // One frame lost; the camera goes on (a clip that cannot be finished
+            // becomes a clip_dropped event).
+            tracing::warn!("clip recorder: {e}");
+        }
         Ok(())
     }
 
@@ -1477,20 +1630,28 @@ async fn upload_clip(
     Ok(())
 }
 
-async fn put(
+/// A `PUT` of `body` to the hub with the device's token and the body's SHA-256 (which the
+/// hub checks before it acknowledges); callers add what else their upload carries.
+pub(crate) fn signed_put(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     content_type: &str,
     body: Vec<u8>,
-) -> Result<(), String> {
+) -> reqwest::RequestBuilder {
     let digest = hex::encode(Sha256::digest(&body));
-    let resp = client
+    client
         .put(url)
         .bearer_auth(token)
         .header("content-type", content_type)
         .header("x-watchlight-sha256", digest)
         .body(body)
+}
+
+/// Sends an upload and reads the hub's answer: `Ok` on success, the status and the
+/// hub's words otherwise.
+pub(crate) async fn send_upload(request: reqwest::RequestBuilder, url: &str) -> Result<(), String> {
+    let resp = request
         .send()
         .await
         .map_err(|e| format!("PUT {url}: {}", e.without_url()))?;
@@ -1500,6 +1661,42 @@ async fn put(
     } else {
         let text = resp.text().await.unwrap_or_default();
         Err(format!("PUT {url}: {status} {text}"))
+    }
+}
+
+async fn put(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    send_upload(signed_put(client, url, token, content_type, body), url).await
+}
+
+/// When the frame after one due at `scheduled` (read at `now`) is due: one period later,
+/// never in the millisecond just read (so a clock that stalls after a lag cannot give
+/// two frames the same time), and, when the camera is more than five frames behind (a
+/// busy machine), one period from now rather than a burst to catch up.
+fn next_frame_at(scheduled: u64, every_ms: u64, now: u64) -> u64 {
+    let next = scheduled + every_ms;
+    if next + 5 * every_ms < now {
+        now + every_ms
+    } else {
+        next.max(now + 1)
+    }
+}
+
+/// The `clip_dropped` event of a recording the recorder could not finish.
+fn unfinished_clip_event(clip_id: &str, start_ts: u64, error: &MediaError) -> QueuedEvent {
+    let mut data = Map::new();
+    data.insert("clip_id".into(), json!(clip_id));
+    data.insert("reason".into(), json!("recorder_failed"));
+    data.insert("error".into(), json!(error.to_string()));
+    QueuedEvent {
+        kind: EventKind::ClipDropped,
+        ts: start_ts,
+        data,
     }
 }
 
@@ -1516,22 +1713,6 @@ fn pre_roll_ms(config: &AgentConfig, settings: &watchlight_protocol::Settings) -
         0
     } else {
         u64::from(settings.pre_roll) * 1000
-    }
-}
-
-/// The light as reported in `state`.
-pub fn light_report(condition: ConditionId, light: Light) -> LightReport {
-    let count = match light.pattern {
-        Pattern::Flash { count } => Some(count),
-        _ => None,
-    };
-    LightReport {
-        color: light.color.as_str().into(),
-        pattern: light.pattern.as_str().into(),
-        count,
-        dim: light.dim,
-        condition: condition.as_str().into(),
-        light_id: LightId::of(condition, light).as_str().into(),
     }
 }
 
@@ -1578,4 +1759,50 @@ async fn stop_signal() {
 /// harmless.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frame schedule on a virtual clock that stalls: however often the loop wakes in
+    /// the same millisecond, at most one frame is read in it, so no two frames share a time.
+    #[test]
+    fn a_stalled_clock_never_gives_two_frames_the_same_time() {
+        let every = 66;
+        let mut due = 0;
+        let mut frames = Vec::new();
+        // Runs normally, lags 200 ms, then the clock stalls at 5006 for ten wake-ups.
+        let clock = (0..70u64)
+            .map(|i| i * 66)
+            .chain([4_800])
+            .chain(std::iter::repeat_n(5_006, 10))
+            .chain([5_007, 5_070, 5_140]);
+        for now in clock {
+            if due <= now {
+                frames.push(now);
+                due = next_frame_at(due, every, now);
+            }
+        }
+        for pair in frames.windows(2) {
+            assert!(pair[1] > pair[0], "frames at {} then {}", pair[0], pair[1]);
+        }
+        assert_eq!(frames.iter().filter(|&&t| t == 5_006).count(), 1);
+    }
+
+    #[test]
+    fn far_behind_the_schedule_restarts_instead_of_bursting() {
+        assert_eq!(next_frame_at(1_000, 66, 2_000), 2_066);
+        assert_eq!(next_frame_at(1_000, 66, 1_000), 1_066);
+    }
+
+    #[test]
+    fn an_unfinished_recording_is_a_clip_dropped_event_naming_it() {
+        let e = MediaError::Mux("video frame 50 has PTS 5.006s".into());
+        let event = unfinished_clip_event("cam-1-5000-3", 5_000, &e);
+        assert_eq!(event.kind, EventKind::ClipDropped);
+        assert_eq!(event.data["clip_id"], "cam-1-5000-3");
+        assert_eq!(event.data["reason"], "recorder_failed");
+        assert!(event.data["error"].as_str().unwrap().contains("PTS 5.006s"));
+    }
 }

@@ -24,7 +24,8 @@ pub enum SessionEvent {
     Connected {
         session: u64,
     },
-    /// The broker refused the credentials (the hub does not know this token).
+    /// The broker refused the credentials (the hub does not know this token); see
+    /// [`refuses_credentials`].
     Refused {
         session: u64,
         reason: String,
@@ -155,10 +156,19 @@ impl Session {
                     }
                     Ok(_) => {}
                     Err(ConnectionError::ConnectionRefused(code)) => {
-                        let _ = events.send(SessionEvent::Refused {
-                            session: id,
-                            reason: format!("{code:?}"),
-                        });
+                        let reason = format!("{code:?}");
+                        let event = if refuses_credentials(code) {
+                            SessionEvent::Refused {
+                                session: id,
+                                reason,
+                            }
+                        } else {
+                            SessionEvent::Closed {
+                                session: id,
+                                reason: format!("the broker cannot take the camera now ({reason})"),
+                            }
+                        };
+                        let _ = events.send(event);
                         return;
                     }
                     Err(e) => {
@@ -222,6 +232,15 @@ impl Drop for Session {
     }
 }
 
+/// Whether a CONNACK refusal is about the camera's credentials: only these count toward
+/// the ten refusals that send a camera back to setup. A broker that is unavailable (full
+/// disk, restarting) or refuses the protocol is a transient failure retried with backoff
+/// however long it lasts, so a camera never forgets its credentials over it.
+pub fn refuses_credentials(code: rumqttc::ConnectReturnCode) -> bool {
+    use rumqttc::ConnectReturnCode as C;
+    matches!(code, C::BadUserNamePassword | C::NotAuthorized)
+}
+
 /// `(tls, host, port)` of a broker address; the parsing is `protocol::mqtt_url`'s.
 pub fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), SessionError> {
     let u = watchlight_protocol::mqtt_url::MqttUrl::parse(url)
@@ -271,6 +290,69 @@ mod tests {
         for bad in ["http://x:1", "mqtt://x", "mqtt://:1", "mqtt://x:port"] {
             let err = parse_mqtt_url(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    /// A stand-in broker that answers every CONNECT with `code` (a CONNACK return code)
+    /// and counts the attempts: enough to see how the session reads a refusal.
+    async fn refusing_broker(code: u8) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 512];
+                if s.read(&mut buf).await.unwrap_or(0) == 0 {
+                    continue;
+                }
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(&[0x20, 0x02, 0x00, code]).await;
+            }
+        });
+        (port, count)
+    }
+
+    async fn first_event(code: u8) -> SessionEvent {
+        let (port, _) = refusing_broker(code).await;
+        let config = SessionConfig {
+            url: format!("mqtt://127.0.0.1:{port}"),
+            client_id: "cam-1".into(),
+            username: "cam-1".into(),
+            password: "token".into(),
+            keepalive_s: 5,
+            last_will: None,
+            tls: None,
+            allow_plain: true,
+            radio: None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _session = Session::start(1, &config, tx).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the session reports within 10 s")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_refusal_of_the_credentials_is_a_refusal() {
+        // 4 bad user name or password, 5 not authorized: the token is not known.
+        for code in [4, 5] {
+            let event = first_event(code).await;
+            assert!(
+                matches!(event, SessionEvent::Refused { .. }),
+                "{code}: {event:?}"
+            );
+        }
+        // 3 server unavailable (the hub's disk is full, the broker restarts), 1 protocol
+        // version, 2 client id: the connection failed, the credentials may be right.
+        for code in [3, 1, 2] {
+            let event = first_event(code).await;
+            let SessionEvent::Closed { reason, .. } = event else {
+                panic!("{code}: {event:?}");
+            };
+            assert!(reason.contains("cannot take the camera now"), "{reason}");
         }
     }
 

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use mqtt5::broker::auth::{AuthProvider, AuthResult};
 use mqtt5::packet::connect::ConnectPacket;
@@ -12,6 +14,7 @@ use subtle::ConstantTimeEq;
 use tracing::{debug, warn};
 
 use crate::acl::{self, HUB_USER, Identity};
+use crate::guesses::{GuessLimiter, Verdict};
 use crate::registry::{DeviceRegistry, token_matches};
 
 /// Why a CONNECT was refused; logged, and mapped to an MQTT reason code.
@@ -29,6 +32,11 @@ pub(crate) struct WatchlightAuth {
     pub home: String,
     pub hub_token_sha256: [u8; 32],
     pub devices: DeviceRegistry,
+    /// Wrong credentials per source address ([`crate::guesses`]), on `started`'s clock.
+    pub guesses: Mutex<GuessLimiter>,
+    pub started: Instant,
+    /// Connections not logged in yet ([`crate::front`]); a CONNECT ends the wait.
+    pub waiting: crate::front::SharedWaiting,
 }
 
 impl WatchlightAuth {
@@ -76,7 +84,35 @@ impl AuthProvider for WatchlightAuth {
         client_addr: SocketAddr,
     ) -> Pin<Box<dyn Future<Output = mqtt5::error::Result<AuthResult>> + Send + 'a>> {
         Box::pin(async move {
-            Ok(match self.login(connect) {
+            crate::front::lock(&self.waiting).done(client_addr);
+            let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let ip = client_addr.ip();
+            let mut guesses = self.guesses.lock().unwrap_or_else(|p| p.into_inner());
+            if let Verdict::LockedOut { retry_in_ms } = guesses.check(ip, now_ms) {
+                debug!(%client_addr, retry_in_ms, "mqtt login refused unseen: too many wrong credentials from this address");
+                // Mapped to "server unavailable" for MQTT 3.1.1: a camera whose own token is
+                // right but shares the address retries later instead of counting a refusal.
+                return Ok(AuthResult::fail(ReasonCode::ConnectionRateExceeded));
+            }
+            let outcome = self.login(connect);
+            match outcome {
+                Ok(_) => guesses.record(ip, true, now_ms),
+                Err(LoginRefusal::Anonymous | LoginRefusal::BadCredentials) => {
+                    guesses.record(ip, false, now_ms);
+                    if matches!(guesses.check(ip, now_ms), Verdict::LockedOut { .. }) {
+                        let limits = guesses.limits();
+                        warn!(
+                            %client_addr,
+                            failures = limits.max_failures,
+                            lockout_secs = limits.lockout_ms / 1000,
+                            "mqtt logins from this address refused for a while: too many wrong credentials"
+                        );
+                    }
+                }
+                Err(_) => {}
+            }
+            drop(guesses);
+            Ok(match outcome {
                 Ok(user) => {
                     debug!(%user, %client_addr, "mqtt login");
                     AuthResult::success_with_user(user)
@@ -147,6 +183,11 @@ mod tests {
             home: "home1".into(),
             hub_token_sha256: token_sha256("hub-token"),
             devices,
+            guesses: Mutex::new(GuessLimiter::new(crate::guesses::Limits::MQTT)),
+            started: Instant::now(),
+            waiting: std::sync::Arc::new(Mutex::new(crate::front::WaitingLogins::new(
+                crate::ConnectionLimits::default(),
+            ))),
         }
     }
 

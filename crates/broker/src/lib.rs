@@ -31,6 +31,8 @@
 pub mod acl;
 mod auth;
 pub mod external;
+mod front;
+pub mod guesses;
 pub mod passwd;
 mod registry;
 pub mod testing;
@@ -41,12 +43,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mqtt5::broker::auth::AuthProvider;
 use mqtt5::broker::config::{
-    AuthConfig, BrokerConfig as Mqtt5Config, StorageBackend, StorageConfig, TlsConfig,
+    AuthConfig, BrokerConfig as Mqtt5Config, StorageBackend, StorageConfig,
 };
+use mqtt5::broker::tls_acceptor::TlsAcceptorConfig;
 use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+pub use front::ConnectionLimits;
 pub use registry::{DeviceRegistry, token_sha256};
 
 /// Largest MQTT packet accepted. Above the 64 KiB payload limit of SPEC §5 on purpose: the
@@ -65,11 +71,17 @@ pub enum BrokerError {
     InvalidHomeId(String),
     #[error("the hub token is empty")]
     EmptyHubToken,
-    #[error("MQTT broker could not start on {listen}: {source}")]
+    #[error("MQTT broker could not start on {listen}: {error}")]
     Start {
         listen: SocketAddr,
-        #[source]
-        source: mqtt5::MqttError,
+        error: mqtt5::MqttError,
+    },
+    /// The address is taken (or not ours): said plainly, before the broker tries it,
+    /// because the broker itself only says that it ended up with no listener.
+    #[error("MQTT broker cannot listen on {listen}: {error}")]
+    Listen {
+        listen: SocketAddr,
+        error: std::io::Error,
     },
     #[error("{what} {path}: {source}")]
     Io {
@@ -84,20 +96,13 @@ pub enum BrokerError {
     Mosquitto(String),
 }
 
-/// The certificate and key the broker presents, PEM-encoded.
-#[derive(Clone)]
+/// Where the certificate and key the broker presents are kept (PEM files in the hub's data
+/// folder, the key mode 0600). mqtt5 reads them from these paths; the key is never copied
+/// anywhere else, since whoever reads it can impersonate the hub to cameras that pin it.
+#[derive(Debug, Clone)]
 pub struct TlsIdentity {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl std::fmt::Debug for TlsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsIdentity")
-            .field("cert_pem", &self.cert_pem)
-            .field("key_pem", &"[REDACTED]")
-            .finish()
-    }
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
 }
 
 /// How to start the embedded broker.
@@ -138,8 +143,10 @@ pub struct Broker {
     devices: DeviceRegistry,
     shutdown: BrokerShutdownHandle,
     task: Option<JoinHandle<()>>,
-    /// Holds the PEM files mqtt5 reads and the empty password file of its fallback provider.
-    _private_dir: tempfile::TempDir,
+    /// Stops our accept loop and every connection it handed to mqtt5.
+    front_shutdown: broadcast::Sender<()>,
+    /// Closed once the accept loop and every connection it accepted have ended.
+    front_closed: mpsc::Receiver<()>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -154,42 +161,82 @@ impl std::fmt::Debug for Broker {
 
 impl Broker {
     /// Binds, starts serving, and returns once the broker accepts connections.
+    /// Whether the broker can listen on `listen` (free, and an address of this machine).
+    /// The hub asks before it creates anything in its data folder.
+    pub fn check_listen(listen: SocketAddr) -> Result<(), BrokerError> {
+        std::net::TcpListener::bind(listen)
+            .map(drop)
+            .map_err(|error| BrokerError::Listen { listen, error })
+    }
+
     pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        Broker::start_with_limits(config, ConnectionLimits::default()).await
+    }
+
+    /// [`Broker::start`] with other bounds on connections that have not logged in.
+    pub async fn start_with_limits(
+        config: BrokerConfig,
+        limits: ConnectionLimits,
+    ) -> Result<Broker, BrokerError> {
         if !watchlight_protocol::topics::is_valid_id(&config.home) {
             return Err(BrokerError::InvalidHomeId(config.home));
         }
         if config.hub_token.is_empty() {
             return Err(BrokerError::EmptyHubToken);
         }
-        let private_dir = tempfile::Builder::new()
-            .prefix("watchlight-broker-")
-            .tempdir()
-            .map_err(|source| BrokerError::Io {
-                what: "creating a private folder in",
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        let mqtt5_config = mqtt5_config(&config, private_dir.path())?;
         let listen = config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|error| BrokerError::Listen { listen, error })?;
+        let start_error = |error| BrokerError::Start { listen, error };
+        let tls = match &config.tls {
+            Some(identity) => {
+                tls::install_ring_provider();
+                let chain = TlsAcceptorConfig::load_cert_chain_from_file(&identity.cert_path)
+                    .await
+                    .map_err(start_error)?;
+                let key = TlsAcceptorConfig::load_private_key_from_file(&identity.key_path)
+                    .await
+                    .map_err(start_error)?;
+                Some(
+                    TlsAcceptorConfig::new(chain, key)
+                        .build_acceptor()
+                        .map_err(start_error)?,
+                )
+            }
+            None => None,
+        };
+        let mqtt5_config = mqtt5_config(&config);
         let devices = DeviceRegistry::new();
+        let waiting = Arc::new(std::sync::Mutex::new(front::WaitingLogins::new(limits)));
         let provider = Arc::new(auth::WatchlightAuth {
             home: config.home.clone(),
             hub_token_sha256: token_sha256(&config.hub_token),
             devices: devices.clone(),
+            guesses: std::sync::Mutex::new(guesses::GuessLimiter::new(guesses::Limits::MQTT)),
+            started: std::time::Instant::now(),
+            waiting: Arc::clone(&waiting),
         });
-        let mut broker = MqttBroker::with_config(mqtt5_config)
+        let guessing = guesses::Limits::MQTT;
+        tracing::info!(
+            max_failures = guessing.max_failures,
+            window_secs = guessing.window_ms / 1000,
+            lockout_secs = guessing.lockout_ms / 1000,
+            per = "source address",
+            "Authentication rate limiting enabled"
+        );
+        let mut broker = MqttBroker::with_config(mqtt5_config.clone())
             .await
-            .map_err(|source| BrokerError::Start { listen, source })?
-            .with_auth_provider(provider);
-        let local_addr = if config.tls.is_some() {
-            broker.tls_local_addr()
-        } else {
-            broker.local_addr()
-        }
-        .ok_or_else(|| BrokerError::Start {
-            listen,
-            source: mqtt5::MqttError::Configuration("no listener was bound".into()),
-        })?;
+            .map_err(start_error)?
+            .with_auth_provider(provider.clone());
+        let parts = front::HandlerParts {
+            config: Arc::new(mqtt5_config),
+            router: broker.router(),
+            auth: provider as Arc<dyn AuthProvider>,
+            storage: broker.storage(),
+            stats: broker.stats(),
+            resources: broker.resource_monitor(),
+        };
         let shutdown = broker.shutdown_handle();
         let mut ready = broker.ready_receiver();
         let task = tokio::spawn(async move {
@@ -197,15 +244,29 @@ impl Broker {
                 tracing::error!("mqtt broker stopped: {e}");
             }
         });
-        // `ready` flips once the accept loops run; if `run` fails first, the sender drops.
+        // `ready` flips once mqtt5's own tasks run; if `run` fails first, the sender drops.
         while !*ready.borrow_and_update() {
             if ready.changed().await.is_err() {
-                return Err(BrokerError::Start {
-                    listen,
-                    source: mqtt5::MqttError::Configuration("broker stopped while starting".into()),
-                });
+                return Err(start_error(mqtt5::MqttError::Configuration(
+                    "broker stopped while starting".into(),
+                )));
             }
         }
+        let local_addr = listener
+            .local_addr()
+            .map_err(|error| BrokerError::Listen { listen, error })?;
+        let (front_shutdown, _) = broadcast::channel(1);
+        let (open, front_closed) = mpsc::channel(1);
+        let front = front::Front {
+            listener,
+            tls,
+            limits,
+            waiting,
+            parts,
+            shutdown: front_shutdown.clone(),
+            open,
+        };
+        tokio::spawn(front.run());
         tracing::info!(%local_addr, tls = config.tls.is_some(), home = %config.home, "mqtt broker ready");
         Ok(Broker {
             local_addr,
@@ -213,7 +274,8 @@ impl Broker {
             devices,
             shutdown,
             task: Some(task),
-            _private_dir: private_dir,
+            front_shutdown,
+            front_closed,
         })
     }
 
@@ -236,6 +298,14 @@ impl Broker {
     /// Clients see a closed connection; last wills of devices still connected are published
     /// to no one, since the hub's own subscription closes too.
     pub async fn shutdown(mut self) {
+        // Our connections first, so that mqtt5 stores their sessions as it stops.
+        let _ = self.front_shutdown.send(());
+        if tokio::time::timeout(Duration::from_secs(5), self.front_closed.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("mqtt connections did not close within 5 s");
+        }
         self.shutdown.shutdown();
         if let Some(task) = self.task.take() {
             // Bounded: a client that never reads must not hold the hub's exit hostage.
@@ -251,30 +321,23 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        let _ = self.front_shutdown.send(());
         self.shutdown.shutdown();
     }
 }
 
+/// The password file of mqtt5's fallback provider: always empty, and nothing to write.
+const NO_USERS: &str = "/dev/null";
+
 /// The mqtt5 configuration. Its own auth is set to deny everyone (no anonymous access, an
 /// empty password file) so that if our provider were ever not installed the broker would
-/// be closed, not open; `Broker::start` then installs ours.
-fn mqtt5_config(
-    config: &BrokerConfig,
-    private_dir: &std::path::Path,
-) -> Result<Mqtt5Config, BrokerError> {
-    let write_private = |name: &str, contents: &str| -> Result<PathBuf, BrokerError> {
-        let path = private_dir.join(name);
-        std::fs::write(&path, contents).map_err(|source| BrokerError::Io {
-            what: "writing",
-            path: path.clone(),
-            source,
-        })?;
-        Ok(path)
-    };
-    let empty_passwords = write_private("no-users.passwd", "")?;
-    let auth = AuthConfig::new()
+/// be closed, not open; `Broker::start` then installs ours. mqtt5's own guessing limit is
+/// off: it belongs to the provider we replace, and ours ([`guesses`]) is the one in force.
+fn mqtt5_config(config: &BrokerConfig) -> Mqtt5Config {
+    let mut auth = AuthConfig::new()
         .with_allow_anonymous(false)
-        .with_password_file(empty_passwords);
+        .with_password_file(PathBuf::from(NO_USERS));
+    auth.rate_limit.enabled = false;
     let storage = match &config.persist_dir {
         Some(dir) => StorageConfig {
             backend: StorageBackend::File,
@@ -294,17 +357,10 @@ fn mqtt5_config(
         .with_sys_topics_enabled(false)
         .with_max_packet_size(MAX_PACKET_BYTES)
         .with_max_clients(MAX_CLIENTS);
-    match &config.tls {
-        Some(identity) => {
-            tls::install_ring_provider();
-            let cert = write_private("hub-cert.pem", &identity.cert_pem)?;
-            let key = write_private("hub-key.pem", &identity.key_pem)?;
-            mqtt5.bind_addresses = Vec::new();
-            mqtt5 = mqtt5.with_tls(TlsConfig::new(cert, key).with_bind_address(config.listen));
-        }
-        None => mqtt5.bind_addresses = vec![config.listen],
-    }
-    Ok(mqtt5)
+    // Cameras connect through our own listener ([`front`]); mqtt5 insists on one of its
+    // own, which stays on loopback, unadvertised, behind the same credentials.
+    mqtt5.bind_addresses = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+    mqtt5
 }
 
 #[cfg(test)]
@@ -340,7 +396,6 @@ mod tests {
     /// leaves mqtt5 open. Our base configuration must refuse everyone on its own.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn without_our_provider_the_broker_is_closed_not_open() {
-        let private = tempfile::tempdir().unwrap();
         let config = BrokerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             tls: None,
@@ -348,7 +403,7 @@ mod tests {
             hub_token: "hub-token".into(),
             persist_dir: None,
         };
-        let mut broker = MqttBroker::with_config(mqtt5_config(&config, private.path()).unwrap())
+        let mut broker = MqttBroker::with_config(mqtt5_config(&config))
             .await
             .unwrap();
         let addr = broker.local_addr().unwrap();
@@ -381,15 +436,12 @@ mod tests {
     fn debug_output_hides_secrets() {
         let config = BrokerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            tls: Some(TlsIdentity {
-                cert_pem: "CERT".into(),
-                key_pem: "SECRET-KEY".into(),
-            }),
+            tls: None,
             home: "home".into(),
             hub_token: "SECRET-TOKEN".into(),
             persist_dir: None,
         };
-        let shown = format!("{config:?} {:?}", config.tls);
+        let shown = format!("{config:?}");
         assert!(!shown.contains("SECRET"), "{shown}");
     }
 }

@@ -62,7 +62,8 @@ impl HubCertificate {
                 // Key first: a crash in between leaves only a key, which the next start
                 // reports instead of serving a certificate whose key is lost.
                 write_atomically(&key_path, &key_pem, 0o600)?;
-                write_atomically(&cert_path, &cert_pem, 0o644)?;
+                // Public (cameras get it at pairing), but the data folder is all 0600.
+                write_atomically(&cert_path, &cert_pem, 0o600)?;
                 Ok(HubCertificate {
                     cert_pem,
                     key_pem,
@@ -82,8 +83,8 @@ impl HubCertificate {
     /// The identity to pass in [`crate::BrokerConfig::tls`].
     pub fn identity(&self) -> TlsIdentity {
         TlsIdentity {
-            cert_pem: self.cert_pem.clone(),
-            key_pem: self.key_pem.clone(),
+            cert_path: self.cert_path.clone(),
+            key_path: self.key_path.clone(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! How fast the hub learns that a mains camera is gone (SPEC §5, issue 3): its last will
+//! How fast the hub learns that a mains camera is gone (SPEC §5): its last will
 //! `offline` must reach a hub-side subscriber within 1.5 keepalives + 1 s = 8.5 s for a
 //! 5 s keepalive, both when the camera's process dies (the socket closes) and when its
 //! link goes silent (packets dropped, socket left open). The camera talks to the broker

@@ -250,6 +250,8 @@ async fn a_last_will_on_another_devices_topic_is_refused(broker: &TestBroker) {
             }
         }
     }
+    // A forged will must never arrive, and Mosquitto accepts such a login but publishes
+    // nothing: there is no event to await, so a wrong will gets time to fire first.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut login = Login::device(A);
     let own = topics(A).topic(DeviceTopic::Availability);

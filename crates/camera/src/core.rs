@@ -31,22 +31,13 @@ use watchlight_protocol::{
 
 pub use selftest::{SELF_TEST_BOOT_MS, SENSOR_WATCH_MS};
 
-/// How long the `wifi_rejected` light shows before setup resumes.
-pub const WIFI_REJECTED_MS: u64 = 10_000;
-/// How long `joining` may take before the camera gives up (`join_timeout`).
-pub const JOIN_TIMEOUT_MS: u64 = 60_000;
-/// How long the `connected` light shows.
-pub const CONNECTED_MS: u64 = 5_000;
-/// How long a `status_check` lasts.
-pub const STATUS_CHECK_MS: u64 = 5_000;
+// The light table's times live with the table (SPEC §3, one place).
+pub use watchlight_protocol::light_table::{
+    CONNECTED_MS, JOIN_TIMEOUT_MS, LONG_OFFLINE_FLASH_EVERY_MS, LONG_OFFLINE_MS,
+    LOW_BATTERY_FLASH_EVERY_MS, STATUS_CHECK_MS, WIFI_REJECTED_MS,
+};
 /// A press shorter than this is a status check.
 pub const SHORT_PRESS_MS: u64 = 1_000;
-/// After this long offline, the red blink becomes a flash(1) every 5 s.
-pub const LONG_OFFLINE_MS: u64 = 10 * 60_000;
-/// Period of the long-offline flash.
-pub const LONG_OFFLINE_FLASH_EVERY_MS: u64 = 5_000;
-/// Period of the low-battery reminder flash.
-pub const LOW_BATTERY_FLASH_EVERY_MS: u64 = 60_000;
 /// Consecutive hub refusals that send a camera back to setup.
 pub const HUB_REFUSALS_BEFORE_SETUP: u32 = 10;
 /// Reconnect backoff: first retry, and the caps for mains and battery cameras.

@@ -1,5 +1,6 @@
 //! The camera's brain, sans-IO: lifecycle, status light, battery monitor, recording
-//! decision ([`Core`]); the on-disk offline queue ([`queue`]); and the replay runner
+//! decision ([`Core`]); the offline queue's rules on a store
+//! the agent keeps on disk ([`queue`]); and the replay runner
 //! that drives the core from a script on a virtual clock ([`replay`]).
 //!
 //! The core reads no clock and touches no hardware: time and the world come in as

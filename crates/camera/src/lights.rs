@@ -9,7 +9,8 @@
 use crate::battery::BatteryLevel;
 use crate::core::{CONNECTED_MS, Core, LONG_OFFLINE_FLASH_EVERY_MS, LONG_OFFLINE_MS};
 use crate::core::{STATUS_CHECK_MS, WIFI_REJECTED_MS};
-use watchlight_protocol::{Color, ConditionId, LifecycleState, Light, Pattern};
+use watchlight_protocol::light_table::{TABLE, row};
+use watchlight_protocol::{ConditionId, LifecycleState, Light};
 
 /// A light and the time its pattern started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,22 +20,32 @@ pub struct Shown {
 }
 
 pub(crate) fn critical_light() -> Light {
-    Light::new(Color::Red, Pattern::Flash { count: 3 })
+    row(ConditionId::BatteryCritical).light
 }
 
-const RESET_ARMED: Light = Light::new(Color::Red, Pattern::FastBlink);
-const BOOTING: Light = Light::new(Color::Red, Pattern::Blink);
-const WIFI_REJECTED: Light = Light::new(Color::Red, Pattern::Solid);
-const SETUP: Light = Light::new(Color::Red, Pattern::SlowBlink);
-const JOINING: Light = Light::new(Color::Green, Pattern::Blink);
-const MOTION: Light = Light::new(Color::Red, Pattern::Flash { count: 1 });
-const RECORDING: Light = Light::new(Color::Blue, Pattern::Solid);
-const CONNECTION_LOST: Light = Light::new(Color::Red, Pattern::Blink);
-const LONG_OFFLINE: Light = Light::new(Color::Red, Pattern::Flash { count: 1 });
-const CONNECTED: Light = Light::new(Color::Blue, Pattern::Solid);
-const BATTERY_LOW: Light = Light::new(Color::Red, Pattern::Flash { count: 3 });
-const IDENTIFY: Light = Light::new(Color::Green, Pattern::Flash { count: 5 });
-const IDLE_DIM: Light = Light::dim(Color::Blue, Pattern::Solid);
+// What each condition shows is SPEC §3's table, read from its one definition.
+const fn light_of(condition: ConditionId) -> Light {
+    TABLE[condition as usize].light
+}
+const RESET_ARMED: Light = light_of(ConditionId::ResetArmed);
+const BOOTING: Light = light_of(ConditionId::Booting);
+const WIFI_REJECTED: Light = light_of(ConditionId::WifiRejected);
+const SETUP: Light = light_of(ConditionId::Setup);
+const JOINING: Light = light_of(ConditionId::Joining);
+const MOTION: Light = light_of(ConditionId::Motion);
+const RECORDING: Light = light_of(ConditionId::Recording);
+const CONNECTION_LOST: Light = light_of(ConditionId::ConnectionLost);
+const LONG_OFFLINE: Light = match TABLE[ConditionId::ConnectionLost as usize].later {
+    Some(later) => later.light,
+    None => panic!("connection_lost has a later light"),
+};
+const CONNECTED: Light = light_of(ConditionId::Connected);
+const BATTERY_LOW: Light = light_of(ConditionId::BatteryLow);
+const IDENTIFY: Light = light_of(ConditionId::Identify);
+const IDLE_DIM: Light = match TABLE[ConditionId::Idle as usize].always_on {
+    Some((light, _)) => light,
+    None => panic!("idle has an always-on light"),
+};
 
 fn flash_ms(light: Light) -> u64 {
     light.pattern.flash_duration_ms().unwrap_or(0)
@@ -167,6 +178,32 @@ impl Core {
             .into_iter()
             .find_map(|c| self.showing(c).map(|s| (c, s.light, s.since_ms)))
             .unwrap_or((ConditionId::Idle, Light::OFF, self.now))
+    }
+
+    /// When the light shown now ends by itself if no input comes first (`connected`'s
+    /// 5 s, a status check, a flash), and the condition and light that follow it. A
+    /// battery camera asleep says nothing until its next check-in, so it reports both
+    /// and its hub shows what the device shows meanwhile.
+    pub fn light_ends(&self) -> Option<(u64, ConditionId, Light)> {
+        let (condition, light, _) = self.shown;
+        let timed = [
+            self.wifi_rejected_since.map(|s| s + WIFI_REJECTED_MS),
+            self.connected_since.map(|s| s + CONNECTED_MS),
+            self.status_check.map(|(s, _)| s + STATUS_CHECK_MS),
+        ];
+        let mut ends: Vec<u64> = timed
+            .into_iter()
+            .flatten()
+            .chain(self.next_visual_change())
+            .filter(|&t| t > self.now)
+            .collect();
+        ends.sort_unstable();
+        ends.into_iter().find_map(|at| {
+            let mut later = self.clone();
+            later.now = at;
+            let (c, l, _) = later.top_light();
+            (c != condition || l != light).then_some((at, c, l))
+        })
     }
 
     /// The next time a light changes by itself (a flash ends, a long-offline flash is

@@ -1,33 +1,30 @@
-//! The offline queue (SPEC §4.2): events and clips wait here, on disk, until the hub
-//! has them. Ordered, bounded by bytes, delivered once in order, and it survives a
-//! kill -9 at any moment.
+//! The offline queue (SPEC §4.2): events and clips wait here until the hub has them.
+//! Ordered, bounded by bytes, delivered once in order. Where the items are kept is a
+//! [`QueueStore`]: the agent keeps them in a folder (`watchlight_agent::disk_queue`,
+//! which survives a kill -9 at any moment), tests here in memory ([`MemoryStore`]).
 //!
-//! On disk: one file per item, `<seq>.item` (20 digits, so names sort in order),
-//! written as a temporary file, fsynced, renamed into place and the folder fsynced. A
-//! crash leaves either the whole item or only a `*.tmp` that recovery deletes.
-//! `next_seq` holds the next sequence number, so numbers keep increasing even after
-//! the queue empties: the agent uses an event's `seq` as the event's `seq` on the wire
-//! and the hub stores each `(device, seq)` once.
+//! The store keeps `next_seq`, the next sequence number, so numbers keep increasing
+//! even after the queue empties: the agent uses an event's `seq` as the event's `seq`
+//! on the wire and the hub stores each `(device, seq)` once.
 //!
 //! When an item does not fit, the oldest clips are dropped to make room, each one only
 //! after a `clip_dropped` event naming it was made durable: nothing is lost silently.
 //!
-//! Item file: `WLQ1`, kind byte (`E` event, `C` clip), u32 little-endian length of the
+//! An item: `WLQ1`, kind byte (`E` event, `C` clip), u32 little-endian length of the
 //! JSON header, the header, then the clip's bytes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use watchlight_protocol::EventKind;
 
 /// The default byte budget of SPEC §4.2.
 pub const DEFAULT_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
 
 const MAGIC: &[u8; 4] = b"WLQ1";
-const SEQ_FILE: &str = "next_seq";
+/// Magic, kind byte and header length.
+const PREFIX_LEN: usize = 9;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -37,15 +34,16 @@ pub enum QueueError {
         #[source]
         source: std::io::Error,
     },
-    #[error("offline queue item {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    /// `item` names the item as its store does (a file, for a folder).
+    #[error("offline queue item {item} is corrupt: {reason}")]
+    Corrupt { item: String, reason: String },
     #[error(
         "offline queue is full ({used} of {budget} bytes) and holds no clip to drop for an item of {needed} bytes"
     )]
     Full { used: u64, budget: u64, needed: u64 },
     #[error("offline queue has no item with seq {0}")]
     NoSuchItem(u64),
-    /// Only from fault injection in tests: the process "died" here.
+    /// Only from a store's fault injection in tests: the process "died" here.
     #[error("injected crash")]
     InjectedCrash,
 }
@@ -105,73 +103,100 @@ struct ClipHeader {
     meta: Map<String, Value>,
 }
 
+/// Where the queue's items are kept. Each item is bytes under its seq; every method
+/// that changes the store is durable when it returns `Ok`.
+pub trait QueueStore {
+    /// The items kept, each seq with the bytes it takes. A write that was cut short
+    /// (a crash) left no item.
+    fn items(&mut self) -> Result<Vec<(u64, u64)>, QueueError>;
+    /// The first `limit` bytes of item `seq` (fewer if it is shorter), or all of them.
+    fn read(&self, seq: u64, limit: Option<usize>) -> Result<Vec<u8>, QueueError>;
+    /// Keeps item `seq`, made of `parts` one after the other, whole or not at all.
+    fn write(&mut self, seq: u64, parts: &[&[u8]]) -> Result<(), QueueError>;
+    /// Forgets item `seq` (an item already gone is no error).
+    fn remove(&mut self, seq: u64) -> Result<(), QueueError>;
+    /// The `next_seq` last set, if any.
+    fn next_seq(&mut self) -> Result<Option<u64>, QueueError>;
+    fn set_next_seq(&mut self, seq: u64) -> Result<(), QueueError>;
+    /// How errors name item `seq`.
+    fn name(&self, seq: u64) -> String;
+}
+
+/// A store in memory: the queue's rules, testable without a disk.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    items: BTreeMap<u64, Vec<u8>>,
+    next_seq: Option<u64>,
+}
+
+impl QueueStore for MemoryStore {
+    fn items(&mut self) -> Result<Vec<(u64, u64)>, QueueError> {
+        Ok(self
+            .items
+            .iter()
+            .map(|(&seq, bytes)| (seq, bytes.len() as u64))
+            .collect())
+    }
+
+    fn read(&self, seq: u64, limit: Option<usize>) -> Result<Vec<u8>, QueueError> {
+        let bytes = self.items.get(&seq).ok_or(QueueError::NoSuchItem(seq))?;
+        let end = limit.map_or(bytes.len(), |l| l.min(bytes.len()));
+        Ok(bytes[..end].to_vec())
+    }
+
+    fn write(&mut self, seq: u64, parts: &[&[u8]]) -> Result<(), QueueError> {
+        self.items.insert(seq, parts.concat());
+        Ok(())
+    }
+
+    fn remove(&mut self, seq: u64) -> Result<(), QueueError> {
+        self.items.remove(&seq);
+        Ok(())
+    }
+
+    fn next_seq(&mut self) -> Result<Option<u64>, QueueError> {
+        Ok(self.next_seq)
+    }
+
+    fn set_next_seq(&mut self, seq: u64) -> Result<(), QueueError> {
+        self.next_seq = Some(seq);
+        Ok(())
+    }
+
+    fn name(&self, seq: u64) -> String {
+        format!("{seq} (in memory)")
+    }
+}
+
 /// The queue. Open it with [`OfflineQueue::open`]; every method that changes it is
-/// durable when it returns `Ok`.
+/// durable when it returns `Ok` (as durable as its store).
 #[derive(Debug)]
-pub struct OfflineQueue {
-    dir: PathBuf,
+pub struct OfflineQueue<S: QueueStore> {
+    store: S,
     budget: u64,
     entries: BTreeMap<u64, Entry>,
     next_seq: u64,
     used: u64,
-    /// Fault injection: fail (as if killed) after this many more durable steps.
-    crash_after: Option<u32>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> QueueError + '_ {
-    move |source| QueueError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn item_name(seq: u64) -> String {
-    format!("{seq:020}.item")
-}
-
-impl OfflineQueue {
-    /// Opens (creating if needed) the queue in `dir` with a budget of `budget_bytes`.
-    /// Leftovers of a crash are cleaned: temporary files are deleted, and a clip whose
-    /// `clip_dropped` event was written but which was not yet deleted is deleted now.
-    pub fn open(dir: impl AsRef<Path>, budget_bytes: u64) -> Result<OfflineQueue, QueueError> {
-        let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+impl<S: QueueStore> OfflineQueue<S> {
+    /// Opens the queue kept in `store` with a budget of `budget_bytes`. A clip whose
+    /// `clip_dropped` event was kept but which was not yet forgotten (a crash between
+    /// the two) is forgotten now.
+    pub fn open(store: S, budget_bytes: u64) -> Result<OfflineQueue<S>, QueueError> {
         let mut queue = OfflineQueue {
-            dir: dir.clone(),
+            store,
             budget: budget_bytes,
             entries: BTreeMap::new(),
             next_seq: 1,
             used: 0,
-            crash_after: None,
         };
+        if let Some(seq) = queue.store.next_seq()? {
+            queue.next_seq = queue.next_seq.max(seq);
+        }
         let mut dropped_but_present = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
-            let entry = entry.map_err(io_err(&dir))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".tmp") {
-                fs::remove_file(&path).map_err(io_err(&path))?;
-                continue;
-            }
-            if name == SEQ_FILE {
-                let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-                let seq = text
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|e| QueueError::Corrupt {
-                        path: path.clone(),
-                        reason: format!("next_seq is not a number: {e}"),
-                    })?;
-                queue.next_seq = queue.next_seq.max(seq);
-                continue;
-            }
-            let Some(seq) = name
-                .strip_suffix(".item")
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            let (kind, header, _) = read_item(&path, false)?;
+        for (seq, size) in queue.store.items()? {
+            let (kind, header, _) = queue.read_raw(seq, false)?;
             if kind == Kind::Event
                 && let Ok(event) = serde_json::from_slice::<QueuedEvent>(&header)
                 && event.kind == EventKind::ClipDropped
@@ -179,7 +204,6 @@ impl OfflineQueue {
             {
                 dropped_but_present.push(dropped);
             }
-            let size = entry.metadata().map_err(io_err(&path))?.len();
             queue.entries.insert(seq, Entry { kind, size });
             queue.used += size;
             queue.next_seq = queue.next_seq.max(seq + 1);
@@ -196,11 +220,21 @@ impl OfflineQueue {
         Ok(queue)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
-    /// Bytes on disk taken by queued items.
+    /// The store, for a test's fault injection.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The store, to open again (as after a restart).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Bytes the store takes for the queued items.
     pub fn bytes_used(&self) -> u64 {
         self.used
     }
@@ -248,7 +282,7 @@ impl OfflineQueue {
         self.push(Kind::Clip, &header, bytes)
     }
 
-    /// The oldest item, read from disk.
+    /// The oldest item, read from the store.
     pub fn peek_oldest(&self) -> Result<Option<QueuedItem>, QueueError> {
         match self.entries.keys().next() {
             Some(&seq) => self.read(seq).map(Some),
@@ -261,10 +295,9 @@ impl OfflineQueue {
         if !self.entries.contains_key(&seq) {
             return Err(QueueError::NoSuchItem(seq));
         }
-        let path = self.dir.join(item_name(seq));
-        let (kind, header, payload) = read_item(&path, true)?;
+        let (kind, header, payload) = self.read_raw(seq, true)?;
         let corrupt = |e: serde_json::Error| QueueError::Corrupt {
-            path: path.clone(),
+            item: self.store.name(seq),
             reason: e.to_string(),
         };
         let body = match kind {
@@ -288,31 +321,11 @@ impl OfflineQueue {
         self.remove(seq)
     }
 
-    /// Tests only: make the queue fail as if the process were killed after `steps` more
-    /// durable steps (file writes, renames, deletions). The queue must then be dropped
-    /// and reopened, as after a real crash.
-    #[doc(hidden)]
-    pub fn inject_crash_after(&mut self, steps: u32) {
-        self.crash_after = Some(steps);
-    }
-
     // ----- internals ------------------------------------------------------------------
-
-    fn step(&mut self) -> Result<(), QueueError> {
-        match self.crash_after {
-            Some(0) => Err(QueueError::InjectedCrash),
-            Some(n) => {
-                self.crash_after = Some(n - 1);
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
 
     fn take_seq(&mut self) -> Result<u64, QueueError> {
         let seq = self.next_seq;
-        let text = (seq + 1).to_string();
-        self.write_atomic(&self.dir.join(SEQ_FILE), &[text.as_bytes()])?;
+        self.store.set_next_seq(seq + 1)?;
         self.next_seq = seq + 1;
         Ok(seq)
     }
@@ -347,8 +360,8 @@ impl OfflineQueue {
             Kind::Clip => b'C',
         }];
         let len = (header.len() as u32).to_le_bytes();
-        let path = self.dir.join(item_name(seq));
-        self.write_atomic(&path, &[MAGIC, &kind_byte, &len, header, payload])?;
+        self.store
+            .write(seq, &[MAGIC, &kind_byte, &len, header, payload])?;
         self.entries.insert(seq, Entry { kind, size });
         self.used += size;
         Ok(PushOutcome { seq, dropped })
@@ -364,9 +377,8 @@ impl OfflineQueue {
         let header = serde_json::to_vec(&event).expect("events always serialize");
         let size = item_size(&header, &[]);
         let event_seq = self.take_seq()?;
-        let path = self.dir.join(item_name(event_seq));
         let len = (header.len() as u32).to_le_bytes();
-        self.write_atomic(&path, &[MAGIC, b"E", &len, &header])?;
+        self.store.write(event_seq, &[MAGIC, b"E", &len, &header])?;
         self.entries.insert(
             event_seq,
             Entry {
@@ -379,45 +391,44 @@ impl OfflineQueue {
     }
 
     fn remove(&mut self, seq: u64) -> Result<(), QueueError> {
-        self.step()?;
-        let path = self.dir.join(item_name(seq));
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&path)(e)),
-        }
-        self.sync_dir()?;
+        self.store.remove(seq)?;
         if let Some(entry) = self.entries.remove(&seq) {
             self.used -= entry.size;
         }
         Ok(())
     }
 
-    /// Temporary file, fsync, rename, fsync of the folder. A crash injected half-way
-    /// through the data leaves a partial temporary file, as a real one would.
-    fn write_atomic(&mut self, path: &Path, parts: &[&[u8]]) -> Result<(), QueueError> {
-        let tmp = path.with_extension("tmp");
-        let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
-        for part in parts {
-            if self.crash_after == Some(0) {
-                file.write_all(&part[..part.len() / 2])
-                    .map_err(io_err(&tmp))?;
-                return Err(QueueError::InjectedCrash);
-            }
-            file.write_all(part).map_err(io_err(&tmp))?;
+    /// Reads item `seq`: its kind, header and (if `with_payload`) payload.
+    fn read_raw(
+        &self,
+        seq: u64,
+        with_payload: bool,
+    ) -> Result<(Kind, Vec<u8>, Vec<u8>), QueueError> {
+        let corrupt = |reason: &str| QueueError::Corrupt {
+            item: self.store.name(seq),
+            reason: reason.to_string(),
+        };
+        let head = self.store.read(seq, Some(PREFIX_LEN))?;
+        if head.len() < PREFIX_LEN {
+            return Err(corrupt("shorter than its 9-byte prefix"));
         }
-        self.step()?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        self.step()?;
-        fs::rename(&tmp, path).map_err(io_err(path))?;
-        self.sync_dir()
-    }
-
-    fn sync_dir(&self) -> Result<(), QueueError> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))
+        if &head[..4] != MAGIC {
+            return Err(corrupt("does not start with WLQ1"));
+        }
+        let kind = match head[4] {
+            b'E' => Kind::Event,
+            b'C' => Kind::Clip,
+            _ => return Err(corrupt("unknown item kind")),
+        };
+        let len = u32::from_le_bytes([head[5], head[6], head[7], head[8]]) as usize;
+        let end = PREFIX_LEN + len;
+        let mut bytes = self.store.read(seq, (!with_payload).then_some(end))?;
+        if bytes.len() < end {
+            return Err(corrupt("header shorter than its length"));
+        }
+        let payload = bytes.split_off(end);
+        let header = bytes.split_off(PREFIX_LEN);
+        Ok((kind, header, payload))
     }
 }
 
@@ -439,33 +450,4 @@ fn drop_event(seq: u64, meta: &Map<String, Value>, bytes: u64, reason: &str) -> 
         ts,
         data,
     }
-}
-
-/// Reads an item file: its kind, header and (if `with_payload`) payload.
-fn read_item(path: &Path, with_payload: bool) -> Result<(Kind, Vec<u8>, Vec<u8>), QueueError> {
-    let corrupt = |reason: &str| QueueError::Corrupt {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut head = [0u8; 9];
-    file.read_exact(&mut head)
-        .map_err(|_| corrupt("shorter than its 9-byte prefix"))?;
-    if &head[..4] != MAGIC {
-        return Err(corrupt("does not start with WLQ1"));
-    }
-    let kind = match head[4] {
-        b'E' => Kind::Event,
-        b'C' => Kind::Clip,
-        _ => return Err(corrupt("unknown item kind")),
-    };
-    let len = u32::from_le_bytes([head[5], head[6], head[7], head[8]]) as usize;
-    let mut header = vec![0u8; len];
-    file.read_exact(&mut header)
-        .map_err(|_| corrupt("header shorter than its length"))?;
-    let mut payload = Vec::new();
-    if with_payload {
-        file.read_to_end(&mut payload).map_err(io_err(path))?;
-    }
-    Ok((kind, header, payload))
 }

@@ -268,6 +268,21 @@ fn row_11_connected_blue_solid_5_s() {
     );
 }
 
+/// A battery camera sleeps through the end of its `connected` blue; what it reports
+/// before sleeping says when that light ends and what follows (the hub shows it then).
+#[test]
+fn a_timed_light_says_when_it_ends_and_what_follows() {
+    let mut cam = Cam::fresh(ProfileId::Outdoor);
+    cam.at(0, Input::PowerOn)
+        .at(3000, Input::Provisioned)
+        .at(4321, Input::HubConnected);
+    assert_eq!(cam.core.light(), (C::Connected, BLUE_SOLID));
+    assert_eq!(cam.core.light_ends(), Some((9321, C::Idle, OFF)));
+    cam.until(9321);
+    assert_eq!(cam.core.light(), (C::Idle, OFF));
+    assert_eq!(cam.core.light_ends(), None, "the idle light lasts");
+}
+
 #[test]
 fn row_12_battery_low_flash_3_when_a_recording_ends_and_once_a_minute() {
     let mut cam = Cam::online(

@@ -1,8 +1,7 @@
-//! What the hub does for the owner (SPEC §5–§7, issue 4), as a library the hub calls.
+//! What the hub does for the owner (SPEC §5–§7), as a library the hub calls.
 //!
-//! Every module is sans-IO — pure state machines and functions of their inputs and the
-//! hub's clock — except [`notify::WebhookSender`], which performs the HTTP POSTs that
-//! [`notify::Delivery`] decides on.
+//! Every module is sans-IO: pure state machines and functions of their inputs and the
+//! hub's clock. The hub performs what they decide (webhook POSTs, MQTT, files).
 pub mod arming;
 pub mod battery;
 pub mod bundle;

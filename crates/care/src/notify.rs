@@ -6,14 +6,14 @@
 //!   that time most of a home's cameras dropped, ONE "network down" notice goes out
 //!   instead of one per camera (and one "network back" when they return).
 //! * [`Delivery`] is the sans-IO webhook state machine: a signed body, attempts and
-//!   exponential backoff; [`WebhookSender`] performs the POSTs with reqwest.
+//!   exponential backoff; the hub performs the POSTs it decides on.
 //! * [`Notification::mqtt_topic`] is where the hub publishes the same JSON over MQTT.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use watchlight_protocol::battery::LOW_RESTING_MV;
 
 /// The kinds of notice; each can be switched off by the owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,6 +23,7 @@ pub enum NotificationKind {
     CameraOffline,
     CameraOnline,
     BatteryLow,
+    BatteryCritical,
     BatteryForecast,
     Storage,
     DoctorFinding,
@@ -31,11 +32,12 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 10] = [
         NotificationKind::Motion,
         NotificationKind::CameraOffline,
         NotificationKind::CameraOnline,
         NotificationKind::BatteryLow,
+        NotificationKind::BatteryCritical,
         NotificationKind::BatteryForecast,
         NotificationKind::Storage,
         NotificationKind::DoctorFinding,
@@ -49,6 +51,7 @@ impl NotificationKind {
             NotificationKind::CameraOffline => "camera_offline",
             NotificationKind::CameraOnline => "camera_online",
             NotificationKind::BatteryLow => "battery_low",
+            NotificationKind::BatteryCritical => "battery_critical",
             NotificationKind::BatteryForecast => "battery_forecast",
             NotificationKind::Storage => "storage",
             NotificationKind::DoctorFinding => "doctor_finding",
@@ -77,6 +80,13 @@ pub enum CareEvent {
         camera: String,
         percent: f64,
     },
+    /// The camera went critical and shut down; `replaced`: fresh batteries have woken it
+    /// since (the news reached the hub only then).
+    BatteryCritical {
+        camera: String,
+        #[serde(default)]
+        replaced: bool,
+    },
     BatteryForecast {
         camera: String,
         days_left: f64,
@@ -92,6 +102,22 @@ pub enum CareEvent {
         condition: String,
         summary: String,
     },
+}
+
+impl CareEvent {
+    /// The camera the event is about, if one.
+    pub fn camera(&self) -> Option<&str> {
+        match self {
+            CareEvent::Motion { camera, .. }
+            | CareEvent::CameraOffline { camera }
+            | CareEvent::CameraOnline { camera }
+            | CareEvent::BatteryLow { camera, .. }
+            | CareEvent::BatteryCritical { camera, .. }
+            | CareEvent::BatteryForecast { camera, .. }
+            | CareEvent::DoctorFinding { camera, .. } => Some(camera),
+            CareEvent::Storage { .. } => None,
+        }
+    }
 }
 
 /// One notice for the owner: the JSON body of webhooks, MQTT and the live feed.
@@ -172,6 +198,8 @@ pub struct Router {
     outage: Option<BTreeSet<String>>,
     /// When each repeatable notice was last sent, by (kind, camera, condition).
     last_sent: BTreeMap<(NotificationKind, String, String), u64>,
+    /// The owner's name of each camera, for titles (the device id until known).
+    names: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -184,6 +212,7 @@ impl Router {
             told_offline: BTreeSet::new(),
             outage: None,
             last_sent: BTreeMap::new(),
+            names: BTreeMap::new(),
             next_id: 1,
         }
     }
@@ -194,6 +223,35 @@ impl Router {
         let known = self.cameras.clone();
         self.held.retain(|c, _| known.contains(c));
         self.told_offline.retain(|c| known.contains(c));
+    }
+
+    /// The name the owner gave `camera`, used in titles from now on.
+    pub fn set_name(&mut self, camera: &str, name: &str) {
+        if name.trim().is_empty() {
+            self.names.remove(camera);
+        } else {
+            self.names.insert(camera.to_string(), name.to_string());
+        }
+    }
+
+    /// How titles call `camera`: its owner's name, else its device id.
+    fn name(&self, camera: &str) -> String {
+        self.names
+            .get(camera)
+            .cloned()
+            .unwrap_or_else(|| camera.to_string())
+    }
+
+    /// Fresh batteries went into `camera`: its next low or critical battery is news again
+    /// even within the repeat window.
+    pub fn battery_replaced(&mut self, camera: &str) {
+        self.last_sent.retain(|(kind, c, _), _| {
+            c != camera
+                || !matches!(
+                    kind,
+                    NotificationKind::BatteryLow | NotificationKind::BatteryCritical
+                )
+        });
     }
 
     /// Switches a kind on or off.
@@ -224,6 +282,7 @@ impl Router {
         if matches!(
             kind,
             NotificationKind::BatteryLow
+                | NotificationKind::BatteryCritical
                 | NotificationKind::BatteryForecast
                 | NotificationKind::Storage
                 | NotificationKind::DoctorFinding
@@ -278,7 +337,7 @@ impl Router {
                     NotificationKind::Motion,
                     now_ms,
                     Some(&camera),
-                    format!("Motion at {camera}"),
+                    format!("Motion at {}", self.name(&camera)),
                     json!({ "clip_id": clip_id }),
                 )
                 .map(|mut n| {
@@ -295,13 +354,39 @@ impl Router {
                 None
             }
             CareEvent::CameraOnline { camera } => self.camera_back(now_ms, camera, &mut out),
-            CareEvent::BatteryLow { camera, percent } => self.make(
-                NotificationKind::BatteryLow,
-                now_ms,
-                Some(&camera),
-                format!("Battery low on {camera} ({percent:.0} %)"),
-                json!({ "percent": percent }),
-            ),
+            CareEvent::BatteryLow { camera, percent } => {
+                let name = self.name(&camera);
+                // Low can come from the voltage under load alone (cold, worn cells) while
+                // the charge at rest is above the low mark: that percent would contradict
+                // the notice.
+                let title = if percent <= crate::battery::charge_percent(LOW_RESTING_MV) {
+                    format!("Battery low on {name} ({percent:.0} %)")
+                } else {
+                    format!("Battery low on {name}: it sags under load (cold or worn cells)")
+                };
+                self.make(
+                    NotificationKind::BatteryLow,
+                    now_ms,
+                    Some(&camera),
+                    title,
+                    json!({ "percent": percent }),
+                )
+            }
+            CareEvent::BatteryCritical { camera, replaced } => {
+                let name = self.name(&camera);
+                let title = if replaced {
+                    format!("{name} shut down on a critical battery; fresh batteries woke it")
+                } else {
+                    format!("Battery critical on {name}: it shut down; replace the batteries")
+                };
+                self.make(
+                    NotificationKind::BatteryCritical,
+                    now_ms,
+                    Some(&camera),
+                    title,
+                    json!({ "replaced": replaced }),
+                )
+            }
             CareEvent::BatteryForecast {
                 camera,
                 days_left,
@@ -310,7 +395,10 @@ impl Router {
                 NotificationKind::BatteryForecast,
                 now_ms,
                 Some(&camera),
-                format!("Replace the batteries of {camera} within {days_left:.0} days"),
+                format!(
+                    "Replace the batteries of {} within {days_left:.0} days",
+                    self.name(&camera)
+                ),
                 json!({ "days_left": days_left, "summary": summary }),
             ),
             CareEvent::Storage {
@@ -378,7 +466,7 @@ impl Router {
                 NotificationKind::CameraOnline,
                 now_ms,
                 Some(&camera),
-                format!("{camera} is back online"),
+                format!("{} is back online", self.name(&camera)),
                 serde_json::json!({}),
             );
         }
@@ -429,7 +517,7 @@ impl Router {
                 NotificationKind::CameraOffline,
                 now_ms,
                 Some(&camera),
-                format!("{camera} is offline"),
+                format!("{} is offline", self.name(&camera)),
                 serde_json::json!({}),
             ));
         }
@@ -587,66 +675,6 @@ impl Delivery {
     }
 }
 
-/// Performs webhook POSTs (the I/O edge of [`Delivery`]).
-#[derive(Debug, Clone)]
-pub struct WebhookSender {
-    client: reqwest::Client,
-}
-
-impl Default for WebhookSender {
-    fn default() -> Self {
-        WebhookSender::new(Duration::from_secs(10))
-    }
-}
-
-impl WebhookSender {
-    pub fn new(timeout: Duration) -> WebhookSender {
-        // Other crates in the binary enable reqwest's rustls with no default crypto
-        // provider; without one installed, building the client panics. Idempotent.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("a plain HTTP client always builds");
-        WebhookSender { client }
-    }
-
-    /// One POST of the delivery's body with its signature.
-    pub async fn attempt(&self, d: &Delivery) -> Attempt {
-        let sent = self
-            .client
-            .post(&d.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, &d.signature)
-            .header(DELIVERY_HEADER, d.notification_id.to_string())
-            .body(d.body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(resp) => Attempt::Status(resp.status().as_u16()),
-            Err(e) => Attempt::Transport(e.to_string()),
-        }
-    }
-
-    /// Delivers with retries, sleeping between attempts on tokio's clock; returns the
-    /// final state. `now_ms` gives the hub's time for the state machine.
-    pub async fn deliver(&self, d: &mut Delivery, now_ms: impl Fn() -> u64) -> DeliveryState {
-        loop {
-            match d.state.clone() {
-                DeliveryState::Pending { due_ms } => {
-                    let now = now_ms();
-                    if due_ms > now {
-                        tokio::time::sleep(Duration::from_millis(due_ms - now)).await;
-                    }
-                    let outcome = self.attempt(d).await;
-                    d.record(now_ms(), outcome);
-                }
-                done => return done,
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,6 +789,47 @@ mod tests {
         let later = r.poll(100_001 + 60_000);
         assert_eq!(kinds(&later), [NotificationKind::CameraOffline]);
         assert_eq!(later[0].camera.as_deref(), Some("cam3"));
+    }
+
+    #[test]
+    fn battery_notices_name_the_camera_and_never_a_charge_above_low() {
+        let mut r = router(2);
+        r.set_name("cam1", "garden");
+        let low = |percent: f64| CareEvent::BatteryLow {
+            camera: "cam1".into(),
+            percent,
+        };
+        let told = r.handle(0, low(8.0));
+        assert_eq!(told[0].title, "Battery low on garden (8 %)");
+        assert_eq!(told[0].camera.as_deref(), Some("cam1"));
+        // Low under load only: the charge at rest is above the low mark, so no percent.
+        let mut r2 = router(1);
+        let told = r2.handle(0, low(100.0));
+        assert!(!told[0].title.contains('%'), "{}", told[0].title);
+        assert!(told[0].title.contains("cam1"), "no name known: the id");
+
+        // The critical notice, its own kind, said differently once fresh cells woke it.
+        let critical = |replaced: bool| CareEvent::BatteryCritical {
+            camera: "cam1".into(),
+            replaced,
+        };
+        let told = r.handle(1, critical(false));
+        assert_eq!(kinds(&told), [NotificationKind::BatteryCritical]);
+        assert_eq!(
+            told[0].title,
+            "Battery critical on garden: it shut down; replace the batteries"
+        );
+        assert!(r.handle(2, critical(false)).is_empty(), "once a day");
+        // Fresh batteries: the next low and critical are news again the same day.
+        assert!(r.handle(3, low(5.0)).is_empty());
+        r.battery_replaced("cam1");
+        assert_eq!(r.handle(4, low(5.0)).len(), 1);
+        let told = r.handle(5, critical(true));
+        assert!(
+            told[0].title.contains("fresh batteries"),
+            "{}",
+            told[0].title
+        );
     }
 
     #[test]

@@ -182,3 +182,13 @@ fn cold_shortens_a_simulated_life_and_the_forecast_follows() {
     assert!(c.days_lost >= 1.0, "{c:?}");
     assert!(f.summary.contains("cold"), "{}", f.summary);
 }
+
+#[test]
+fn the_forecast_reads_the_simulated_packs_own_curve() {
+    // One discharge curve: the forecast and the simulator must not drift apart, or the
+    // figures above would measure the mismatch rather than the method.
+    assert_eq!(
+        watchlight_care::battery::OCV_CURVE,
+        watchlight_hw::sim::OCV_CURVE
+    );
+}

@@ -184,6 +184,59 @@ pub fn diagnose_in(
     }
 }
 
+/// Steps under this chance of ending the trouble are left out of plans.
+pub const MIN_STEP_CHANCE: f64 = 0.005;
+
+/// What it will tell us if `action` does not end the trouble: which cause it rules out
+/// and what is most likely then, in words.
+pub fn if_not_fixed(
+    kb: &KnowledgeBase,
+    case: &Case,
+    priors: &Priors,
+    progress: &Progress,
+    action: ActionId,
+) -> Option<String> {
+    let before = belief(kb, case, priors, progress);
+    let mut tried = progress.clone();
+    tried.failed.push(action);
+    let after = belief(kb, case, priors, &tried);
+    let (ruled, _) = FaultId::ALL
+        .iter()
+        .map(|f| (*f, before[f.index()] - after[f.index()]))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let next = FaultId::ALL
+        .iter()
+        .copied()
+        .max_by(|a, b| after[a.index()].total_cmp(&after[b.index()]))?;
+    if before[ruled.index()] < 0.01 {
+        return None;
+    }
+    if next == ruled {
+        return Some(format!(
+            "If that does not help, it is less likely that {} ({:.0} % -> {:.0} %), though that stays the likeliest cause and the next step tests it further.",
+            lower_first(infer::title(ruled)),
+            before[ruled.index()] * 100.0,
+            after[ruled.index()] * 100.0
+        ));
+    }
+    Some(format!(
+        "If that does not help, it is unlikely that {} ({:.0} % -> {:.0} %), and the likeliest cause becomes: {} ({:.0} %).",
+        lower_first(infer::title(ruled)),
+        before[ruled.index()] * 100.0,
+        after[ruled.index()] * 100.0,
+        lower_first(infer::title(next)),
+        after[next.index()] * 100.0
+    ))
+}
+
+fn lower_first(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The plan and its expected cost for a belief, without the words for the causes.
 pub fn plan_in(
     kb: &KnowledgeBase,
@@ -193,7 +246,12 @@ pub fn plan_in(
 ) -> (Vec<Step>, f64) {
     let rb = plan::repair_belief(b);
     let actions = available_actions(kb, case, progress);
-    let order = plan::greedy_order(kb, &rb, &actions);
+    let mut order = plan::greedy_order(kb, &rb, &actions);
+    // A step with next to no chance of ending the trouble is not worth the owner's time
+    // (nor a line in the plan).
+    let (p_fix, _) = plan::evaluate(kb, &rb, &order);
+    let mut keep = p_fix.iter().map(|p| *p >= MIN_STEP_CHANCE);
+    order.retain(|_| keep.next().unwrap_or(false));
     let (p_fix, repair_ecr) = plan::evaluate(kb, &rb, &order);
     let mut steps = Vec::new();
     let mut expected = repair_ecr;

@@ -241,6 +241,11 @@ pub fn battery_band(resting_mv: Option<f64>, loaded_mv: Option<f64>) -> Option<u
     })
 }
 
+/// Free space on the hub under which it counts as full: a day of clips from a busy
+/// home no longer fits with retention's margin, and owners call it "nearly full". A
+/// share, not bytes: on a large disk a few percent is still room (kept low for that).
+pub const STORAGE_FULL_PCT: f64 = 3.5;
+
 /// Signal bands: above −67 dBm video streams comfortably; down to −72 dBm a link holds
 /// with the odd drop; from −72 to −75 dBm (`marginal`) it starts dropping about twice an
 /// hour, the line between a link that holds and one that does not, so the band is narrow
@@ -405,7 +410,7 @@ pub fn findings(case: &Case) -> Vec<Finding> {
         t.hub_storage_free_pct.map(|p| {
             if p >= 10.0 {
                 0
-            } else if p >= 2.0 {
+            } else if p >= STORAGE_FULL_PCT {
                 1
             } else {
                 2
@@ -473,11 +478,14 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
             let light = LightId::ALL[finding.value];
             format!(
                 "the light is {} ({})",
-                light.as_str(),
+                crate::words::light_choice(light),
                 light.meaning().trim_end_matches('.').to_lowercase()
             )
         }
-        Feature::When => format!("it shows {}", v.replace('_', " ")),
+        Feature::When => format!(
+            "it shows {}",
+            crate::words::when_choice(crate::case::When::ALL[finding.value])
+        ),
         Feature::SetupCompleted => {
             if yes {
                 "the camera worked before".into()

@@ -4,6 +4,7 @@
 use crate::case::Case;
 use crate::evidence::{self, Feature, Finding};
 use crate::ids::{ActionId, FAULT_COUNT, FaultId};
+use crate::joint;
 use crate::kb::KnowledgeBase;
 use crate::priors::Priors;
 
@@ -45,8 +46,20 @@ pub fn after_failure(kb: &KnowledgeBase, belief: &Belief, action: ActionId) -> B
 /// drops counted are weighed given the signal band (when the case has both), so a far
 /// camera with some other trouble is not taken for a weak link twice over.
 pub fn posterior(kb: &KnowledgeBase, case: &Case, priors: &Priors) -> Belief {
+    posterior_with(kb, case, priors, &joint::read(case))
+}
+
+/// [`posterior`] with the groups of findings given: those of [`joint::read`], or none
+/// to see what the findings say one at a time.
+pub fn posterior_with(
+    kb: &KnowledgeBase,
+    case: &Case,
+    priors: &Priors,
+    joints: &[joint::Joint],
+) -> Belief {
     let prior = priors.effective(kb, case.profile);
-    let findings = evidence::findings(case);
+    let findings = joint::remaining(&evidence::findings(case), joints);
+    let joint_factor = joint::factor(joints);
     let signal = findings
         .iter()
         .find(|e| e.feature == Feature::Signal)
@@ -71,7 +84,8 @@ pub fn posterior(kb: &KnowledgeBase, case: &Case, priors: &Priors) -> Belief {
                     .iter()
                     .fold(prior[f.index()] * share, |w, e| w * factor(k, e))
             })
-            .sum();
+            .sum::<f64>()
+            * joint_factor[f.index()];
     }
     normalised(p, &prior)
 }
@@ -93,16 +107,40 @@ fn likelihood_ratio(kb: &KnowledgeBase, prior: &Belief, fault: FaultId, finding:
     own / (num / den)
 }
 
-/// Why a fault got its probability, in words: the findings that speak most for it, and
-/// the strongest one against it.
+/// Whether a finding is something the owner told us (quoted back as theirs).
+fn said_by_owner(feature: Feature) -> bool {
+    feature.question().is_some()
+}
+
+fn in_words(finding: &Finding, case: &Case) -> String {
+    let text = evidence::describe(finding, case);
+    if said_by_owner(finding.feature) && finding.feature != Feature::Light {
+        format!("you said {text}")
+    } else {
+        text
+    }
+}
+
+/// How a group of findings read together moves `fault` against the others as the prior
+/// weighs them.
+fn joint_ratio(prior: &Belief, fault: FaultId, j: &joint::Joint) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for g in FaultId::ALL {
+        if *g != fault {
+            num += prior[g.index()] * j.factor[g.index()];
+            den += prior[g.index()];
+        }
+    }
+    if den <= 0.0 || num <= 0.0 {
+        return 1.0;
+    }
+    j.factor[fault.index()] / (num / den)
+}
+
+/// Why a fault got its probability, in words: the evidence that speaks most for it, and
+/// what speaks against it (an owner's "no" included, quoted back).
 pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId, p: f64) -> String {
     let prior = priors.effective(kb, case.profile);
-    let findings = evidence::findings(case);
-    let mut scored: Vec<(f64, Finding)> = findings
-        .iter()
-        .map(|f| (likelihood_ratio(kb, &prior, fault, *f), *f))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let title = title(fault);
     if prior[fault.index()] == 0.0 {
         let profile = case.profile.map(|p| p.as_str()).unwrap_or("this");
@@ -111,17 +149,36 @@ pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId,
             kb.prior_why(case.profile, fault)
         );
     }
+    let joints = joint::read(case);
+    let findings = joint::remaining(&evidence::findings(case), &joints);
+    // (strength, words): > 1 speaks for the fault, < 1 against.
+    // How long it has been offline says what "offline" says, more precisely: one line.
+    let has_offline_for = findings.iter().any(|f| f.feature == Feature::OfflineFor);
+    let mut scored: Vec<(f64, String)> = findings
+        .iter()
+        .filter(|f| !(has_offline_for && f.feature == Feature::Availability))
+        .map(|f| (likelihood_ratio(kb, &prior, fault, *f), in_words(f, case)))
+        .collect();
+    scored.extend(
+        joints
+            .iter()
+            .filter(|j| j.factor.iter().any(|x| *x != 1.0))
+            .map(|j| (joint_ratio(&prior, fault, j), j.words.clone())),
+    );
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let support: Vec<String> = scored
         .iter()
         .filter(|(lr, _)| *lr >= 1.5)
         .take(3)
-        .map(|(_, f)| evidence::describe(f, case))
+        .map(|(_, w)| w.clone())
         .collect();
-    let against = scored
+    let against: Vec<String> = scored
         .iter()
         .rev()
-        .find(|(lr, _)| *lr <= 0.4)
-        .map(|(_, f)| evidence::describe(f, case));
+        .filter(|(lr, _)| *lr <= 0.5)
+        .take(if p >= 0.5 { 1 } else { 2 })
+        .map(|(_, w)| w.clone())
+        .collect();
     let mut text = title.to_string();
     if support.is_empty() {
         text.push_str(&format!(
@@ -133,8 +190,8 @@ pub fn explain(kb: &KnowledgeBase, case: &Case, priors: &Priors, fault: FaultId,
         text.push_str(": ");
         text.push_str(&join_words(&support));
     }
-    if let Some(a) = against.filter(|_| p < 0.5 || support.is_empty()) {
-        text.push_str(&format!("; but {a}"));
+    if !against.is_empty() {
+        text.push_str(&format!("; against it: {}", join_words(&against)));
     }
     text.push('.');
     text

@@ -8,17 +8,20 @@
 //! [`eval`] scores the doctor on simulated faulty cameras drawn from physical models.
 
 pub mod case;
+pub mod corpus;
 pub mod diagnose;
 pub mod eval;
 pub mod evidence;
 pub mod ids;
 pub mod infer;
+pub mod joint;
 pub mod kb;
 pub mod live;
 pub mod netprobe;
 pub mod plan;
 pub mod priors;
 pub mod session;
+pub mod words;
 
 pub use case::{
     Case, CaseError, CaseSettings, HubNetwork, Observations, SeenAvailability, Telemetry, When,

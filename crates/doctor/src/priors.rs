@@ -8,7 +8,6 @@ use crate::infer;
 use crate::kb::KnowledgeBase;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use watchlight_protocol::ProfileId;
 
 /// The key used for cases whose profile is not known.
@@ -36,12 +35,6 @@ impl Default for Priors {
 pub enum PriorsError {
     #[error("priors file {path}: {message}")]
     Invalid { path: String, message: String },
-    #[error("priors file {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 fn key(profile: Option<ProfileId>) -> String {
@@ -81,33 +74,10 @@ impl Priors {
         Ok(priors)
     }
 
-    pub fn load(path: &Path) -> Result<Priors, PriorsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PriorsError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Priors::from_json(&text, &path.display().to_string())
-    }
-
-    /// Load, or start empty if the file does not exist yet.
-    pub fn load_or_default(path: &Path) -> Result<Priors, PriorsError> {
-        if path.exists() {
-            Priors::load(path)
-        } else {
-            Ok(Priors::default())
-        }
-    }
-
-    /// Write atomically (temporary file, then rename): never a half-written file.
-    pub fn save(&self, path: &Path) -> Result<(), PriorsError> {
-        let io = |source| PriorsError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let text = serde_json::to_string_pretty(self).expect("priors serialise");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+    /// The text [`Priors::from_json`] reads back bit for bit. Where it is kept is the
+    /// owner of the file's business (the CLI's `--priors` file, the hub's SQLite).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("priors serialise")
     }
 
     /// Total confirmed pseudo-counts for a profile.

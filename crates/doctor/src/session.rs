@@ -8,6 +8,7 @@ use crate::ids::{ActionId, QuestionId};
 use crate::infer;
 use crate::kb::KnowledgeBase;
 use crate::priors::Priors;
+use crate::words;
 use std::io::{self, BufRead, Write};
 use watchlight_protocol::LightId;
 
@@ -53,7 +54,7 @@ fn normalise(text: &str) -> String {
 
 /// An answer the doctor could not use, saying what it expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{given}' is not an answer to {question}: expected {expected}")]
+#[error("I did not understand '{given}': please answer {expected}")]
 pub struct AnswerError {
     pub question: QuestionId,
     pub given: String,
@@ -87,6 +88,14 @@ impl<'kb> Session<'kb> {
 
     pub fn case(&self) -> &Case {
         &self.case
+    }
+
+    pub fn kb(&self) -> &'kb KnowledgeBase {
+        self.kb
+    }
+
+    pub fn priors(&self) -> &Priors {
+        &self.priors
     }
 
     pub fn progress(&self) -> &Progress {
@@ -133,22 +142,8 @@ impl<'kb> Session<'kb> {
         };
         let o = &mut self.case.observations;
         match question {
-            QuestionId::AskLight => {
-                let light = LightId::parse(&t.replace(' ', "_")).or_else(|| {
-                    t.parse::<usize>()
-                        .ok()
-                        .and_then(|i| i.checked_sub(1))
-                        .and_then(|i| LightId::ALL.get(i).copied())
-                });
-                o.light = Some(light.ok_or_else(err)?);
-            }
-            QuestionId::AskWhen => {
-                let when = When::ALL
-                    .into_iter()
-                    .find(|w| w.as_str() == t.replace(' ', "_"))
-                    .ok_or_else(err)?;
-                o.when = Some(when);
-            }
+            QuestionId::AskLight => o.light = Some(words::parse_light(&t).ok_or_else(err)?),
+            QuestionId::AskWhen => o.when = Some(words::parse_when(&t).ok_or_else(err)?),
             QuestionId::AskSetupCompleted => o.setup_completed = Some(yes_no()?),
             QuestionId::AskOtherDevicesOnline => o.other_devices_online = Some(yes_no()?),
             QuestionId::AskWifiPasswordChanged => o.wifi_password_changed = Some(yes_no()?),
@@ -202,20 +197,35 @@ pub fn question_text(q: QuestionId) -> &'static str {
 
 pub fn expected_answer(q: QuestionId) -> String {
     match q {
-        QuestionId::AskLight => {
-            let names: Vec<String> = LightId::ALL
-                .iter()
-                .enumerate()
-                .map(|(i, l)| format!("{} {}", i + 1, l.as_str()))
-                .collect();
-            format!("a light id or its number ({}), or 'skip'", names.join(", "))
-        }
+        QuestionId::AskLight => format!(
+            "the number or the words (\"blinking red\", \"solid blue\"...), or 'skip':\n{}",
+            words::numbered(&LightId::ALL, words::light_choice)
+        ),
         QuestionId::AskWhen => format!(
-            "one of {}, or 'skip'",
-            When::ALL.map(|w| w.as_str()).join(", ")
+            "the number or the words, or 'skip':\n{}",
+            words::numbered(&When::ALL, words::when_choice)
         ),
         QuestionId::AskBatteryAgeMonths => "a number of months, or 'skip'".into(),
         _ => "yes or no, or 'skip'".into(),
+    }
+}
+
+/// An action in a few words (what the owner did).
+pub fn action_title(a: ActionId) -> &'static str {
+    match a {
+        ActionId::WaitForSetup => "waiting for setup",
+        ActionId::ReconnectWifi => "Reconnect Wi-Fi",
+        ActionId::RestartRouter => "restarting the router",
+        ActionId::MoveCloserOrExtender => "moving the camera closer or adding an extender",
+        ActionId::CheckHub => "checking the hub",
+        ActionId::ReplaceBatteries => "fresh batteries",
+        ActionId::DisableMotionIndicator => "switching off the motion indicator",
+        ActionId::ArmOrEnableMotion => "arming the system",
+        ActionId::AdjustZones => "adjusting the activity zones",
+        ActionId::FreeStorage => "freeing space on the hub",
+        ActionId::RebootCamera => "rebooting the camera",
+        ActionId::FactoryReset => "a factory reset",
+        ActionId::ContactSupport => "support",
     }
 }
 
@@ -255,7 +265,9 @@ pub fn action_text(a: ActionId) -> &'static str {
         ActionId::FactoryReset => {
             "Factory reset: hold the reset button 5-6 s until red fast blink, release, then set it up again."
         }
-        ActionId::ContactSupport => "Contact support and attach the support bundle from the app.",
+        ActionId::ContactSupport => {
+            "Contact support with the camera's support bundle: the \"Support bundle\" button on the camera's page in the web app, or from the hub's API (GET /api/v1/cameras/<id>/bundle; GET /api/v1/bundle for the whole hub)."
+        }
     }
 }
 
@@ -293,18 +305,22 @@ pub fn run_dialog(
         }
         match session.next() {
             Next::Fixed(a) => {
-                writeln!(out, "Glad it works again: {a} fixed it.")?;
+                writeln!(
+                    out,
+                    "Glad it works again: \"{}\" fixed it.",
+                    action_title(a)
+                )?;
                 return Ok(DialogEnd::Fixed(a));
             }
             Next::Exhausted => {
                 writeln!(
                     out,
-                    "I have no further step that could help. Please contact support with the support bundle."
+                    "I have no further step that could help. Please contact support with the camera's support bundle (the \"Support bundle\" button in the web app, or GET /api/v1/cameras/<id>/bundle from the hub)."
                 )?;
                 return Ok(DialogEnd::Exhausted);
             }
             Next::Ask(q) => {
-                writeln!(out, "Question ({q}): {}", question_text(q))?;
+                writeln!(out, "Question: {}", question_text(q))?;
                 writeln!(out, "  Answer {}.", expected_answer(q))?;
                 loop {
                     write!(out, "> ")?;
@@ -322,11 +338,20 @@ pub fn run_dialog(
                 let step = &diagnosis.plan[0];
                 writeln!(
                     out,
-                    "Next step ({a}, about {} min, {:.0} % chance it fixes it): {}",
+                    "Next step (about {} min, {:.0} % chance it fixes it): {}",
                     step.cost_min,
                     step.p_fix * 100.0,
                     action_text(a)
                 )?;
+                if let Some(hint) = diagnose::if_not_fixed(
+                    session.kb(),
+                    session.case(),
+                    session.priors(),
+                    session.progress(),
+                    a,
+                ) {
+                    writeln!(out, "  {hint}")?;
+                }
                 loop {
                     write!(out, "Did that fix it? [fixed / not fixed / can't do] > ")?;
                     out.flush()?;

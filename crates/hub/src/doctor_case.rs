@@ -64,7 +64,8 @@ pub struct CaseInputs {
     pub fleet: Vec<FleetMember>,
     /// Free space on the hub's data disk, in percent (`None`: unknown).
     pub disk_free_pct: Option<f64>,
-    /// The hub could not store a clip for lack of space (an unread `storage_full` notice).
+    /// The hub could not store a clip or event for lack of space (its storage is full
+    /// now, or an unread `storage_full` notice).
     pub storage_full_notice: bool,
     /// When the camera first reached the hub.
     pub first_connected_ms: Option<u64>,
@@ -127,8 +128,19 @@ pub fn build(inputs: &CaseInputs, now_ms: u64) -> Case {
         motion_indicator: Some(inputs.settings.motion_indicator),
     });
     let from = now_ms.saturating_sub(EVENTS_WINDOW_MS);
+    // A refusal the camera got past (it reached the hub after it) is history: the owner
+    // fixed the password, and it says nothing about why the camera is offline now.
+    let connected_ms = last_connected_ms(inputs);
+    let got_past = |ts: u64, kind: EventKind| {
+        matches!(kind, EventKind::WifiRejected | EventKind::JoinTimeout)
+            && connected_ms.is_some_and(|c| c > ts)
+    };
     let mut kinds: Vec<EventKind> = Vec::new();
-    for (_, kind) in inputs.events.iter().filter(|(ts, _)| *ts >= from) {
+    for (_, kind) in inputs
+        .events
+        .iter()
+        .filter(|(ts, kind)| *ts >= from && !got_past(*ts, *kind))
+    {
         if *kind != EventKind::Unknown && !kinds.contains(kind) {
             kinds.push(*kind);
         }
@@ -252,6 +264,15 @@ fn offline_between(m: &FleetMember, from: u64, to: u64) -> bool {
     }
 }
 
+/// When the camera last came to the hub: when its current spell online began, or else
+/// its first connection.
+fn last_connected_ms(inputs: &CaseInputs) -> Option<u64> {
+    let online_since = inputs
+        .since_ms
+        .filter(|_| matches!(inputs.availability, Some(a) if a != Availability::Offline));
+    online_since.max(inputs.first_connected_ms)
+}
+
 fn minutes(ms: u64) -> f64 {
     round1(ms as f64 / MINUTE_MS as f64)
 }
@@ -349,10 +370,12 @@ pub fn gather(hub: &HubState, device: &Device, now_ms: u64) -> Result<CaseInputs
         });
     }
 
-    let storage_full_notice = store
-        .notices(50, true)?
-        .iter()
-        .any(|n| n.kind == notice_kind::STORAGE_FULL && n.ts_ms + EVENTS_WINDOW_MS >= now_ms);
+    // The hub's own memory first: on a full disk the notice may not be in the database.
+    let storage_full_notice = hub.storage_full().is_some()
+        || store
+            .notices(50, true)?
+            .iter()
+            .any(|n| n.kind == notice_kind::STORAGE_FULL && n.ts_ms + EVENTS_WINDOW_MS >= now_ms);
     Ok(CaseInputs {
         profile: device.profile,
         ever_connected: device.first_connected_ms.is_some(),
@@ -587,6 +610,29 @@ mod tests {
         assert_eq!(
             build(&i, now + 2 * HOUR_MS).telemetry.reconnects_last_hour,
             None
+        );
+    }
+
+    /// The web app's journey: a mistyped password at setup, fixed, then the link cut
+    /// weeks of minutes later. The old refusal must not read as the cause.
+    #[test]
+    fn a_refusal_the_camera_got_past_is_not_evidence_now() {
+        let mut i = inputs();
+        i.ever_connected = true;
+        i.first_connected_ms = Some(T0 + 5 * MINUTE_MS);
+        i.events = vec![
+            (T0, EventKind::WifiRejected),
+            (T0 + 1, EventKind::JoinTimeout),
+        ];
+        let case = build(&i, T0 + 30 * MINUTE_MS);
+        assert_eq!(case.telemetry.recent_events, Some(vec![]));
+        // A refusal after it had connected (the router's password changed) still counts.
+        i.events
+            .push((T0 + 20 * MINUTE_MS, EventKind::WifiRejected));
+        let case = build(&i, T0 + 30 * MINUTE_MS);
+        assert_eq!(
+            case.telemetry.recent_events,
+            Some(vec![EventKind::WifiRejected])
         );
     }
 

@@ -14,6 +14,8 @@ pub struct HubFacts {
     /// The hub reaches what it depends on upstream: its MQTT broker session
     /// (embedded or external).
     pub upstream_up: bool,
+    /// The disk is full: clips and events wait on the cameras (`crate::storage`).
+    pub storage_full: bool,
     /// An owner is adding a camera (a pairing attempt in progress).
     pub pairing_window_open: bool,
 }
@@ -60,6 +62,12 @@ pub fn hub_light(facts: HubFacts) -> HubLight {
             "blue_solid_green_blink",
             vec![Light::new(Blue, Solid), Light::new(Green, Blink)],
             "Upstream network lost: cameras cannot report",
+        )
+    } else if facts.storage_full {
+        (
+            "blue_solid_red_blink",
+            vec![Light::new(Blue, Solid), Light::new(Red, Blink)],
+            "Storage full: clips and events wait on the cameras; free space or lower the clip budget",
         )
     } else if facts.pairing_window_open {
         (
@@ -136,8 +144,26 @@ mod tests {
             reset_armed: false,
             network_up: true,
             upstream_up: true,
+            storage_full: false,
             pairing_window_open: false,
         }
+    }
+
+    #[test]
+    fn a_full_disk_shows_above_pairing_and_below_a_lost_network() {
+        let l = hub_light(HubFacts {
+            storage_full: true,
+            pairing_window_open: true,
+            ..fine()
+        });
+        assert_eq!(l.id, "blue_solid_red_blink");
+        assert!(l.meaning.starts_with("Storage full"), "{}", l.meaning);
+        let l = hub_light(HubFacts {
+            storage_full: true,
+            upstream_up: false,
+            ..fine()
+        });
+        assert_eq!(l.id, "blue_solid_green_blink");
     }
 
     #[test]
@@ -198,6 +224,7 @@ mod tests {
             reset_armed: true,
             network_up: false,
             upstream_up: false,
+            storage_full: true,
             pairing_window_open: true,
         });
         assert_eq!(l.id, "red_fast_blink");

@@ -1,11 +1,16 @@
 //! MQTT ingestion: every message a camera publishes, decoded and checked, then
 //! stored. A bad payload is dropped, counted by reason and logged; nothing here can
 //! bring the hub down.
+//!
+//! Events are acknowledged to the camera (`cmd/ack`, [`EventAckMsg`]) only once they are
+//! durably stored, or were already: an event the hub cannot store (a full disk) stays in
+//! the camera's queue and comes again.
 
 use crate::state::HubState;
 use serde_json::json;
 use watchlight_protocol::messages::{
-    AvailabilityMsg, CmdResultMsg, EventMsg, PayloadError, StateMsg, TelemetryMsg, decode,
+    AvailabilityMsg, CmdResultMsg, EventAckMsg, EventMsg, PayloadError, StateMsg, TelemetryMsg,
+    decode, encode,
 };
 use watchlight_protocol::topics::{self, DeviceTopic};
 use watchlight_store::{CommandResultOutcome, EventInsert};
@@ -96,14 +101,8 @@ async fn first_contact(hub: &HubState, device: &str) {
 
 async fn alive(hub: &HubState, device: &str) {
     first_contact(hub, device).await;
-    let t = hub
-        .availability
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .on_message(device, hub.now());
-    if let Some(t) = t {
-        hub.apply_transition(t).await;
-    }
+    hub.change_availability(|a| a.on_message(device, hub.now()).into_iter().collect())
+        .await;
 }
 
 async fn on_availability(hub: &HubState, device: &str, payload: &[u8]) -> Result<(), PayloadError> {
@@ -111,14 +110,12 @@ async fn on_availability(hub: &HubState, device: &str, payload: &[u8]) -> Result
     if msg.availability != watchlight_protocol::messages::Availability::Offline {
         first_contact(hub, device).await;
     }
-    let t = hub
-        .availability
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .on_reported(device, msg.availability, hub.now());
-    if let Some(t) = t {
-        hub.apply_transition(t).await;
-    }
+    hub.change_availability(|a| {
+        a.on_reported(device, msg.availability, hub.now())
+            .into_iter()
+            .collect()
+    })
+    .await;
     Ok(())
 }
 
@@ -152,11 +149,28 @@ async fn on_telemetry(hub: &HubState, device: &str, payload: &[u8]) -> Result<()
 }
 
 async fn on_event(hub: &HubState, device: &str, payload: &[u8]) -> Result<(), PayloadError> {
-    let msg: EventMsg = decode(payload)?;
+    // A payload that can never be stored (it does not parse, or names ids that are not
+    // ids) is acknowledged all the same (it is counted and logged as dropped), or the
+    // camera would send it forever.
+    let checked = decode::<EventMsg>(payload).and_then(|msg| {
+        msg.check_ids(device)?;
+        Ok(msg)
+    });
+    let msg = match checked {
+        Ok(msg) => msg,
+        Err(e) => {
+            if let Some(seq) = seq_of(payload) {
+                ack_event(hub, device, seq).await;
+            }
+            return Err(e);
+        }
+    };
     alive(hub, device).await;
     // The store merges a `clip_recorded` event's data into the clip's row.
     match hub.store.insert_event(device, &msg) {
         Ok(EventInsert::Inserted) => {
+            hub.storage_ok();
+            ack_event(hub, device, msg.seq).await;
             hub.emit(
                 "event",
                 Some(device),
@@ -165,11 +179,48 @@ async fn on_event(hub: &HubState, device: &str, payload: &[u8]) -> Result<(), Pa
             crate::care::on_event(hub, device, &msg).await;
         }
         Ok(EventInsert::Duplicate) => {
-            tracing::debug!(device, seq = msg.seq, "duplicate event ignored")
+            tracing::debug!(device, seq = msg.seq, "duplicate event ignored");
+            ack_event(hub, device, msg.seq).await;
         }
-        Err(e) => tracing::warn!(device, "could not store event: {e}"),
+        // Not acknowledged: the camera keeps the event and sends it again.
+        Err(e) if e.is_storage_full() => {
+            hub.storage_refused(&format!(
+                "event {device}#{} waits on the camera: {e}",
+                msg.seq
+            ))
+            .await
+        }
+        Err(e) => tracing::warn!(
+            device,
+            "could not store event (the camera sends it again): {e}"
+        ),
     }
     Ok(())
+}
+
+/// Tells `device` that its event `seq` is stored: it may delete it from its queue.
+async fn ack_event(hub: &HubState, device: &str, seq: u64) {
+    let msg = EventAckMsg {
+        v: 1,
+        ts: hub.now(),
+        seq,
+    };
+    let topic = hub.topics(device).event_ack();
+    if let Err(e) = hub
+        .mqtt
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, encode(&msg))
+        .await
+    {
+        tracing::warn!(device, seq, "could not acknowledge an event: {e}");
+    }
+}
+
+/// The `seq` of an event payload that does not decode, if it has one.
+fn seq_of(payload: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()?
+        .get("seq")?
+        .as_u64()
 }
 
 async fn on_cmd_result(hub: &HubState, device: &str, payload: &[u8]) -> Result<(), PayloadError> {

@@ -10,14 +10,20 @@ pub mod api;
 pub mod availability;
 pub mod care;
 pub mod clock;
+pub mod connlimit;
 pub mod doctor_case;
+pub mod held;
 pub mod hub_light;
 mod ingest;
+pub mod live_view;
 pub mod netwatch;
 pub mod ranges;
 pub mod runtime;
 pub mod secrets;
+pub mod snapshot;
 pub mod state;
+pub mod storage;
+pub mod system_network;
 
 pub use runtime::{
     CredentialSink, HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode,

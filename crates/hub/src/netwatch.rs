@@ -5,9 +5,9 @@
 //!
 //! [`NetWatch`] is sans-IO: it takes [`Sample`]s with the hub's time and says what
 //! holds now ([`NetWatch::state`], for the light) and what the last day showed
-//! ([`NetWatch::last_day`], for the doctor). [`NetworkProbe`] is the I/O edge: the
-//! machine's interfaces (`if-addrs`), its default route and whether the gateway answers
-//! (`watchlight_doctor::netprobe`), or a simulation for tests.
+//! ([`NetWatch::last_day`], for the doctor). [`NetworkProbe`] is where samples come
+//! from: the machine itself (`crate::system_network`, on the hub's runtime side) or
+//! [`SimNetwork`] for tests.
 //!
 //! Only IPv4 counts. The default route the hub reads is IPv4 (`/proc/net/route`),
 //! cameras are handed an IPv4 address, and IPv6 temporary addresses rotate every day by
@@ -239,33 +239,6 @@ pub enum ProbeError {
 /// Where samples come from. Blocking: the hub calls it on a blocking thread.
 pub trait NetworkProbe: Send + Sync {
     fn sample(&self) -> Result<Sample, ProbeError>;
-}
-
-/// The machine's own network: interface addresses from `getifaddrs` (`if-addrs`), the
-/// default gateway from the routing table, and whether the gateway answers on a port a
-/// router serves (the doctor's own probe, shared).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemNetwork;
-
-impl NetworkProbe for SystemNetwork {
-    fn sample(&self) -> Result<Sample, ProbeError> {
-        use watchlight_doctor::netprobe;
-        let addresses = if_addrs::get_if_addrs()
-            .map_err(ProbeError::Interfaces)?
-            .iter()
-            .map(if_addrs::Interface::ip)
-            .collect();
-        let gateway = netprobe::default_gateway()
-            .map_err(ProbeError::Routes)?
-            .map(IpAddr::V4);
-        let gateway_answered = gateway
-            .map(|gw| netprobe::host_answers(gw, &netprobe::ROUTER_PORTS, netprobe::PORT_TIMEOUT));
-        Ok(Sample {
-            addresses,
-            gateway,
-            gateway_answered,
-        })
-    }
 }
 
 /// A simulated network (the hub's network hardware, simulated like the cameras'):
@@ -512,14 +485,9 @@ mod tests {
     }
 
     #[test]
-    fn the_simulation_hands_back_what_was_set_and_the_machine_reads() {
+    fn the_simulation_hands_back_what_was_set() {
         let sim = SimNetwork::new(fine("192.168.1.10"));
         sim.set(home_sample(&[], None));
         assert_eq!(sim.sample().unwrap(), home_sample(&[], None));
-        // The real machine: loopback is always listed; whether it has a gateway
-        // depends on where the test runs.
-        let real = SystemNetwork.sample().unwrap();
-        assert!(real.addresses.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        assert_eq!(real.gateway.is_some(), real.gateway_answered.is_some());
     }
 }

@@ -3,9 +3,10 @@
 
 use crate::availability::AvailabilityTracker;
 use crate::clock::SharedClock;
-use crate::netwatch::{NetWatch, NetworkProbe, SystemNetwork};
+use crate::netwatch::{NetWatch, NetworkProbe};
 use crate::secrets::{new_token, sha256_hex};
 use crate::state::{HubState, Shared};
+use crate::system_network::SystemNetwork;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -142,6 +143,10 @@ pub struct HubConfig {
     pub network: Arc<dyn NetworkProbe>,
     /// How often it looks (and once at start).
     pub network_every: Duration,
+    /// Free disk space the hub keeps by deleting the oldest clips (`storage`).
+    pub storage_reserve_bytes: u64,
+    /// A battery camera's live view session cap (SPEC §9).
+    pub live_cap_ms: u64,
 }
 
 impl HubConfig {
@@ -159,6 +164,8 @@ impl HubConfig {
             external_credentials: None,
             network: Arc::new(SystemNetwork),
             network_every: crate::netwatch::SAMPLE_EVERY,
+            storage_reserve_bytes: crate::storage::DEFAULT_RESERVE_BYTES,
+            live_cap_ms: crate::live_view::DEFAULT_CAP_MS,
         }
     }
 }
@@ -176,10 +183,10 @@ pub enum HubError {
     Store(#[from] watchlight_store::StoreError),
     #[error(transparent)]
     Broker(#[from] watchlight_broker::BrokerError),
-    #[error("cannot listen for HTTP on {addr}: {source}")]
+    #[error("cannot listen for HTTP on {addr}: {error}")]
     Http {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("TLS for HTTPS: {0}")]
     Tls(String),
@@ -212,8 +219,17 @@ impl Hub {
         if !watchlight_protocol::topics::is_valid_id(&config.home) {
             return Err(HubError::InvalidHome(config.home));
         }
+        // Both listeners are checked before anything is written, so a start that cannot
+        // serve leaves no database or certificate behind.
+        let listener = bind_http(config.http_addr)?;
+        if let MqttMode::Embedded { listen } = &config.mqtt {
+            Broker::check_listen(*listen)?;
+        }
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| HubError::DataDir {
+        // Everything the hub and its broker create is the hub user's alone (folders
+        // 0700, files 0600): the process's umask covers files made by mqtt5 and SQLite.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        watchlight_store::private::create_private_dir(dir).map_err(|source| HubError::DataDir {
             path: dir.clone(),
             source,
         })?;
@@ -279,21 +295,9 @@ impl Hub {
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
 
-        // HTTP listener first, so its URL is known to pairing.
-        let listener =
-            std::net::TcpListener::bind(config.http_addr).map_err(|source| HubError::Http {
-                addr: config.http_addr,
-                source,
-            })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| HubError::Http {
-                addr: config.http_addr,
-                source,
-            })?;
-        let http_addr = listener.local_addr().map_err(|source| HubError::Http {
+        let http_addr = listener.local_addr().map_err(|error| HubError::Http {
             addr: config.http_addr,
-            source,
+            error,
         })?;
         let http_url = format!(
             "{}://{}:{}",
@@ -317,6 +321,7 @@ impl Hub {
             http_url: http_url.clone(),
             cert_pem: cert.as_ref().map(|c| c.cert_pem.clone()),
             availability: Mutex::new(AvailabilityTracker::new()),
+            availability_order: tokio::sync::Mutex::new(()),
             pairing: Mutex::new(Default::default()),
             dropped: Mutex::new(Default::default()),
             live,
@@ -327,6 +332,13 @@ impl Hub {
             http: reqwest::Client::new(),
             care,
             netwatch: Mutex::new(netwatch),
+            storage: Mutex::default(),
+            storage_reserve_bytes: config.storage_reserve_bytes,
+            memory_sessions: Mutex::default(),
+            live_view: crate::live_view::LiveViews::new(config.live_cap_ms),
+            held: Default::default(),
+            login_guesses: crate::api::owner_logins(),
+            deadlines_seen: watch::Sender::new(0),
         });
 
         restore_devices(&state).await?;
@@ -369,34 +381,25 @@ impl Hub {
         let app = crate::api::router(state.clone());
         let handle = axum_server::Handle::new();
         let server_handle = handle.clone();
-        let server: JoinHandle<()> = match &cert {
-            Some(c) => {
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        let tls = match &cert {
+            Some(c) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem(
                     c.cert_pem.clone().into_bytes(),
                     c.key_pem.clone().into_bytes(),
                 )
                 .await
-                .map_err(|e| HubError::Tls(e.to_string()))?;
-                tokio::spawn(async move {
-                    let r = axum_server::from_tcp_rustls(listener, tls)
-                        .handle(server_handle)
-                        .serve(app.into_make_service())
-                        .await;
-                    if let Err(e) = r {
-                        tracing::error!("https server stopped: {e}");
-                    }
-                })
-            }
-            None => tokio::spawn(async move {
-                let r = axum_server::from_tcp(listener)
-                    .handle(server_handle)
-                    .serve(app.into_make_service())
-                    .await;
-                if let Err(e) = r {
-                    tracing::error!("http server stopped: {e}");
-                }
-            }),
+                .map_err(|e| HubError::Tls(e.to_string()))?,
+            ),
+            None => None,
         };
+        let budget =
+            crate::connlimit::Budget::new(crate::connlimit::PER_ADDRESS, crate::connlimit::TOTAL);
+        let server: JoinHandle<()> = tokio::spawn(async move {
+            if let Err(e) = crate::connlimit::serve(listener, tls, app, server_handle, budget).await
+            {
+                tracing::error!("http server stopped: {e}");
+            }
+        });
         tasks.push(server);
         tracing::info!(%http_url, %mqtt_url, home = %config.home, "hub running");
         Ok(HubHandle {
@@ -412,6 +415,14 @@ impl Hub {
             tasks,
         })
     }
+}
+
+/// The HTTP listener, bound before anything else so its URL is known to pairing.
+fn bind_http(addr: SocketAddr) -> Result<std::net::TcpListener, HubError> {
+    let http = |error| HubError::Http { addr, error };
+    let listener = std::net::TcpListener::bind(addr).map_err(http)?;
+    listener.set_nonblocking(true).map_err(http)?;
+    Ok(listener)
 }
 
 impl HubHandle {
@@ -658,25 +669,27 @@ async fn ingest_loop(hub: Shared, mut messages: mpsc::UnboundedReceiver<(String,
     }
 }
 
-/// Applies the battery check-in deadlines against the injected clock.
+/// Applies the battery check-in deadlines and arms the reset button, woken by the hub's
+/// clock.
 async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
+    let mut seen = None;
     loop {
         // Wake at the next deadline when it comes before the next tick, so a camera is
-        // counted offline at its deadline, not up to a tick later. (With a manual clock
-        // time moves only when a test says so; the tick still polls it.)
+        // counted offline at its deadline, not up to a tick later.
         let next = hub
             .availability
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .next_deadline();
-        let wait = next.map_or(TICK, |d| {
-            TICK.min(Duration::from_millis(d.saturating_sub(hub.now())))
-        });
+        let tick = hub.now().saturating_add(TICK.as_millis() as u64);
+        let wake = next.map_or(tick, |d| d.min(tick));
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(wait) => {}
+            _ = crate::clock::next_look(hub.clock.as_ref(), seen, wake) => {}
         }
-        let armed = hub.button.is_armed(hub.now());
+        let now = hub.now();
+        seen = Some(now);
+        let armed = hub.button.is_armed(now);
         if hub.reset_armed.swap(armed, Ordering::Relaxed) != armed {
             tracing::warn!(armed, "hub reset button");
             hub.emit(
@@ -685,34 +698,31 @@ async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
                 serde_json::json!(crate::hub_light::hub_light(hub.facts())),
             );
         }
-        let due = hub
-            .availability
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .tick(hub.now());
-        for t in due {
-            hub.apply_transition(t).await;
-        }
+        hub.change_availability(|a| a.tick(now)).await;
+        hub.deadlines_seen.send_replace(now);
     }
 }
 
-/// Retention of clips and compaction of telemetry.
+/// Retention of clips and compaction of telemetry, at start and every [`HOUSEKEEPING`]
+/// of the hub's time.
 async fn housekeeping_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
     loop {
         let h = hub.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = h.now();
-            match h.store.retention(now) {
-                Ok(r) => {
-                    for d in &r.deleted {
-                        h.emit(
-                            "clip_deleted",
-                            Some(&d.device_id),
-                            serde_json::json!({"clip_id": d.clip_id, "reason": format!("{:?}", d.reason).to_lowercase()}),
-                        );
-                    }
+            let deleted = match h.store.retention(now) {
+                Ok(r) => r.deleted,
+                Err(e) => {
+                    tracing::warn!("retention failed: {e}");
+                    Vec::new()
                 }
-                Err(e) => tracing::warn!("retention failed: {e}"),
+            };
+            for d in deleted.iter().chain(&h.keep_reserve()) {
+                h.emit(
+                    "clip_deleted",
+                    Some(&d.device_id),
+                    serde_json::json!({"clip_id": d.clip_id, "reason": format!("{:?}", d.reason).to_lowercase()}),
+                );
             }
             if let Err(e) = h.store.compact(now) {
                 tracing::warn!("telemetry compaction failed: {e}");
@@ -721,7 +731,7 @@ async fn housekeeping_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
         .await;
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(HOUSEKEEPING) => {}
+            _ = crate::clock::sleep(hub.clock.as_ref(), HOUSEKEEPING) => {}
         }
     }
 }
@@ -743,7 +753,7 @@ fn load_network_memory(store: &Store) -> crate::netwatch::Memory {
     }
 }
 
-/// Looks at the hub's network at start and every `every`: feeds [`NetWatch`] (the
+/// Looks at the hub's network at start and every `every` of the hub's time: feeds [`NetWatch`] (the
 /// light's `network_up`, the doctor's `hub_network`), keeps its memory in the store, and
 /// tells each change: the log, a notice for the owner, the live stream (and the light
 /// when it changes).
@@ -771,7 +781,7 @@ async fn netwatch_loop(
         }
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(every) => {}
+            _ = crate::clock::sleep(hub.clock.as_ref(), every) => {}
         }
     }
 }

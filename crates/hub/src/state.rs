@@ -58,6 +58,10 @@ pub struct HubState {
     /// The certificate cameras pin; `None` when insecure.
     pub cert_pem: Option<String>,
     pub availability: Mutex<AvailabilityTracker>,
+    /// Held from computing an availability change to having applied it
+    /// ([`HubState::change_availability`]), so changes are published, stored and told
+    /// in the order the tracker made them.
+    pub availability_order: tokio::sync::Mutex<()>,
     pub pairing: Mutex<HashMap<String, PairingProgress>>,
     /// Dropped MQTT payloads by reason.
     pub dropped: Mutex<BTreeMap<String, u64>>,
@@ -73,6 +77,20 @@ pub struct HubState {
     pub care: crate::care::Care,
     /// The hub's own network, sampled by the runtime (`netwatch_loop`).
     pub netwatch: Mutex<crate::netwatch::NetWatch>,
+    /// Whether the disk is full, kept in memory (`storage`).
+    pub storage: Mutex<crate::storage::StorageWatch>,
+    /// Free space the hub keeps by deleting the oldest clips (`storage`).
+    pub storage_reserve_bytes: u64,
+    /// Owner sessions opened while the disk was full (`storage`): digest → expiry.
+    pub memory_sessions: Mutex<HashMap<[u8; 32], u64>>,
+    /// Who watches which camera live, and the relay of its frames.
+    pub live_view: crate::live_view::LiveViews,
+    /// Secret command arguments until delivered (memory only).
+    pub held: crate::held::Held,
+    /// Wrong owner passwords per source address (`api::limits`).
+    pub login_guesses: Mutex<watchlight_broker::guesses::GuessLimiter>,
+    /// The hub's time the availability deadlines were last applied at (`tick_loop`).
+    pub deadlines_seen: tokio::sync::watch::Sender<u64>,
 }
 
 pub type Shared = Arc<HubState>;
@@ -80,6 +98,17 @@ pub type Shared = Arc<HubState>;
 impl HubState {
     pub fn now(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Resolves once the availability deadlines and the reset button have been looked at
+    /// the hub's time `now_ms` (or later): a camera whose deadline had not come by then
+    /// is still as it was (what a test awaits before saying "not a ms early").
+    pub async fn deadlines_applied(&self, now_ms: u64) {
+        let _ = self
+            .deadlines_seen
+            .subscribe()
+            .wait_for(|t| *t >= now_ms)
+            .await;
     }
 
     pub fn topics(&self, device: &str) -> DeviceTopics {
@@ -137,6 +166,7 @@ impl HubState {
             // the hub does not claim to have no network.
             network_up: self.network() != Some(HubNetwork::NoNetwork),
             upstream_up: self.upstream_up.load(Ordering::Relaxed),
+            storage_full: self.storage_full().is_some(),
             pairing_window_open: self
                 .pairing
                 .lock()
@@ -207,11 +237,19 @@ impl HubState {
     /// Sends a command now; a sleeping camera's persistent session keeps it until its
     /// next check-in, and the command says when it expires.
     pub async fn send_command(&self, cmd: &Command) {
+        let args = if crate::held::has_secret(&cmd.args) {
+            let Some(args) = self.secret_args(cmd) else {
+                return;
+            };
+            args
+        } else {
+            cmd.args.clone()
+        };
         let msg = CommandMsg {
             v: 1,
             ts: self.now(),
             id: cmd.id.clone(),
-            args: cmd.args.clone(),
+            args,
             expires_ts: cmd.expires_ms,
         };
         let topic = self.topics(&cmd.device_id).cmd(&cmd.name);
@@ -221,6 +259,7 @@ impl HubState {
             .await
         {
             Ok(()) => {
+                self.held.forget(&cmd.id);
                 self.care.sent("cmd");
                 if let Err(e) = self.store.mark_command_sent(&cmd.id) {
                     tracing::warn!(device = %cmd.device_id, "could not mark a command sent: {e}");
@@ -230,25 +269,79 @@ impl HubState {
         }
     }
 
-    /// Records a new command (expiring in 10 minutes) for `device`.
+    /// A command's arguments with its secrets, only while its camera is online (so the
+    /// broker hands them over instead of queueing them on disk); `None` means not now.
+    /// A secret lost to a hub restart fails the command.
+    fn secret_args(&self, cmd: &Command) -> Option<serde_json::Map<String, Value>> {
+        let online = self
+            .availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .current(&cmd.device_id)
+            == Some(Availability::Online);
+        if !online {
+            tracing::debug!(device = %cmd.device_id, id = %cmd.id, "a command with a secret waits until its camera is online");
+            return None;
+        }
+        let args = self.held.args(&cmd.id, &cmd.args);
+        if args.is_none() {
+            let lost = watchlight_protocol::messages::CmdResultMsg {
+                v: 1,
+                ts: self.now(),
+                id: cmd.id.clone(),
+                ok: false,
+                error: Some(
+                    "the hub restarted before it could deliver the passphrase; send it again"
+                        .into(),
+                ),
+            };
+            if let Err(e) = self.store.record_command_result(&cmd.device_id, &lost) {
+                tracing::warn!(device = %cmd.device_id, "could not fail a command: {e}");
+            }
+        }
+        args
+    }
+
+    /// Records a new command (expiring in 10 minutes) for `device`; its secrets are held
+    /// in memory, never stored ([`crate::held`]).
     pub fn new_command(
         &self,
         device: &str,
         name: &str,
         args: serde_json::Map<String, Value>,
     ) -> Result<Command, StoreError> {
-        self.store.insert_command(&NewCommand {
+        let (args, secrets) = crate::held::split(args);
+        let expires_ms = Some(self.now() + COMMAND_EXPIRY_MS);
+        let cmd = self.store.insert_command(&NewCommand {
             id: crate::secrets::new_token()[..16].to_string(),
             device_id: device.into(),
             name: name.into(),
             args,
-            expires_ms: Some(self.now() + COMMAND_EXPIRY_MS),
-        })
+            expires_ms,
+        })?;
+        self.held.hold(&cmd.id, secrets, expires_ms, self.now());
+        Ok(cmd)
+    }
+
+    /// Changes availability through `change` (the tracker's answer to a message or a
+    /// deadline) and applies what changed before another change may be computed. The
+    /// ingest and the deadline loop run side by side: without the order, a check-in's
+    /// "online" could be applied before a missed deadline's "offline" computed just
+    /// ahead of it, leaving the camera offline in the store and held for the router.
+    pub async fn change_availability(
+        &self,
+        change: impl FnOnce(&mut AvailabilityTracker) -> Vec<Transition>,
+    ) {
+        let _order = self.availability_order.lock().await;
+        let due = change(&mut self.availability.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in due {
+            self.apply_transition(t).await;
+        }
     }
 
     /// Publishes, records and announces an availability change; on a camera coming
     /// online, sets its clock and sends what waited for it.
-    pub async fn apply_transition(&self, t: Transition) {
+    async fn apply_transition(&self, t: Transition) {
         tracing::info!(device = %t.device, from = ?t.from, to = t.to.as_str(), "availability");
         let msg = AvailabilityMsg {
             v: 1,
@@ -291,7 +384,7 @@ impl HubState {
 
     /// Derives each camera's `armed` setting from the arming mode.
     pub async fn apply_arming(&self) -> Result<(), StoreError> {
-        let arming = self.store.hub_state()?;
+        let arming = self.store.arming()?;
         for d in self.store.devices()? {
             if d.removed_ms.is_some() {
                 continue;
@@ -308,7 +401,7 @@ impl HubState {
     }
 }
 
-pub fn arming_json(a: &watchlight_store::HubState) -> Value {
+pub fn arming_json(a: &watchlight_store::Arming) -> Value {
     json!({
         "mode": a.mode.as_str(),
         "home_cameras": a.home_cameras,

@@ -79,9 +79,34 @@ async fn without_a_login_the_api_answers_only_login_and_setup() {
         .unwrap();
     assert_eq!(r.status(), 409, "used up");
 
+    // A wrong password and an unknown name get the same plain answer.
+    for (user, pass) in [("owner", "wrong password"), ("stranger", PASSWORD)] {
+        let r = http
+            .post(format!("{base}/login"))
+            .json(&json!({"username": user, "password": pass}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{user}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "wrong name or password", "{user}");
+    }
+    // A plain HTML form logs in too.
     let r = http
         .post(format!("{base}/login"))
-        .json(&json!({"username": "owner", "password": "wrong password"}))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=owner&password={}",
+            PASSWORD.replace(" ", "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=owner&password=nope")
         .send()
         .await
         .unwrap();
@@ -95,6 +120,7 @@ async fn without_a_login_the_api_answers_only_login_and_setup() {
     assert_eq!(r.status(), 200);
     let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap();
     let r = http
         .get(format!("{base}/hub"))
@@ -267,6 +293,56 @@ async fn bad_payloads_are_counted_by_reason_and_nothing_crashes() {
     t.hub.shutdown().await;
 }
 
+/// An id in an event reaches notices, URLs and file names: one that could climb out of
+/// the clip folder (or name another camera's clip) is refused and counted, never stored
+/// or announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_in_events_are_checked_before_a_notice_url_or_file_name() {
+    let t = start_hub(None).await;
+    let (id, token) = pair(&t, "SN9", "mini").await;
+    let dev = connect_device(&t, &id, &token).await;
+    dev.say("online").await;
+    t.post("/arm", json!({"mode": "away"})).await;
+    for (seq, clip_id) in [
+        (1, "../../../etc/passwd".to_string()),
+        (2, format!("{id}-1/../../x")),
+        (3, "cam-other-1700000000000-1".to_string()),
+    ] {
+        dev.publish(
+            "event",
+            json!({"v":1,"ts":5,"seq":seq,"event":"clip_recorded","data":{"clip_id":clip_id}})
+                .to_string(),
+        )
+        .await;
+    }
+    eventually(5, "three bad ids counted", || async {
+        t.get_json("/hub").await["dropped_messages"]["bad_id"] == 3
+    })
+    .await;
+    let good = format!("{id}-1700000000000-4");
+    dev.publish(
+        "event",
+        json!({"v":1,"ts":6,"seq":4,"event":"clip_recorded","data":{"clip_id":good}}).to_string(),
+    )
+    .await;
+    eventually(5, "the good event stored", || async {
+        t.get_json(&format!("/cameras/{id}/events")).await["events"]
+            .as_array()
+            .is_some_and(|e| e.len() == 1)
+    })
+    .await;
+    let everything = format!(
+        "{} {} {}",
+        t.get_json(&format!("/cameras/{id}/events")).await,
+        t.get_json("/notifications").await,
+        t.get_json(&format!("/cameras/{id}/clips")).await,
+    );
+    for bad in ["passwd", "..", "cam-other"] {
+        assert!(!everything.contains(bad), "{bad} got through: {everything}");
+    }
+    t.hub.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_stored_once_per_seq_and_commands_get_results() {
     let t = start_hub(None).await;
@@ -287,7 +363,8 @@ async fn events_are_stored_once_per_seq_and_commands_get_results() {
             .is_some_and(|e| e.len() == 3)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One client's messages are handled in order: with seq 3 (the last) stored, every
+    // duplicate before it was handled too.
     let events = t.get_json(&format!("/cameras/{id}/events")).await;
     assert_eq!(events["events"].as_array().unwrap().len(), 3);
 
@@ -422,7 +499,12 @@ async fn a_battery_camera_is_offline_exactly_two_checkins_plus_ten_seconds_after
     let last_checkin = clock.now_ms();
     // Default check-in interval: 60 s.
     clock.set(last_checkin + 2 * 60_000 + 10_000 - 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        t.hub.state.deadlines_applied(clock.now_ms()),
+    )
+    .await
+    .expect("the deadlines are looked at on the hub's clock");
     assert_eq!(t.availability(&id).await, "sleeping", "not a ms early");
     clock.set(last_checkin + 2 * 60_000 + 10_000);
     eventually(2, "offline at the deadline", || async {
@@ -474,5 +556,46 @@ async fn the_live_stream_carries_availability_and_events() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains(&format!("\"device\":\"{id}\"")));
+    t.hub.shutdown().await;
+}
+
+/// A battery camera reports its `connected` blue, says when it ends and what follows,
+/// and goes to sleep: the hub shows the blue for its 5 s, then the dark light the camera
+/// shows, without hearing from it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeping_camera_shows_at_the_hub_the_light_it_shows_itself() {
+    let (clock, shared) = shared_manual_clock(1_800_000_000_000);
+    let t = start_hub(Some(shared)).await;
+    let (id, token) = pair(&t, "SN9", "xt").await;
+    let dev = connect_device(&t, &id, &token).await;
+    dev.say("online").await;
+    let now = clock.now_ms();
+    let state = json!({
+        "v": 1, "ts": now, "state": "online", "profile": "xt", "firmware": "t",
+        "settings_version": 1,
+        "light": {"color": "blue", "pattern": "solid", "condition": "connected",
+                  "light_id": "blue_solid", "until": now + 5_000,
+                  "then": {"color": "none", "pattern": "off", "condition": "idle",
+                           "light_id": "off"}},
+    });
+    dev.publish("state", state.to_string()).await;
+    dev.say("sleeping").await;
+    let light = |v: Value| v["state"]["light"]["light_id"].as_str().map(str::to_string);
+    eventually(5, "the blue reported", || async {
+        light(t.get_json(&format!("/cameras/{id}")).await).as_deref() == Some("blue_solid")
+    })
+    .await;
+    clock.advance(4_999);
+    let shown = t.get_json(&format!("/cameras/{id}")).await;
+    assert_eq!(
+        light(shown).as_deref(),
+        Some("blue_solid"),
+        "still within 5 s"
+    );
+    clock.advance(1);
+    let shown = t.get_json(&format!("/cameras/{id}")).await;
+    assert_eq!(shown["availability"], "sleeping");
+    assert_eq!(light(shown.clone()).as_deref(), Some("off"), "{shown}");
+    assert_eq!(shown["state"]["light"]["condition"], "idle");
     t.hub.shutdown().await;
 }

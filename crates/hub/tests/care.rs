@@ -1,4 +1,4 @@
-//! The owner services wired into a running hub (issue 4), end to end: real HTTP on
+//! The owner services wired into a running hub, end to end: real HTTP on
 //! ephemeral ports, the embedded broker, SQLite, webhook receivers and MQTT clients; a
 //! manual clock wherever time matters.
 //!
@@ -153,19 +153,30 @@ async fn hub_identity_client(
     opts.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut ev) = AsyncClient::new(opts, 64);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (subacks, mut subscribed) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
             match ev.poll().await {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                     let _ = tx.send((p.topic.clone(), p.payload.to_vec(), p.retain));
                 }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    let _ = subacks.send(());
+                }
                 Ok(_) => {}
+                // The client's reconnect pace.
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     });
     for f in filters {
         client.subscribe(*f, QoS::AtLeastOnce).await.unwrap();
+    }
+    // Subscribed once the broker said so: nothing published after is missed.
+    for f in filters {
+        tokio::time::timeout(Duration::from_secs(10), subscribed.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no SUBACK for {f} within 10 s"));
     }
     (client, rx)
 }
@@ -195,6 +206,16 @@ fn telemetry(ts: u64, resting: u32, loaded: u32, temp: f32, rssi: i32) -> String
            "temperature_c": temp, "rssi_dbm": rssi, "uptime_s": 100, "queue_bytes": 0,
            "reconnects": 0})
     .to_string()
+}
+
+/// Waits (at most 10 s) until the hub's care task has looked at the hub's time now and
+/// every webhook delivery it started has ended: what care does at this time is then all
+/// there is to see.
+async fn care_settled(hub: &watchlight_hub::HubHandle) {
+    let now = hub.state.now();
+    tokio::time::timeout(Duration::from_secs(10), hub.state.care.settled(now))
+        .await
+        .expect("the care task looks at the hub's time");
 }
 
 fn sha(data: &[u8]) -> String {
@@ -253,7 +274,7 @@ async fn each_notification_type_reaches_a_webhook_once() {
         t.availability(&a.id).await == "offline"
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    care_settled(&t.hub).await;
     assert_eq!(hook.count("camera_offline"), 0, "held for 60 s");
     clock.advance(61_000);
     hook.wait_for("camera_offline").await;
@@ -280,7 +301,10 @@ async fn each_notification_type_reaches_a_webhook_once() {
             t.availability(&d.id).await == "online"
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        eventually(5, "D's reading taken", || async {
+            t.get_json(&format!("/cameras/{}/battery", d.id)).await["resting_mv"] == mv
+        })
+        .await;
     }
     let forecast = hook.wait_for("battery_forecast").await;
     let days = forecast.json["data"]["days_left"].as_f64().unwrap();
@@ -308,7 +332,7 @@ async fn each_notification_type_reaches_a_webhook_once() {
     hook.wait_for("doctor_finding").await;
 
     // Each kind exactly once, signed with the secret, its id in the delivery header.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    care_settled(&t.hub).await;
     let kinds = [
         "motion",
         "camera_offline",
@@ -380,6 +404,7 @@ async fn each_notification_type_reaches_a_webhook_once() {
         ),
     )
     .await;
+    // A switched-off kind leaves no trace to await: give a wrong delivery time to come.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(hook.count("motion"), 1, "switched off");
     feed_before = t.get_json("/notifications").await["notifications"]
@@ -409,6 +434,92 @@ async fn each_notification_type_reaches_a_webhook_once() {
     t.hub.shutdown().await;
 }
 
+/// The demo's failing battery, as the hub hears it from a battery camera that slept
+/// through it: a low notice names the owner's name and the charge the camera judged low
+/// at; critical is told; and what the queue delivers after fresh batteries went in does
+/// not say "low" at 100 %.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn battery_notices_say_what_the_owner_needs_and_nothing_stale() {
+    let (clock, shared) = shared_manual_clock(1_794_312_000_000);
+    let t = start_hub(Some(shared)).await;
+    let hook = receiver(204).await;
+    add_webhook(&t, &hook.url, json!(["battery_low", "battery_critical"])).await;
+    let (d, _) = camera(&t, "G1", "outdoor").await;
+    let title = |r: &Received| r.json["title"].as_str().unwrap_or("").to_string();
+
+    // Low at 2.85 V at rest: told with that charge, by the owner's name ("Porch").
+    d.publish(
+        "telemetry",
+        telemetry(clock.now_ms(), 3300, 3200, 20.0, -60),
+    )
+    .await;
+    let volts = json!({"resting_mv": 2850, "loaded_mv": 2700});
+    d.publish("event", event(1, clock.now_ms(), "battery_low", volts))
+        .await;
+    let low = hook.wait_for("battery_low").await;
+    let low_title = title(&low);
+    assert!(
+        low_title.starts_with("Battery low on Porch ("),
+        "{low_title}"
+    );
+    let percent = low.json["data"]["percent"].as_f64().unwrap();
+    assert!(
+        percent <= watchlight_care::battery::charge_percent(2900),
+        "{low_title}"
+    );
+    assert_eq!(low.json["camera"], json!(d.id));
+
+    // Critical, told at once.
+    clock.advance(HOUR);
+    d.publish(
+        "telemetry",
+        telemetry(clock.now_ms(), 2550, 2300, 20.0, -60),
+    )
+    .await;
+    let volts = json!({"resting_mv": 2550, "loaded_mv": 2300});
+    d.publish("event", event(2, clock.now_ms(), "battery_critical", volts))
+        .await;
+    let critical = hook.wait_for("battery_critical").await;
+    assert_eq!(
+        title(&critical),
+        "Battery critical on Porch: it shut down; replace the batteries"
+    );
+
+    // Fresh batteries; the camera wakes and reports them, then its queue delivers a low
+    // from before the change: no notice.
+    clock.advance(HOUR);
+    let stale_ts = clock.now_ms() - MIN;
+    // (One client's messages are handled in order: the reading before the events.)
+    d.publish(
+        "telemetry",
+        telemetry(clock.now_ms(), 3550, 3450, 20.0, -60),
+    )
+    .await;
+    let volts = json!({"resting_mv": 2840, "loaded_mv": 2600});
+    d.publish("event", event(3, stale_ts, "battery_low", volts))
+        .await;
+    // The critical that followed it, also from before: told (fresh batteries made it
+    // news again), saying the camera is awake again; and after the low, so the low was
+    // handled by then.
+    d.publish(
+        "event",
+        event(4, stale_ts + 1, "battery_critical", json!({})),
+    )
+    .await;
+    eventually(10, "the second critical", || async {
+        hook.count("battery_critical") == 2
+    })
+    .await;
+    let titles: Vec<String> = hook.got.lock().unwrap().iter().map(title).collect();
+    assert!(
+        titles.contains(&"Porch shut down on a critical battery; fresh batteries woke it".into()),
+        "{titles:?}"
+    );
+    assert_eq!(hook.count("battery_low"), 1, "{:?}", hook.kinds());
+    assert!(titles.iter().all(|t| !t.contains("100 %")), "{titles:?}");
+    t.hub.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_wide_outage_gives_one_notice() {
     let (clock, shared) = shared_manual_clock(1_794_312_000_000);
@@ -422,7 +533,6 @@ async fn a_home_wide_outage_gives_one_notice() {
     // The MQTT side of notifications: the same JSON on the hub's notification topic.
     let (_c, mut mqtt) =
         hub_identity_client(&t, "notif-test", &["watchlight/v1/home/hub/notification"]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     for c in &cams {
         c.say("offline").await;
@@ -436,7 +546,7 @@ async fn a_home_wide_outage_gives_one_notice() {
     })
     .await;
     clock.advance(5 * MIN);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hook.wait_for("network_down").await;
     for c in &cams {
         c.say("online").await;
     }
@@ -450,7 +560,7 @@ async fn a_home_wide_outage_gives_one_notice() {
     })
     .await;
     clock.advance(5 * MIN);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    care_settled(&t.hub).await;
     // (Deliveries run concurrently: a receiver orders them by id.)
     let mut by_id = hook.got.lock().unwrap().clone();
     by_id.sort_by_key(|r| r.json["id"].as_u64());
@@ -505,12 +615,8 @@ fn doctor_findings(hook: &Receiver) -> Vec<(String, String, String)> {
 /// Waits (5 s) for a `doctor_finding`; without one, fails with what the doctor says about
 /// `id` now, so a change of the knowledge base that moves a case under the bar is plain.
 async fn told_or_why(t: &TestHub, hook: &Receiver, id: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
-        if hook.count("doctor_finding") > 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if holds_within(5, || async { hook.count("doctor_finding") > 0 }).await {
+        return;
     }
     let d = t.get_json(&format!("/cameras/{id}/diagnosis")).await;
     let top: Vec<String> = d["causes"].as_array().unwrap()[..3]
@@ -580,7 +686,7 @@ async fn the_doctor_tells_a_dead_battery_once_without_being_asked() {
     assert_eq!(hook.count("camera_offline"), 0);
     // It drops: the doctor is as sure, and the owner, told already, hears only that.
     goes_offline(&t, &clock, &d, &hook, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    care_settled(&t.hub).await;
     let found = doctor_findings(&hook);
     assert_eq!(found.len(), 1, "{found:?}");
     let (camera, condition, summary) = &found[0];
@@ -601,7 +707,7 @@ async fn the_doctor_tells_a_dead_battery_once_without_being_asked() {
     d.say("online").await;
     hook.wait_for("camera_online").await;
     goes_offline(&t, &clock, &d, &hook, 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    care_settled(&t.hub).await;
     assert_eq!(doctor_findings(&hook).len(), 1, "{:?}", hook.kinds());
     let feed = t.get_json("/notifications").await;
     let in_feed = feed["notifications"]
@@ -640,6 +746,8 @@ async fn a_critical_battery_without_readings_is_told_once_the_camera_drops() {
         case["telemetry"]["recent_events"] == json!(["battery_critical"])
     })
     .await;
+    // The doctor looks after the event is stored, and a finding it keeps to itself leaves
+    // no trace to await: give a wrong notice time to come.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         doctor_findings(&hook).is_empty(),
@@ -660,7 +768,7 @@ async fn a_critical_battery_without_readings_is_told_once_the_camera_drops() {
     })
     .await;
     clock.advance(61_000);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    care_settled(&t.hub).await;
     assert_eq!(hook.count("camera_offline"), 0, "{:?}", hook.kinds());
     assert!(
         doctor_findings(&hook).is_empty(),
@@ -704,6 +812,8 @@ async fn a_failed_self_test_is_told_when_the_doctor_is_sure() {
         case["telemetry"]["recent_events"] == json!(["self_test_failed"])
     })
     .await;
+    // The doctor looks after the event is stored, and a finding it keeps to itself leaves
+    // no trace to await: give a wrong notice time to come.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         doctor_findings(&hook).is_empty(),
@@ -761,7 +871,7 @@ async fn a_healthy_camera_that_drops_once_is_no_finding() {
         })
         .await;
         goes_offline(&t, &clock, &a, &hook, 1).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        care_settled(&t.hub).await;
         let found = doctor_findings(&hook);
         assert!(found.is_empty(), "armed {arm}: {found:?}");
         let d = t.get_json(&format!("/cameras/{}/diagnosis", a.id)).await;
@@ -790,9 +900,10 @@ async fn wait_armed(t: &TestHub, id: &str, want: bool, when: &str) {
     .await;
 }
 
-/// Stays as it is for a moment (the switch must not come early).
+/// Is as it was once the schedule was looked at the hub's time now (the switch must not
+/// come early).
 async fn stays_armed(t: &TestHub, id: &str, want: bool, when: &str) {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    care_settled(&t.hub).await;
     assert_eq!(armed(t, id).await, want, "{id} at {when}");
 }
 
@@ -919,7 +1030,13 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
         )
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One client's messages are handled in order: the last event stored, all are.
+    eventually(5, "the week stored", || async {
+        t.get_json(&format!("/cameras/{}/events", d.id)).await["events"]
+            .as_array()
+            .is_some_and(|e| e.len() == 3)
+    })
+    .await;
     watchlight_hub::care::doctor_finding(
         &t.hub.state,
         &d.id,
@@ -941,15 +1058,24 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
     })
     .await;
     // Then checking in every minute up to the boundary.
+    let readings = || {
+        t.hub
+            .state
+            .store
+            .telemetry(&d.id, 0, u64::MAX)
+            .unwrap()
+            .len()
+    };
     for _ in 0..4 {
         clock.advance(MIN);
+        let before = readings();
         d.publish("telemetry", telemetry(clock.now_ms(), 3078, 3018, 6.0, -62))
             .await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        eventually(5, "check-in stored", || async { readings() > before }).await;
     }
 
     clock.set(boundary - 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    care_settled(&t.hub).await;
     assert!(
         t.get_json("/reports").await["reports"]
             .as_array()
@@ -1004,7 +1130,7 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
 
     // Only once per month; on demand: the month so far.
     clock.advance(2 * HOUR);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    care_settled(&t.hub).await;
     assert_eq!(
         t.get_json("/reports").await["reports"]
             .as_array()
@@ -1038,7 +1164,7 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
     let shared: watchlight_hub::clock::SharedClock = clock.clone();
     config.clock = shared;
     let hub = watchlight_hub::Hub::start(config).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    care_settled(&hub).await;
     let reports = hub.state.store.reports().unwrap();
     assert_eq!(reports.iter().filter(|r| r.trigger == "monthly").count(), 1);
     // And knows the battery from the store before the camera's next telemetry.

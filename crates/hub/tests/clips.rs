@@ -22,7 +22,11 @@ async fn clip_put_is_idempotent_digest_checked_and_served_with_ranges() {
     let t = start_hub(None).await;
     let (id, token) = pair(&t, "SN7", "mini").await;
     let (other, other_token) = pair(&t, "SN8", "mini").await;
-    let video = std::fs::read(VIDEO).unwrap();
+    let video = std::fs::read(VIDEO).unwrap_or_else(|e| {
+        panic!(
+            "missing {VIDEO} ({e}): the tests read real footage from ../shared/data beside the repository (not in it; see ../shared/data/SOURCES.md and the README's Tests section)"
+        )
+    });
     let len = video.len() as u64;
     let clip = format!("{id}-1800000000000-1");
     let put_url = t.url(&format!("/devices/{id}/clips/{clip}"));

@@ -1,4 +1,4 @@
-//! The doctor through the hub (issue 6): the case the hub builds from what cameras
+//! The doctor through the hub: the case the hub builds from what cameras
 //! sent, the diagnosis with the learned priors, the owner's answers and confirmations.
 //! A real hub in-process on ephemeral ports, devices speaking MQTT, a manual clock.
 
@@ -420,7 +420,7 @@ async fn the_live_client_pins_the_hub_certificate() {
     hub.shutdown().await;
 }
 
-/// A hub on a simulated network that samples every 20 ms, on the manual clock.
+/// A hub on a simulated network that samples every 20 ms of the manual clock.
 async fn start_hub_on(
     dir: tempfile::TempDir,
     clock: watchlight_hub::clock::SharedClock,
@@ -479,9 +479,11 @@ async fn the_hub_watches_its_own_network_for_its_light_and_the_doctor() {
     .await;
     let p_hub_fine = p_of(&diagnosis(&t, &id).await, "hub_unreachable");
 
+    // The hub samples its network on its own clock: each change below is followed by a
+    // step of the clock.
     // The router hands the hub a new address: cameras look for it at the old one.
-    clock.set(T0 + 10 * MIN);
     network.set(at([192, 168, 1, 23], Some(true)));
+    clock.set(T0 + 10 * MIN);
     network_is(&t, &id, "address_changed", Some("blue_solid_green_solid")).await;
     assert_eq!(t.get_json("/hub").await["network"], "address_changed");
     let p_hub_moved = p_of(&diagnosis(&t, &id).await, "hub_unreachable");
@@ -495,16 +497,16 @@ async fn the_hub_watches_its_own_network_for_its_light_and_the_doctor() {
     );
 
     // The router goes silent, then away altogether: the light says so.
-    clock.set(T0 + 15 * MIN);
     network.set(at([192, 168, 1, 23], Some(false)));
+    clock.set(T0 + 15 * MIN);
     network_is(&t, &id, "upstream_lost", None).await;
-    clock.set(T0 + 20 * MIN);
     network.set(at([127, 0, 0, 1], None));
+    clock.set(T0 + 20 * MIN);
     network_is(&t, &id, "no_network", Some("red_solid")).await;
     assert_eq!(t.get_json("/hub").await["network"], "no_network");
     // Back: the light is fine again, the doctor still hears of the day's outage.
-    clock.set(T0 + 30 * MIN);
     network.set(at([192, 168, 1, 23], Some(true)));
+    clock.set(T0 + 30 * MIN);
     eventually(5, "back", || async {
         t.get_json("/hub").await["network"] == "address_changed"
     })

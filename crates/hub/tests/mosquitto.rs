@@ -58,9 +58,8 @@ async fn pairing_and_availability_through_a_private_mosquitto() {
         !passwd.contains(&token),
         "only a hash of the token is written"
     );
-    // Mosquitto reloads on its next loop turn after SIGHUP.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
+    // Mosquitto reloads on its next loop turn after SIGHUP: until then the camera's client
+    // is refused and tries again, as a camera does, and its messages wait for the login.
     let mut dev = connect_device(&t, &id, &token).await;
     dev.say("online").await;
     let time = dev.expect("/cmd/time").await;
@@ -70,12 +69,36 @@ async fn pairing_and_availability_through_a_private_mosquitto() {
     })
     .await;
 
-    // A wrong token is refused by Mosquitto: nothing reaches the hub.
-    let intruder = connect_device(&t, "cam-MQ1", &"0".repeat(64)).await;
-    intruder.say("offline").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A wrong token is refused by Mosquitto: nothing reaches the hub (a client sends
+    // nothing before its CONNACK).
+    let url = t.hub.mqtt_url.strip_prefix("mqtt://").unwrap().to_string();
+    let (host, port) = url.rsplit_once(':').unwrap();
+    let mut opts = rumqttc::MqttOptions::new("cam-MQ1", host, port.parse().unwrap());
+    opts.set_credentials("cam-MQ1", "0".repeat(64));
+    let (intruder, mut intruder_loop) = rumqttc::AsyncClient::new(opts, 8);
+    intruder
+        .publish(
+            "watchlight/v1/home/cam-MQ1/availability",
+            rumqttc::QoS::AtLeastOnce,
+            true,
+            r#"{"v":1,"ts":1,"availability":"offline"}"#,
+        )
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Err(e) = intruder_loop.poll().await {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("Mosquitto answers the login");
+    assert!(
+        matches!(refused, rumqttc::ConnectionError::ConnectionRefused(_)),
+        "{refused:?}"
+    );
     assert_eq!(t.availability(&id).await, "online");
-    intruder.task.abort();
 
     // The camera's process dies (its socket closes): offline by its last will.
     dev.task.abort();

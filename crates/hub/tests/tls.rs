@@ -56,6 +56,14 @@ async fn https_and_mqtts_with_the_pinned_certificate() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let cookie = common::login(&http, &hub.http_url).await;
+    let r = http
+        .post(format!("{base}/login"))
+        .json(&json!({"username": "owner", "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.contains("; Secure"), "HTTPS: {set_cookie}");
 
     // Pairing hands the camera the certificate and the TLS URLs.
     let (url, prov) = stand_in_camera("777").await;

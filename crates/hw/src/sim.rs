@@ -9,7 +9,7 @@ mod light;
 mod sensor;
 mod wifi;
 
-pub use battery::{BatteryModel, Load, SimBattery};
+pub use battery::{BatteryModel, Load, OCV_CURVE, SimBattery};
 pub use clock::SimClock;
 pub use io::{PIR_NAME, SimButton, SimPir};
 pub use light::SimLight;

@@ -53,6 +53,7 @@ mod mux;
 mod probe;
 mod recorder;
 mod thumbnail;
+mod timecode;
 
 pub use annexb::{NalType, annex_b_nal_units, contains_idr};
 pub use clip::{Clip, ClipMeta, ClipTrigger, MotionSample, NormalisedBox};
@@ -63,3 +64,4 @@ pub use mux::mux_mp4;
 pub use probe::{Mp4Info, probe_mp4};
 pub use recorder::{ClipRecorder, RecorderConfig};
 pub use thumbnail::thumbnail_jpeg;
+pub use timecode::{read_capture_time, stamp_capture_time};

@@ -10,6 +10,12 @@
 //! and at most the pre-roll plus one keyframe interval. With no pre-roll (battery cameras)
 //! nothing is encoded until the recording starts, which then begins with a forced keyframe.
 //! Only one raw frame is kept: the latest, a candidate thumbnail if the trigger came from it.
+//!
+//! **Frame times strictly increase by construction.** An MP4 needs every frame after the
+//! previous one; a camera's clock can stall (two frames read in the same millisecond
+//! after a lag). The recorder stamps each frame with its own time, or 1 ms after the
+//! previous frame's when that is not later, so the muxer never sees a repeated or
+//! backward time whatever the caller's clock does.
 
 use std::collections::VecDeque;
 
@@ -49,8 +55,9 @@ struct ScoredFrame {
 }
 
 impl ScoredFrame {
-    /// Overwrites `slot` with this frame, reusing its buffers (no allocation once warm).
-    fn store(slot: &mut Option<ScoredFrame>, frame: &Frame, motion: &MotionSample) {
+    /// Overwrites `slot` with this frame stamped `pts_ms`, reusing its buffers (no
+    /// allocation once warm).
+    fn store(slot: &mut Option<ScoredFrame>, frame: &Frame, pts_ms: u64, motion: &MotionSample) {
         match slot {
             Some(s) => {
                 s.frame.clone_from(frame);
@@ -62,6 +69,9 @@ impl ScoredFrame {
                     motion: motion.clone(),
                 })
             }
+        }
+        if let Some(s) = slot {
+            s.frame.pts_ms = pts_ms;
         }
     }
 }
@@ -87,6 +97,8 @@ pub struct ClipRecorder {
     pre_roll_bytes: usize,
     latest: Option<ScoredFrame>,
     recording: Option<Recording>,
+    /// The time given to the previous frame (see the module docs).
+    last_pts_ms: Option<u64>,
 }
 
 impl ClipRecorder {
@@ -98,6 +110,7 @@ impl ClipRecorder {
             pre_roll_bytes: 0,
             latest: None,
             recording: None,
+            last_pts_ms: None,
         })
     }
 
@@ -122,20 +135,27 @@ impl ClipRecorder {
         }
     }
 
-    /// Takes one captured frame and the motion measured on it.
+    /// Takes one captured frame and the motion measured on it. A frame whose time is not
+    /// after the previous frame's is kept 1 ms after it (see the module docs).
     pub fn push_frame(&mut self, frame: &Frame, motion: &MotionSample) -> Result<(), MediaError> {
+        let pts_ms = match self.last_pts_ms {
+            Some(last) if frame.pts_ms <= last => last + 1,
+            _ => frame.pts_ms,
+        };
+        self.last_pts_ms = Some(pts_ms);
         if let Some(rec) = &mut self.recording {
             if rec.frames.is_empty() {
                 self.encoder.force_keyframe();
             }
-            let encoded = self.encoder.encode(frame)?;
+            let mut encoded = self.encoder.encode(frame)?;
+            encoded.pts_ms = pts_ms;
             rec.frames.push(encoded);
             let better = rec
                 .peak
                 .as_ref()
                 .is_none_or(|p| motion.score > p.motion.score);
             if better {
-                ScoredFrame::store(&mut rec.peak, frame, motion);
+                ScoredFrame::store(&mut rec.peak, frame, pts_ms, motion);
             }
             return Ok(());
         }
@@ -145,11 +165,12 @@ impl ClipRecorder {
         if self.pre_roll.is_empty() {
             self.encoder.force_keyframe();
         }
-        let encoded = self.encoder.encode(frame)?;
+        let mut encoded = self.encoder.encode(frame)?;
+        encoded.pts_ms = pts_ms;
         self.pre_roll_bytes += encoded.data.len();
         self.pre_roll.push_back(encoded);
         self.trim_pre_roll();
-        ScoredFrame::store(&mut self.latest, frame, motion);
+        ScoredFrame::store(&mut self.latest, frame, pts_ms, motion);
         Ok(())
     }
 

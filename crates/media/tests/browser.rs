@@ -254,7 +254,9 @@ fn a_recorded_clip_plays_and_seeks_in_headless_chromium() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromium starts"),
+            .unwrap_or_else(|e| {
+                panic!("{CHROMIUM} does not start ({e}): this test needs Debian's chromium (apt-get install chromium)")
+            }),
     );
     let report = results_rx
         .recv_timeout(Duration::from_secs(60))

@@ -502,3 +502,42 @@ fn probing_a_clip_reads_its_index_without_decoding() {
         "{err}"
     );
 }
+
+/// A camera clock that stalls: after a lag, several frames are read in the same
+/// millisecond (and one even reads earlier). The clip must still be written, its frame
+/// times strictly increasing; before, the muxer refused it ("frame 50 has PTS 5.006s
+/// which is not greater than previous PTS 5.006s") and the camera lost the clip.
+#[test]
+fn a_stalling_clock_still_gives_a_clip_with_strictly_increasing_frame_times() {
+    let mut rec = recorder(2_000);
+    let stalled = |i: u64| match i {
+        // The clock stops at 5.006 s for three frames, then runs again.
+        50..=52 => 5_006,
+        53 => 5_005,
+        _ => i * 100,
+    };
+    for i in 0..48 {
+        let mut f = common::moving_square(W, H, i, FPS);
+        f.pts_ms = stalled(i);
+        rec.push_frame(&f, &MotionSample::none()).unwrap();
+    }
+    rec.start(ClipTrigger::Pixel, 1_000_000).unwrap();
+    for i in 48..70 {
+        let mut f = common::moving_square(W, H, i, FPS);
+        f.pts_ms = stalled(i);
+        rec.push_frame(&f, &motion(0.5)).unwrap();
+    }
+    let clip = rec
+        .finish()
+        .expect("a stalled clock does not lose the clip");
+    let (_, decoded) = decode(clip.mp4);
+    assert_eq!(decoded.len() as u32, clip.meta.frame_count);
+    for pair in decoded.windows(2) {
+        assert!(
+            pair[1].pts_ms > pair[0].pts_ms,
+            "frame times {} then {}",
+            pair[0].pts_ms,
+            pair[1].pts_ms
+        );
+    }
+}

@@ -16,7 +16,7 @@ fn sequence(name: &str) -> PathBuf {
     .join(name);
     assert!(
         dir.join("input").is_dir(),
-        "CDnet sequence missing at {} (see ../shared/data/SOURCES.md)",
+        "missing {}: the tests read real footage from ../shared/data beside the repository (not in it; see ../shared/data/SOURCES.md and the README's Tests section)",
         dir.display()
     );
     dir

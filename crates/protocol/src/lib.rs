@@ -7,9 +7,11 @@
 //!
 //! This crate does no I/O and depends on nothing of ours.
 
+pub mod battery;
 pub mod event;
 pub mod lifecycle;
 pub mod light;
+pub mod light_table;
 pub mod messages;
 pub mod mqtt_url;
 pub mod profile;

@@ -196,6 +196,40 @@ impl ConditionId {
     }
 }
 
+impl ConditionId {
+    pub fn parse(s: &str) -> Option<ConditionId> {
+        ConditionId::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// What the camera is doing, in the owner's words, once the condition is known. A
+    /// light's own [`LightId::meaning`] must cover every condition that shows it (blue is
+    /// recording, live view, a button press or a new connection); this says which.
+    pub fn doing(self) -> &'static str {
+        match self {
+            ConditionId::ResetArmed => {
+                "Reset button held long enough: releasing it restores factory settings."
+            }
+            ConditionId::BatteryCritical => {
+                "Batteries are exhausted: the camera has shut down until they are replaced."
+            }
+            ConditionId::Booting => "Not connected yet: the camera is starting up.",
+            ConditionId::WifiRejected => {
+                "The Wi-Fi network refused the password given during setup."
+            }
+            ConditionId::Setup => "Setup mode: waiting to be added in the app.",
+            ConditionId::Joining => "Joining Wi-Fi and the hub.",
+            ConditionId::Motion => "Motion seen (the motion indicator setting is on).",
+            ConditionId::Recording => "Recording, or someone is watching live: all is well.",
+            ConditionId::StatusCheck => "Showing its status after a button press: all is well.",
+            ConditionId::ConnectionLost => "Not connected: it lost its connection and is retrying.",
+            ConditionId::Connected => "Just connected: all is well.",
+            ConditionId::BatteryLow => "Batteries are low: replace them soon.",
+            ConditionId::Identify => "Identifying itself because you asked in the app.",
+            ConditionId::Idle => "Idle and healthy.",
+        }
+    }
+}
+
 impl fmt::Display for ConditionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

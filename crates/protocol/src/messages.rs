@@ -2,7 +2,7 @@
 //! ignored; anything over 64 KiB, unparseable or of another version is refused with a
 //! reason that can be counted.
 
-use crate::{EventKind, LifecycleState, ProfileId};
+use crate::{ConditionId, EventKind, LifecycleState, Light, LightId, Pattern, ProfileId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -16,10 +16,14 @@ pub enum PayloadError {
     TooLarge(usize),
     #[error("payload is not valid JSON for this topic: {0}")]
     Malformed(#[from] serde_json::Error),
-    #[error("payload has version {0}, this build speaks version 1")]
-    WrongVersion(u64),
+    /// The `"v"` value as it was sent (JSON, shortened), so `"1"` (a string) reads as such.
+    #[error("payload has \"v\": {0}, this build speaks \"v\": 1 (a number)")]
+    WrongVersion(String),
     #[error("payload has no \"v\" field")]
     MissingVersion,
+    /// An id a camera sent that could reach a file name, a URL or a notice (shortened).
+    #[error("field {field:?} is not a valid id: {value}")]
+    BadId { field: String, value: String },
 }
 
 impl PayloadError {
@@ -29,6 +33,7 @@ impl PayloadError {
             PayloadError::Malformed(_) => "malformed",
             PayloadError::WrongVersion(_) => "wrong_version",
             PayloadError::MissingVersion => "missing_version",
+            PayloadError::BadId { .. } => "bad_id",
         }
     }
 }
@@ -39,13 +44,24 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
         return Err(PayloadError::TooLarge(bytes.len()));
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)?;
-    match value.get("v").map(|v| v.as_u64()) {
+    match value.get("v") {
         None => return Err(PayloadError::MissingVersion),
-        Some(Some(1)) => {}
-        Some(Some(v)) => return Err(PayloadError::WrongVersion(v)),
-        Some(None) => return Err(PayloadError::WrongVersion(u64::MAX)),
+        Some(v) if v.as_u64() == Some(u64::from(VERSION)) => {}
+        Some(v) => return Err(PayloadError::WrongVersion(shown_version(v))),
     }
     Ok(serde_json::from_value(value)?)
+}
+
+/// A sender's `"v"` as JSON text, cut to a length fit for a log line.
+fn shown_version(v: &serde_json::Value) -> String {
+    const MAX_CHARS: usize = 24;
+    let text = v.to_string();
+    if text.chars().count() <= MAX_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_CHARS).collect();
+    cut.push('…');
+    cut
 }
 
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
@@ -90,6 +106,43 @@ pub struct LightReport {
     pub condition: String,
     /// The light id of SPEC §3 (what the owner sees).
     pub light_id: String,
+    /// Hub time at which the device stops showing this light by itself if nothing
+    /// happens first (`connected`'s 5 s, a status check, a flash); absent for a light
+    /// that lasts until something changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// The light the device shows from `until` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Box<LightReport>>,
+}
+
+impl LightReport {
+    /// The light `condition` shows.
+    pub fn new(condition: ConditionId, light: Light) -> LightReport {
+        let count = match light.pattern {
+            Pattern::Flash { count } => Some(count),
+            _ => None,
+        };
+        LightReport {
+            color: light.color.as_str().into(),
+            pattern: light.pattern.as_str().into(),
+            count,
+            dim: light.dim,
+            condition: condition.as_str().into(),
+            light_id: LightId::of(condition, light).as_str().into(),
+            until: None,
+            then: None,
+        }
+    }
+
+    /// What the device shows at `now_ms` (hub time) by this report: the light that
+    /// follows once a timed one is over, since a sleeping camera cannot say so itself.
+    pub fn at(&self, now_ms: u64) -> &LightReport {
+        match (&self.until, &self.then) {
+            (Some(until), Some(then)) if *until <= now_ms => then.at(now_ms),
+            _ => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +189,54 @@ pub struct EventMsg {
     pub data: serde_json::Map<String, serde_json::Value>,
 }
 
+impl EventMsg {
+    /// Checks every id in `data` (fields named `id` or `*_id`) before any of it reaches a
+    /// notice, a URL or a file name: a string of letters, digits, `-` and `_`, at most 128
+    /// bytes, and a `clip_id` of this device's (`<device>-...`).
+    pub fn check_ids(&self, device: &str) -> Result<(), PayloadError> {
+        for (field, value) in &self.data {
+            if field != "id" && !field.ends_with("_id") {
+                continue;
+            }
+            let ok = match value.as_str() {
+                Some(id) if field == "clip_id" => is_valid_clip_id(device, id),
+                Some(id) => is_safe_id(id),
+                None => false,
+            };
+            if !ok {
+                let mut shown: String = value.to_string().chars().take(80).collect();
+                if shown.len() < value.to_string().len() {
+                    shown.push('…');
+                }
+                return Err(PayloadError::BadId {
+                    field: field.chars().take(64).collect(),
+                    value: shown,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Letters, digits, `-` and `_`, 1 to 128 bytes: safe in a file name, a URL path and a
+/// notice (no `.`, so no `..`; no `/`).
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A clip id is `<device_id>-<start_ts>-<seq>`: a safe id that names its own camera.
+pub fn is_valid_clip_id(device: &str, clip_id: &str) -> bool {
+    is_safe_id(clip_id)
+        && clip_id
+            .strip_prefix(device)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| !rest.is_empty())
+}
+
 /// The settings document as published (retained) by the hub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SettingsMsg {
@@ -166,6 +267,17 @@ pub struct CmdResultMsg {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The hub's acknowledgement of event `seq`, on `cmd/ack` ([`crate::topics::EVENT_ACK`]).
+/// Sent only once the event is durably stored (or was already): the broker's PUBACK says
+/// only that the broker has it, so a camera deletes an event from its offline queue on
+/// this, never on the PUBACK.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventAckMsg {
+    pub v: u32,
+    pub ts: u64,
+    pub seq: u64,
 }
 
 /// Command names of SPEC §5.
@@ -205,10 +317,64 @@ mod tests {
             decode::<AvailabilityMsg>(v2).unwrap_err().reason(),
             "wrong_version"
         );
+        for (v, shown) in [
+            ("\"1\"", "\"v\": \"1\","),
+            ("2", "\"v\": 2,"),
+            ("-1", "\"v\": -1,"),
+            ("1.5", "\"v\": 1.5,"),
+            ("null", "\"v\": null,"),
+        ] {
+            let payload = format!(r#"{{"v":{v},"ts":5,"availability":"online"}}"#);
+            let err = decode::<AvailabilityMsg>(payload.as_bytes()).unwrap_err();
+            assert_eq!(err.reason(), "wrong_version");
+            let said = err.to_string();
+            assert!(said.contains(shown), "{v}: {said}");
+            assert!(!said.contains("18446744073709551615"), "{said}");
+        }
+        let long = format!(r#"{{"v":"{}","ts":5}}"#, "x".repeat(500));
+        let said = decode::<AvailabilityMsg>(long.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(said.len() < 120, "{said}");
         let nov = br#"{"ts":5,"availability":"online"}"#;
         assert_eq!(
             decode::<AvailabilityMsg>(nov).unwrap_err().reason(),
             "missing_version"
+        );
+    }
+
+    #[test]
+    fn ids_in_events_are_checked() {
+        let event = |data: &str| -> EventMsg {
+            decode(
+                format!(r#"{{"v":1,"ts":1,"seq":3,"event":"clip_recorded","data":{data}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        let good = event(r#"{"clip_id":"cam-1-1700000000000-3","bytes":5}"#);
+        good.check_ids("cam-1").unwrap();
+        for (bad, field) in [
+            (r#"{"clip_id":"../../../etc/passwd"}"#, "clip_id"),
+            (r#"{"clip_id":"cam-1-../../x"}"#, "clip_id"),
+            (r#"{"clip_id":"cam-2-1700000000000-3"}"#, "clip_id"),
+            (r#"{"clip_id":"cam-1-"}"#, "clip_id"),
+            (r#"{"clip_id":7}"#, "clip_id"),
+            (r#"{"cmd_id":"a/b"}"#, "cmd_id"),
+            (r#"{"id":""}"#, "id"),
+        ] {
+            let err = event(bad).check_ids("cam-1").unwrap_err();
+            assert_eq!(err.reason(), "bad_id", "{bad}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let long = format!(r#"{{"clip_id":"{}"}}"#, "a".repeat(10_000));
+        assert!(
+            event(&long)
+                .check_ids("cam-1")
+                .unwrap_err()
+                .to_string()
+                .len()
+                < 200
         );
     }
 

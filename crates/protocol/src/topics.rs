@@ -4,6 +4,8 @@
 use std::fmt;
 
 pub const ROOT: &str = "watchlight/v1";
+/// The name under `cmd/` of the hub's event acknowledgements (`messages::EventAckMsg`).
+pub const EVENT_ACK: &str = "ack";
 /// The device id under which the hub publishes its own state.
 pub const HUB_DEVICE: &str = "hub";
 
@@ -71,6 +73,12 @@ impl DeviceTopics {
 
     pub fn cmd(&self, name: &str) -> String {
         format!("{}/cmd/{name}", self.prefix())
+    }
+
+    /// Where the hub acknowledges a stored event ([`crate::messages::EventAckMsg`]): under
+    /// `cmd/`, which a camera subscribes to and only the hub may write.
+    pub fn event_ack(&self) -> String {
+        self.cmd(EVENT_ACK)
     }
 
     pub fn cmd_filter(&self) -> String {

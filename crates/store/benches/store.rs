@@ -29,7 +29,7 @@ fn main() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/data/video/highway-cctv-320x240-25fps.mp4"
     ))
-    .expect("the shared footage");
+    .expect("the shared footage at ../shared/data/video (see ../shared/data/SOURCES.md)");
     let digest = Sha256Hex::of(&video).to_string();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Arc::new(SystemClock)).unwrap();

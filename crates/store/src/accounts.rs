@@ -113,6 +113,7 @@ impl Store {
 
     /// Records a new session that lasts `ttl_ms` from now.
     pub fn create_session(&self, digest: &TokenDigest, ttl_ms: u64) -> Result<Session> {
+        self.check_room(|| "store an owner session".into())?;
         let now = self.now_ms();
         let s = Session {
             created_ms: now,
@@ -144,11 +145,20 @@ impl Store {
             .ctx(|| "look up a session".into())?;
         match found {
             Some((created_ms, expires_ms)) if expires_ms > now => {
-                conn.execute(
-                    "UPDATE sessions SET last_seen_ms = ?2 WHERE token_sha256 = ?1",
-                    params![&digest.0[..], ms(now)],
-                )
-                .ctx(|| "mark a session seen".into())?;
+                let seen = self
+                    .check_room(|| "mark a session seen".into())
+                    .and_then(|()| {
+                        conn.execute(
+                            "UPDATE sessions SET last_seen_ms = ?2 WHERE token_sha256 = ?1",
+                            params![&digest.0[..], ms(now)],
+                        )
+                        .ctx(|| "mark a session seen".into())
+                    });
+                // On a full disk the owner stays logged in; only "last seen" is not kept.
+                match seen {
+                    Err(e) if !e.is_storage_full() => return Err(e),
+                    _ => {}
+                }
                 Ok(Some(Session {
                     created_ms,
                     expires_ms,

@@ -1,4 +1,4 @@
-//! What the owner services keep (issue 4): the notification feed, webhooks, the arming
+//! What the owner services keep: the notification feed, webhooks, the arming
 //! schedule, monthly reports and the doctor's findings. Tables in `migrations/3_care.sql`.
 //!
 //! Documents are JSON values: their shapes belong to `watchlight-care`, which the store
@@ -94,6 +94,7 @@ impl Store {
         camera: Option<&str>,
         doc: &Value,
     ) -> Result<i64> {
+        self.check_room(|| format!("store a {kind} notification"))?;
         let conn = self.conn();
         conn.execute(
             "INSERT INTO care_notifications (at_ms, kind, camera, doc) VALUES (?1, ?2, ?3, ?4)",

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -228,8 +229,13 @@ impl Store {
         };
 
         let dir = self.device_dir(device);
-        self.ensure_device_dir(&dir)?;
-        let temp = TempFile::create(self, &dir, clip_id, kind)?;
+        let temp = match self
+            .ensure_device_dir(&dir)
+            .and_then(|()| TempFile::create(self, &dir, clip_id, kind))
+        {
+            Ok(temp) => temp,
+            Err(e) => return self.full_or(e, kind, device, clip_id),
+        };
         let mut hasher = Sha256::new();
         let mut written: u64 = 0;
         let mut buf = vec![0u8; CHUNK];
@@ -253,7 +259,12 @@ impl Store {
                 return Ok(PutOutcome::TooLarge { limit });
             }
             hasher.update(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
+            let wrote = if self.disk_full_injected() {
+                Err(std::io::Error::from(ErrorKind::StorageFull))
+            } else {
+                file.write_all(&buf[..n])
+            };
+            if let Err(e) = wrote {
                 return self.write_failed(e, &temp.path, kind, device, clip_id);
             }
         }
@@ -265,13 +276,50 @@ impl Store {
             return Ok(PutOutcome::DigestMismatch { expected, actual });
         }
 
-        let now = self.now_ms();
         let final_path = dir.join(format!("{clip_id}.{}", kind.extension()));
+        match self.commit_file(
+            kind,
+            device,
+            clip_id,
+            &expected,
+            written,
+            &temp.path,
+            &final_path,
+        ) {
+            Err(e) if e.is_storage_full() => {
+                // Nothing is acknowledged: the camera keeps the clip and sends it again.
+                // A file renamed before the commit failed has no row: not kept either.
+                if final_path.exists()
+                    && existing_outcome(&self.conn(), kind, device, clip_id, &expected)?.is_none()
+                {
+                    let _ = std::fs::remove_file(&final_path);
+                }
+                self.full_or(e, kind, device, clip_id)
+            }
+            other => other,
+        }
+    }
+
+    /// Steps 3 and 4 of the module docs: the temp file becomes the clip's file and row.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_file(
+        &self,
+        kind: ClipKind,
+        device: &str,
+        clip_id: &str,
+        expected: &Sha256Hex,
+        written: u64,
+        temp_path: &Path,
+        final_path: &Path,
+    ) -> Result<PutOutcome> {
+        let actual = *expected;
+        let dir = self.device_dir(device);
+        let now = self.now_ms();
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .ctx(|| format!("start storing {device}/{clip_id}"))?;
-        if let Some(outcome) = existing_outcome(&tx, kind, device, clip_id, &expected)? {
+        if let Some(outcome) = existing_outcome(&tx, kind, device, clip_id, expected)? {
             return Ok(outcome);
         }
         let mut evicted = Vec::new();
@@ -284,7 +332,11 @@ impl Store {
                     policy.max_bytes
                 );
                 drop(tx);
-                storage_full_notice(&conn, now, device, clip_id, &reason)?;
+                if let Err(e) = storage_full_notice(&conn, now, device, clip_id, &reason)
+                    && !e.is_storage_full()
+                {
+                    return Err(e);
+                }
                 return Ok(PutOutcome::StorageFull { reason });
             }
             let used = used_bytes_tx(&tx)?;
@@ -306,8 +358,9 @@ impl Store {
                 space_notice_tx(&tx, now, &evicted)?;
             }
         }
-        std::fs::rename(&temp.path, &final_path).map_err(io_err("rename into", &final_path))?;
+        std::fs::rename(temp_path, final_path).map_err(io_err("rename into", final_path))?;
         sync_dir(&dir)?;
+        self.check_room(|| format!("index {} {device}/{clip_id}", kind.as_str()))?;
         let (bytes_col, sha_col) = kind.columns();
         let stored_ms = (kind == ClipKind::Video).then(|| ms(now));
         tx.execute(
@@ -337,12 +390,30 @@ impl Store {
         device: &str,
         clip_id: &str,
     ) -> Result<PutOutcome> {
-        if e.kind() != ErrorKind::StorageFull {
-            return Err(StoreError::Io {
+        self.full_or(
+            StoreError::Io {
                 op: "write",
                 path: path.to_owned(),
                 source: e,
-            });
+            },
+            kind,
+            device,
+            clip_id,
+        )
+    }
+
+    /// A write that failed for lack of space is [`PutOutcome::StorageFull`], with a
+    /// `storage_full` notice if the database can still take one (the hub keeps its own
+    /// in memory); any other error stays an error.
+    fn full_or(
+        &self,
+        e: StoreError,
+        kind: ClipKind,
+        device: &str,
+        clip_id: &str,
+    ) -> Result<PutOutcome> {
+        if !e.is_storage_full() {
+            return Err(e);
         }
         let reason = format!(
             "the disk is full: {} {device}/{clip_id} was not stored; lower the clip budget \
@@ -350,8 +421,13 @@ impl Store {
             kind.as_str()
         );
         let conn = self.conn();
-        storage_full_notice(&conn, self.now_ms(), device, clip_id, &reason)?;
-        Ok(PutOutcome::StorageFull { reason })
+        let noticed = self
+            .check_room(|| "add a storage_full notice".into())
+            .and_then(|()| storage_full_notice(&conn, self.now_ms(), device, clip_id, &reason));
+        match noticed {
+            Err(e) if !e.is_storage_full() => Err(e),
+            _ => Ok(PutOutcome::StorageFull { reason }),
+        }
     }
 
     /// Merges `clip_recorded` metadata into the clip's row (creating it if the video has
@@ -502,6 +578,36 @@ impl Store {
         Ok(RetentionReport { deleted, notice_id })
     }
 
+    /// Deletes the oldest clips until they free at least `need_bytes` (or none is left):
+    /// how the hub keeps its free-space reserve before the disk is full. Unseen clips
+    /// deleted get the same notice as retention's.
+    pub fn free_space(&self, need_bytes: u64, now_ms: u64) -> Result<RetentionReport> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx(|| "start freeing space".into())?;
+        let mut freed = 0;
+        let mut deleted = Vec::new();
+        for v in oldest_first_tx(&tx, None)? {
+            if freed >= need_bytes {
+                break;
+            }
+            freed += v.bytes;
+            deleted.push(DeletedClip {
+                reason: DeletionReason::Space,
+                ..v
+            });
+        }
+        if deleted.is_empty() {
+            return Ok(RetentionReport::default());
+        }
+        delete_rows_tx(&tx, &deleted, now_ms)?;
+        let notice_id = space_notice_tx(&tx, now_ms, &deleted)?;
+        tx.commit().ctx(|| "commit freeing space".into())?;
+        collect_garbage_conn(&conn, self)?;
+        Ok(RetentionReport { deleted, notice_id })
+    }
+
     /// Finishes deletions that a crash interrupted (rows gone, files maybe not).
     pub(crate) fn collect_garbage(&self) -> Result<()> {
         let conn = self.conn();
@@ -521,7 +627,7 @@ impl Store {
         if dir.is_dir() {
             return Ok(());
         }
-        std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        crate::private::create_private_dir(dir).map_err(io_err("create", dir))?;
         // The new folder's entry must be durable before files in it are relied on.
         sync_dir(&self.clips_dir())
     }
@@ -547,7 +653,12 @@ impl<'a> TempFile<'a> {
                 std::process::id()
             ));
             store.in_flight_set().insert(path.clone());
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::private::FILE_MODE)
+                .open(&path)
+            {
                 Ok(file) => return Ok(TempFile { store, path, file }),
                 Err(e) => {
                     store.in_flight_set().remove(&path);

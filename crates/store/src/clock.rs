@@ -11,6 +11,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Hub milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> u64;
+
+    /// For a clock that moves only when told to: a receiver that sees every move, so a
+    /// task waiting for a time on this clock wakes when a test moves it there. `None` for
+    /// a clock that moves by itself, which real timers follow.
+    fn moves(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// The system's wall clock.
@@ -26,24 +33,37 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to: for tests and replays.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicU64);
+/// A clock that moves only when told to: for tests and replays. Each move is announced
+/// to the tasks waiting on it ([`Clock::moves`]).
+#[derive(Debug)]
+pub struct ManualClock {
+    now: AtomicU64,
+    moved: tokio::sync::watch::Sender<u64>,
+}
 
 impl ManualClock {
     pub fn new(now_ms: u64) -> Arc<ManualClock> {
-        Arc::new(ManualClock(AtomicU64::new(now_ms)))
+        Arc::new(ManualClock {
+            now: AtomicU64::new(now_ms),
+            moved: tokio::sync::watch::Sender::new(now_ms),
+        })
     }
     pub fn set(&self, now_ms: u64) {
-        self.0.store(now_ms, Ordering::SeqCst);
+        self.now.store(now_ms, Ordering::SeqCst);
+        self.moved.send_replace(now_ms);
     }
     pub fn advance(&self, ms: u64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        let now = self.now.fetch_add(ms, Ordering::SeqCst) + ms;
+        self.moved.send_replace(now);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn moves(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.moved.subscribe())
     }
 }

@@ -8,15 +8,16 @@ use serde::{Deserialize, Serialize};
 
 pub use watchlight_protocol::ArmMode;
 
+/// The home's arming: its mode and which cameras `home` arms.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HubState {
+pub struct Arming {
     pub mode: ArmMode,
     /// Cameras armed in `home` mode.
     pub home_cameras: Vec<String>,
     pub updated_ms: u64,
 }
 
-impl HubState {
+impl Arming {
     /// Whether `device` should be armed now.
     pub fn arms(&self, device: &str) -> bool {
         match self.mode {
@@ -60,6 +61,7 @@ impl Store {
     }
 
     pub fn config_set(&self, key: &str, value: &str) -> Result<()> {
+        self.check_room(|| format!("write config {key}"))?;
         self.conn()
             .execute(
                 "INSERT INTO config (key, value, updated_ms) VALUES (?1, ?2, ?3)
@@ -80,7 +82,7 @@ impl Store {
     }
 
     /// The arming state; disarmed until the owner arms (SPEC §7).
-    pub fn hub_state(&self) -> Result<HubState> {
+    pub fn arming(&self) -> Result<Arming> {
         let row: Option<(String, String, i64)> = self
             .conn()
             .query_row(
@@ -91,8 +93,8 @@ impl Store {
             .optional()
             .ctx(|| "read the hub state".into())?;
         match row {
-            None => Ok(HubState::default()),
-            Some((mode, cams, updated)) => Ok(HubState {
+            None => Ok(Arming::default()),
+            Some((mode, cams, updated)) => Ok(Arming {
                 mode: mode.parse().map_err(|_| StoreError::CorruptValue {
                     what: "arm mode".into(),
                     value: mode.clone(),
@@ -103,22 +105,22 @@ impl Store {
         }
     }
 
-    pub fn set_arm_mode(&self, mode: ArmMode) -> Result<HubState> {
-        let mut state = self.hub_state()?;
+    pub fn set_arm_mode(&self, mode: ArmMode) -> Result<Arming> {
+        let mut state = self.arming()?;
         state.mode = mode;
-        self.write_hub_state(state)
+        self.write_arming(state)
     }
 
     /// Chooses the cameras that `home` mode arms.
-    pub fn set_home_cameras(&self, devices: &[String]) -> Result<HubState> {
-        let mut state = self.hub_state()?;
+    pub fn set_home_cameras(&self, devices: &[String]) -> Result<Arming> {
+        let mut state = self.arming()?;
         state.home_cameras = devices.to_vec();
         state.home_cameras.sort();
         state.home_cameras.dedup();
-        self.write_hub_state(state)
+        self.write_arming(state)
     }
 
-    fn write_hub_state(&self, mut state: HubState) -> Result<HubState> {
+    fn write_arming(&self, mut state: Arming) -> Result<Arming> {
         state.updated_ms = self.now_ms();
         let cams = serde_json::to_string(&state.home_cameras).expect("strings serialize");
         self.conn()

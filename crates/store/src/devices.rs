@@ -211,6 +211,7 @@ impl Store {
     /// Applies `patch`, bumps the version by one and keeps the old one in history.
     /// An invalid patch changes nothing and says which field is wrong.
     pub fn update_settings(&self, device: &str, patch: &SettingsPatch) -> Result<Settings> {
+        self.check_room(|| format!("store the settings of {device}"))?;
         let now = self.now_ms();
         let mut conn = self.conn();
         let tx = conn
@@ -259,6 +260,7 @@ impl Store {
         availability: Availability,
         reason: &str,
     ) -> Result<bool> {
+        self.check_room(|| format!("store the availability of {device}"))?;
         let now = self.now_ms();
         let mut conn = self.conn();
         let tx = conn
@@ -360,6 +362,7 @@ impl Store {
 
     /// Keeps a device's latest `state` message (an older `ts` does not replace a newer one).
     pub fn set_device_state(&self, device: &str, state: &StateMsg) -> Result<()> {
+        self.check_room(|| format!("store the state of {device}"))?;
         let doc = serde_json::to_string(state).expect("StateMsg serializes");
         self.conn()
             .execute(

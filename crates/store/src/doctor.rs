@@ -1,4 +1,4 @@
-//! What the doctor keeps (issue 6): learned priors from confirmed fixes.
+//! What the doctor keeps: learned priors from confirmed fixes.
 //! Tables in `migrations/4_doctor.sql`.
 //!
 //! The store keeps the doctor's ids as text and does not interpret them: the hub checks

@@ -75,6 +75,42 @@ pub enum StoreError {
     CorruptValue { what: String, value: String },
 }
 
+impl StoreError {
+    /// The disk (or the filesystem quota) is full: nothing of the write was kept, and the
+    /// same write works again once there is room. Callers answer 507, keep the hub light
+    /// and notice in memory, and must not acknowledge what they could not store.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Open { source, .. }
+            | StoreError::Migration { source, .. }
+            | StoreError::Sql { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            StoreError::Io { source, .. } => is_full_io(source),
+            _ => false,
+        }
+    }
+}
+
+/// ENOSPC or EDQUOT.
+pub(crate) fn is_full_io(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// The error SQLite gives when its file cannot grow ("database or disk is full").
+pub(crate) fn sqlite_full(context: String) -> StoreError {
+    StoreError::Sql {
+        context,
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        ),
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Adds "while trying to ..." context to SQLite errors.

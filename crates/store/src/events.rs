@@ -109,6 +109,7 @@ impl Store {
     /// merged into the clip's row (in either order with the video upload); if it does not
     /// parse as clip metadata the event is still stored.
     pub fn insert_event(&self, device: &str, event: &EventMsg) -> Result<EventInsert> {
+        self.check_room(|| format!("store event {device}#{}", event.seq))?;
         let now = self.now_ms();
         let data = serde_json::to_string(&event.data).expect("a JSON map serializes");
         let mut conn = self.conn();

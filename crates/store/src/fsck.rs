@@ -12,6 +12,7 @@
 //! | stray temp file | deleted (unless an upload of a live process owns it) |
 //! | interrupted deletion | finished |
 //! | running totals drifted | recounted |
+//! | a folder or file others may read | made private (0700 / 0600, [`crate::private`]) |
 //! | SQLite integrity problem | reported only |
 
 use crate::clips::{
@@ -70,6 +71,8 @@ pub enum FsckFinding {
         recorded: (u64, u64),
         counted: (u64, u64),
     },
+    /// A folder or file in the data folder that its group or others may use.
+    OpenToOthers { path: PathBuf, mode: u32 },
     /// `PRAGMA integrity_check` / `foreign_key_check` said something.
     Database { message: String },
 }
@@ -129,6 +132,16 @@ impl fmt::Display for FsckFinding {
                 f,
                 "clip totals drifted: recorded {} clips / {} bytes, the rows hold {} / {}",
                 recorded.0, recorded.1, counted.0, counted.1
+            ),
+            OpenToOthers { path, mode } => write!(
+                f,
+                "readable by others: {} has mode {mode:04o}, should be {:04o}",
+                path.display(),
+                if path.is_dir() {
+                    crate::private::DIR_MODE
+                } else {
+                    crate::private::FILE_MODE
+                }
             ),
             Database { message } => write!(f, "database: {message}"),
         }
@@ -298,6 +311,11 @@ impl Store {
         }
         report.findings.extend(strays);
         report.findings.extend(unknown);
+        report.findings.extend(
+            crate::private::open_to_others(&self.data_dir)
+                .into_iter()
+                .map(|(path, mode)| FsckFinding::OpenToOthers { path, mode }),
+        );
 
         if repair && !report.is_clean() {
             report.not_repaired = self.repair(&report.findings)?;
@@ -412,7 +430,8 @@ impl Store {
                     };
                     if still {
                         let qdir = self.data_dir.join(QUARANTINE_DIR).join(device_id);
-                        std::fs::create_dir_all(&qdir).map_err(io_err("create", &qdir))?;
+                        crate::private::create_private_dir(&qdir)
+                            .map_err(io_err("create", &qdir))?;
                         let target = qdir.join(format!("{clip_id}.{}.{now}", kind.extension()));
                         std::fs::rename(&path, &target).map_err(io_err("quarantine", &path))?;
                         sync_dir(&qdir)?;
@@ -455,6 +474,8 @@ impl Store {
                     }
                     still
                 }
+                FsckFinding::OpenToOthers { path, .. } => crate::private::restrict(path)
+                    .map_err(io_err("restrict permissions of", path))?,
                 FsckFinding::PendingDeletions { .. } => true, // finished after the commit
                 FsckFinding::TotalsDrift { .. } => true,      // recounted below
                 FsckFinding::UnknownFile { .. } | FsckFinding::Database { .. } => false,

@@ -28,6 +28,7 @@ mod doctor;
 mod error;
 mod events;
 mod fsck;
+pub mod private;
 mod schema;
 mod telemetry;
 
@@ -42,7 +43,7 @@ pub use clips::{
     RetentionReport, StoredFile,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ArmMode, HubState, RetentionPolicy};
+pub use config::{ArmMode, Arming, RetentionPolicy};
 pub use devices::{AvailabilityChange, AvailabilityRecord, Device, NewDevice, StoredState};
 pub use digest::{Sha256Hex, TokenDigest};
 pub use doctor::{DoctorConfirmation, PriorCount};
@@ -62,6 +63,7 @@ use error::{SqlContext, io_err};
 use rusqlite::Connection;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -99,6 +101,8 @@ pub struct Store {
     data_dir: PathBuf,
     clock: Arc<dyn Clock>,
     options: StoreOptions,
+    /// Fault injection ([`Store::inject_disk_full`]).
+    disk_full: AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,8 +128,11 @@ impl Store {
     ) -> Result<Store> {
         let data_dir = data_dir.as_ref().to_owned();
         let clips_dir = data_dir.join(CLIPS_DIR);
+        // The folder holds the owner's password hash and the home's clips: 0700, whatever
+        // mode an older hub (or whoever made it) gave it.
+        private::create_private_dir(&data_dir).map_err(io_err("create", &data_dir))?;
         if !clips_dir.is_dir() {
-            std::fs::create_dir_all(&clips_dir).map_err(io_err("create", &clips_dir))?;
+            private::create_private_dir(&clips_dir).map_err(io_err("create", &clips_dir))?;
             clips::sync_dir(&data_dir)?;
         }
         let path = data_dir.join(DB_FILE);
@@ -161,6 +168,7 @@ impl Store {
             data_dir,
             clock,
             options,
+            disk_full: AtomicBool::new(false),
         };
         store.collect_garbage()?;
         Ok(store)
@@ -196,6 +204,28 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Fault injection for tests of a full disk: while set, the writes a full disk stops
+    /// first fail exactly as they do then (SQLite's "database or disk is full", ENOSPC
+    /// for clip bytes): events, clip files and their rows, notices and notifications,
+    /// owner sessions, device state, availability, telemetry, settings and config.
+    /// Reads and deletions go on. Never set outside tests.
+    pub fn inject_disk_full(&self, full: bool) {
+        self.disk_full.store(full, Ordering::Relaxed);
+    }
+
+    /// Fails as a full disk would while [`Store::inject_disk_full`] is set.
+    pub(crate) fn check_room(&self, what: impl FnOnce() -> String) -> Result<()> {
+        if self.disk_full.load(Ordering::Relaxed) {
+            Err(error::sqlite_full(what()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn disk_full_injected(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
+    }
+
     /// Temp files this process is writing now (any handle): fsck leaves them alone.
     fn in_flight_set(&self) -> MutexGuard<'static, HashSet<PathBuf>> {
         IN_FLIGHT_SET.lock().unwrap_or_else(|e| e.into_inner())
@@ -220,12 +250,7 @@ pub(crate) fn check_device_id(id: &str) -> Result<()> {
 
 /// Checks a clip id before it becomes part of a file name (no dots, so no `..`).
 pub(crate) fn check_clip_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if watchlight_protocol::messages::is_safe_id(id) {
         Ok(())
     } else {
         Err(StoreError::InvalidClipId(id.chars().take(80).collect()))

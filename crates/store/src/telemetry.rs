@@ -112,6 +112,7 @@ const MERGE: &str = "ON CONFLICT (device_id, resolution_ms, bucket_ms, metric) D
 impl Store {
     /// Stores one telemetry sample at full resolution.
     pub fn insert_telemetry(&self, device: &str, t: &TelemetryMsg) -> Result<()> {
+        self.check_room(|| format!("store telemetry of {device}"))?;
         self.conn()
             .execute(
                 "INSERT INTO telemetry (device_id, ts_ms, battery_resting_mv, battery_loaded_mv,

@@ -14,7 +14,12 @@ const DEV: &str = "cam-A1";
 
 fn shared_video(name: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/video/");
-    std::fs::read(format!("{path}{name}")).unwrap()
+    let path = format!("{path}{name}");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "missing {path} ({e}): the tests read real footage from ../shared/data beside the repository (not in it; see ../shared/data/SOURCES.md and the README's Tests section)"
+        )
+    })
 }
 
 #[test]

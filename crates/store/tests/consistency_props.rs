@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{body, fixture, sha};
+use common::{body, fixture, mkdir_as_hub, sha, write_as_hub};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -73,7 +73,7 @@ proptest! {
     fn index_and_files_never_disagree(ops in prop::collection::vec(op(), 1..40)) {
         let f = fixture();
         let dir = f.dir.path().join("clips").join(DEV);
-        std::fs::create_dir_all(&dir).unwrap();
+        mkdir_as_hub(&dir);
         let big = RetentionPolicy { max_bytes: u64::MAX, max_age_ms: None };
         f.store.set_retention_policy(&big).unwrap();
         // Model: the video seed each clip id holds; complete files left by crashes.
@@ -135,12 +135,12 @@ proptest! {
                 }
                 Op::CrashMidWrite { id } => {
                     // pid 0 is never a live user process.
-                    std::fs::write(dir.join(format!(".tmp-{}.mp4.0-{step}", clip(id))), b"half").unwrap();
+                    write_as_hub(dir.join(format!(".tmp-{}.mp4.0-{step}", clip(id))), b"half");
                     injected = true;
                 }
                 Op::CrashBeforeCommit { id, seed } => {
                     if !videos.contains_key(&id) {
-                        std::fs::write(dir.join(format!("{}.mp4", clip(id))), video(seed)).unwrap();
+                        write_as_hub(dir.join(format!("{}.mp4", clip(id))), video(seed));
                         orphans.insert(id, seed);
                         injected = true;
                     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{T0, body, fixture, sha};
+use common::{T0, body, fixture, mkdir_as_hub, sha, write_as_hub};
 use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ struct StallingBody {
 impl Read for StallingBody {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.pos >= self.first {
-            std::fs::write(&self.marker, b"stalled").unwrap();
+            write_as_hub(&self.marker, b"stalled");
             loop {
                 std::thread::sleep(Duration::from_secs(60));
             }
@@ -136,8 +136,8 @@ fn a_file_whose_row_was_never_committed_is_adopted_and_a_retry_is_then_idempoten
     let f = fixture();
     // The crash window between rename and commit: a complete file, no row.
     let data = body(3, 40_000);
-    std::fs::create_dir_all(f.clip_path(DEV, "x", "mp4").parent().unwrap()).unwrap();
-    std::fs::write(f.clip_path(DEV, "orphan", "mp4"), &data).unwrap();
+    mkdir_as_hub(f.clip_path(DEV, "x", "mp4").parent().unwrap());
+    write_as_hub(f.clip_path(DEV, "orphan", "mp4"), &data);
     let report = f.store.fsck(false).unwrap();
     assert!(
         matches!(
@@ -271,8 +271,8 @@ fn an_interrupted_deletion_is_finished_at_the_next_open() {
 fn unknown_files_are_reported_and_left_alone() {
     let f = fixture();
     let dir = f.dir.path().join("clips").join(DEV);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+    mkdir_as_hub(&dir);
+    write_as_hub(dir.join("notes.txt"), b"mine");
     let report = f.store.fsck(true).unwrap();
     assert!(
         matches!(&report.findings[..], [FsckFinding::UnknownFile { .. }]),

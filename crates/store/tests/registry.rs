@@ -453,7 +453,7 @@ fn notices_hub_state_and_config() {
     assert_eq!(f.store.notices(10, false).unwrap().len(), 1);
 
     assert_eq!(
-        f.store.hub_state().unwrap().mode,
+        f.store.arming().unwrap().mode,
         ArmMode::Disarmed,
         "disarmed until armed"
     );
@@ -464,7 +464,7 @@ fn notices_hub_state_and_config() {
     assert!(s.arms("cam-a") && !s.arms("cam-c"));
     let reopened = f.reopen();
     assert_eq!(
-        reopened.hub_state().unwrap().home_cameras,
+        reopened.arming().unwrap().home_cameras,
         vec!["cam-a", "cam-b"]
     );
 

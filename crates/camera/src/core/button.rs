@@ -27,13 +27,13 @@ impl Core {
     /// What a status check replays: the most important condition that holds below it,
     /// quiet ones included; blue solid when nothing is wrong.
     pub(super) fn status_light(&self) -> Light {
-        use watchlight_protocol::{Color, Pattern};
+        use watchlight_protocol::light_table::row;
         if self.lost_since.is_some() {
-            Light::new(Color::Red, Pattern::Blink)
+            row(ConditionId::ConnectionLost).light
         } else if self.battery_level == BatteryLevel::Low {
-            Light::new(Color::Red, Pattern::Flash { count: 3 })
+            row(ConditionId::BatteryLow).light
         } else {
-            Light::new(Color::Blue, Pattern::Solid)
+            row(ConditionId::StatusCheck).light
         }
     }
 

@@ -7,6 +7,7 @@
 //! the last step costs one more support call. Questions are answered by a simulated
 //! owner from the hidden truth (sometimes "don't know", sometimes wrong).
 
+pub mod independent;
 pub mod rng;
 pub mod world;
 
@@ -25,7 +26,7 @@ use watchlight_protocol::LightId;
 use world::TrueCase;
 
 /// Trouble left after the last step: one more support call.
-const ESCALATION_MIN: f64 = 60.0;
+pub(crate) const ESCALATION_MIN: f64 = 60.0;
 
 /// The seed the knowledge base was tuned on; reports use others.
 pub const TUNING_SEED: u64 = 1;
@@ -142,7 +143,7 @@ pub fn observe(truth: &TrueCase, rng: &mut Rng) -> Case {
 }
 
 /// The simulated owner's answer: mostly true, sometimes "don't know", now and then wrong.
-fn owner_answer(truth: &Case, q: QuestionId, rng: &mut Rng) -> String {
+pub(crate) fn owner_answer(truth: &Case, q: QuestionId, rng: &mut Rng) -> String {
     let o = &truth.observations;
     let r = rng.unit();
     if r < 0.07 {

@@ -39,10 +39,11 @@ impl FromRequestParts<Shared> for Owner {
 
     async fn from_request_parts(parts: &mut Parts, hub: &Shared) -> Result<Owner, ApiError> {
         if let Some(token) = session_cookie(parts)
-            && hub
+            && (hub
                 .store
                 .check_session(&TokenDigest::of_token(token))?
                 .is_some()
+                || hub.session_in_memory(&TokenDigest::of_token(token)))
         {
             return Ok(Owner);
         }

@@ -100,6 +100,14 @@ pub async fn pair(
         .store
         .device(&device_id)?
         .ok_or_else(|| ApiError::Internal("device vanished".into()))?;
+    // A camera added while the home is armed is armed like the others.
+    if hub.store.arming()?.arms(&device_id) {
+        let armed = watchlight_protocol::SettingsPatch {
+            armed: Some(true),
+            ..Default::default()
+        };
+        hub.update_settings(&device_id, &armed).await?;
+    }
     let settings = hub.store.settings(&device_id)?;
     crate::register_device_credential(&hub, &device_id, &token).map_err(ApiError::Internal)?;
     hub.availability
@@ -274,7 +282,22 @@ fn camera_json(hub: &HubState, d: &Device) -> Result<Value, ApiError> {
         .store
         .telemetry(&d.id, now.saturating_sub(48 * 3600 * 1000), now + 1)?
         .pop();
-    let state = hub.store.device_state(&d.id)?;
+    // The light the device shows now: a timed one it reported (the 5 s `connected`
+    // blue) has given way to the light that follows, even while the camera sleeps.
+    let state = hub.store.device_state(&d.id)?.map(|mut s| {
+        s.state.light = s.state.light.at(now).clone();
+        s
+    });
+    let availability = hub.computed_availability(&d.id);
+    let pairing = progress(hub, &d.id);
+    let light = super::shown_light::json(&super::shown_light::Seen {
+        reported: state.as_ref().map(|s| &s.state.light),
+        availability,
+        since_ms: hub.store.availability(&d.id)?.map(|a| a.since_ms),
+        now_ms: now,
+        paired: d.first_connected_ms.is_some(),
+        pairing: pairing.as_ref().map(|p| p.state.as_str()),
+    });
     Ok(json!({
         "id": d.id,
         "serial": d.serial,
@@ -283,13 +306,14 @@ fn camera_json(hub: &HubState, d: &Device) -> Result<Value, ApiError> {
         "power": d.profile.profile().power,
         "paired": d.first_connected_ms.is_some(),
         "paired_ms": d.first_connected_ms,
-        "availability": hub.computed_availability(&d.id),
+        "availability": availability,
+        "light": light,
         "state": state.as_ref().map(|s| &s.state),
         "state_received_ms": state.as_ref().map(|s| s.received_ms),
         "telemetry": telemetry,
         "battery": crate::care::battery::json(hub, &d.id),
         "settings": settings,
-        "pairing": progress(hub, &d.id),
+        "pairing": pairing,
     }))
 }
 
@@ -333,6 +357,7 @@ pub async fn forget(
         .unwrap_or_else(|p| p.into_inner())
         .forget(&id);
     hub.store.remove_device(&id)?;
+    crate::snapshot::remove(&hub.data_dir, &id);
     crate::care::on_cameras_changed(&hub).await;
     crate::care::homeassistant::remove(&hub, &id).await;
     hub.emit("forgotten", Some(&id), json!({}));
@@ -524,15 +549,15 @@ pub async fn arm(
     }
     hub.store.set_arm_mode(mode)?;
     hub.apply_arming().await?;
-    Ok(Json(arming_json(&hub.store.hub_state()?)))
+    Ok(Json(arming_json(&hub.store.arming()?)))
 }
 
 pub async fn disarm(_: Owner, State(hub): State<Shared>) -> Result<Json<Value>, ApiError> {
     hub.store.set_arm_mode(ArmMode::Disarmed)?;
     hub.apply_arming().await?;
-    Ok(Json(arming_json(&hub.store.hub_state()?)))
+    Ok(Json(arming_json(&hub.store.arming()?)))
 }
 
 pub async fn arming(_: Owner, State(hub): State<Shared>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(arming_json(&hub.store.hub_state()?)))
+    Ok(Json(arming_json(&hub.store.arming()?)))
 }

@@ -1,4 +1,4 @@
-//! Owner services under `/api/v1` (issue 4): the notification feed and its switches,
+//! Owner services under `/api/v1`: the notification feed and its switches,
 //! webhooks, battery, arming schedules, monthly reports, support bundles; and
 //! `/metrics` (served at the root, see [`metrics`]).
 

@@ -29,14 +29,7 @@ enum Kind {
 
 /// `<device_id>-<start_ts>-<seq>`, from characters a file name and a URL carry safely.
 pub fn valid_clip_id(device: &str, clip_id: &str) -> bool {
-    clip_id.len() <= 128
-        && clip_id
-            .strip_prefix(device)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|rest| !rest.is_empty())
-        && clip_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    watchlight_protocol::messages::is_valid_clip_id(device, clip_id)
 }
 
 /// Checks an upload's credentials, clip id and digest header; returns the digest.
@@ -150,7 +143,14 @@ async fn upload(
         outcome
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("clip upload task failed: {e}")))??;
+    .map_err(|e| ApiError::Internal(format!("clip upload task failed: {e}")))?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) if e.is_storage_full() => PutOutcome::StorageFull {
+            reason: e.to_string(),
+        },
+        Err(e) => return Err(e.into()),
+    };
 
     let what = if kind == Kind::Video {
         "clip"
@@ -160,6 +160,7 @@ async fn upload(
     match outcome {
         PutOutcome::Created { bytes, evicted } => {
             tracing::info!(device = %device_id, clip = %clip_id, bytes, what, "stored");
+            hub.storage_ok();
             for e in &evicted {
                 hub.emit(
                     "clip_deleted",
@@ -189,9 +190,13 @@ async fn upload(
         PutOutcome::Conflict { existing } => Err(ApiError::Conflict(format!(
             "{what} {clip_id} is already stored with SHA-256 {existing}"
         ))),
-        PutOutcome::StorageFull { reason } => Err(ApiError::InsufficientStorage(format!(
-            "hub storage full: {reason}"
-        ))),
+        PutOutcome::StorageFull { reason } => {
+            // 507: nothing was kept, the camera keeps the clip and sends it again.
+            hub.storage_refused(&reason).await;
+            Err(ApiError::InsufficientStorage(format!(
+                "hub storage full: {reason}"
+            )))
+        }
         PutOutcome::TooLarge { limit } => Err(ApiError::PayloadTooLarge(format!(
             "the {what} is larger than the {limit} bytes the hub accepts"
         ))),

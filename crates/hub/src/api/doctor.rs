@@ -1,4 +1,4 @@
-//! The doctor under `/api/v1` (issue 6): a camera's case, its diagnosis, and the
+//! The doctor under `/api/v1`: a camera's case, its diagnosis, and the
 //! owner's confirmation of what fixed it.
 //!
 //! The diagnosis uses the shipped knowledge base and the priors the hub learned from
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use watchlight_doctor::diagnose::{Progress, diagnose_in};
 use watchlight_doctor::priors::ANY_PROFILE;
-use watchlight_doctor::{ActionId, Case, Diagnosis, FaultId, KnowledgeBase, Priors};
+use watchlight_doctor::{ActionId, Case, FaultId, KnowledgeBase, Priors};
 use watchlight_protocol::ProfileId;
 use watchlight_store::{Device, DoctorConfirmation};
 
@@ -79,16 +79,16 @@ pub async fn diagnosis(
     _: Owner,
     State(hub): State<Shared>,
     Path(id): Path<String>,
-) -> Result<Json<Diagnosis>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let device = known(&hub, &id)?;
     let case = case_of(&hub, &device)?;
     let priors = learned_priors(&hub)?;
-    Ok(Json(diagnose_in(
+    Ok(Json(super::doctor_words::json(&diagnose_in(
         KnowledgeBase::shipped(),
         &case,
         &priors,
         &Progress::default(),
-    )))
+    ))))
 }
 
 /// What the owner adds: answers (the case file's `observations`), steps tried that did
@@ -126,7 +126,7 @@ pub async fn diagnosis_with_answers(
     State(hub): State<Shared>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Diagnosis>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let device = known(&hub, &id)?;
     let answers: Answers = if body.iter().all(u8::is_ascii_whitespace) {
         Answers::default()
@@ -157,12 +157,12 @@ pub async fn diagnosis_with_answers(
     let case = Case::from_json(&merged.to_string())
         .map_err(|e| ApiError::BadRequest(e.to_string().replace("case file", "answer")))?;
     let priors = learned_priors(&hub)?;
-    Ok(Json(diagnose_in(
+    Ok(Json(super::doctor_words::json(&diagnose_in(
         KnowledgeBase::shipped(),
         &case,
         &priors,
         &progress,
-    )))
+    ))))
 }
 
 #[derive(Deserialize)]

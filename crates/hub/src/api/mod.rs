@@ -7,13 +7,20 @@ mod cameras;
 mod care;
 mod clips;
 mod doctor;
+mod doctor_words;
+mod history;
+mod limits;
+mod live;
 mod openapi;
 mod owner;
+mod shown_light;
 mod stream;
+mod web;
 
 pub use auth::SESSION_COOKIE;
 pub use cameras::command_json;
 pub use doctor::learned_priors;
+pub use limits::owner_logins;
 
 use crate::state::Shared;
 use axum::extract::DefaultBodyLimit;
@@ -28,7 +35,7 @@ pub const MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
 pub fn router(hub: Shared) -> Router {
     let api = Router::new()
-        .route("/setup", post(owner::setup))
+        .route("/setup", post(owner::setup).get(owner::setup_status))
         .route("/login", post(owner::login))
         .route("/logout", post(owner::logout))
         .route("/tokens", post(owner::create_token))
@@ -52,6 +59,7 @@ pub fn router(hub: Shared) -> Router {
             get(cameras::availability_history),
         )
         .route("/cameras/{id}/clips", get(clips::list))
+        .route("/cameras/{id}/telemetry", get(history::telemetry))
         .route("/commands/{id}", get(cameras::command_status))
         .route("/clips/{clip_id}", delete(clips::delete))
         .route("/clips/{clip_id}/video", get(clips::video))
@@ -66,10 +74,12 @@ pub fn router(hub: Shared) -> Router {
         )
         .merge(care::routes())
         .merge(doctor::routes())
-        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) });
+        .merge(live::routes())
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn(web::same_origin));
     Router::new()
         .nest("/api/v1", api)
-        .route("/setup", get(owner::setup_page))
+        .merge(web::routes())
         .route("/metrics", get(care::metrics))
         .with_state(hub)
 }
@@ -80,10 +90,18 @@ pub fn router(hub: Shared) -> Router {
 pub enum ApiError {
     BadRequest(String),
     Unauthorized,
+    /// A login whose name or password is wrong (one message for both, so it does not
+    /// tell which names exist).
+    WrongLogin,
     Forbidden(String),
     NotFound(String),
     Conflict(String),
-    TooManyRequests { retry_after_ms: u64 },
+    TooManyRequests {
+        retry_after_ms: u64,
+    },
+    TooManyLogins {
+        retry_after_ms: u64,
+    },
     BadGateway(String),
     PayloadTooLarge(String),
     InsufficientStorage(String),
@@ -95,6 +113,7 @@ impl IntoResponse for ApiError {
         let (status, msg) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "login required".into()),
+            ApiError::WrongLogin => (StatusCode::UNAUTHORIZED, "wrong name or password".into()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
@@ -104,6 +123,15 @@ impl IntoResponse for ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     [("retry-after", secs.to_string())],
                     Json(json!({"error": format!("too many pairing tries for this serial; retry in {secs} s")})),
+                )
+                    .into_response();
+            }
+            ApiError::TooManyLogins { retry_after_ms } => {
+                let secs = retry_after_ms.div_ceil(1000).max(1);
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", secs.to_string())],
+                    Json(json!({"error": format!("too many wrong passwords from this address; retry in {secs} s")})),
                 )
                     .into_response();
             }
@@ -123,6 +151,9 @@ impl From<watchlight_store::StoreError> for ApiError {
     fn from(e: watchlight_store::StoreError) -> Self {
         use watchlight_store::StoreError as E;
         match e {
+            e if e.is_storage_full() => {
+                ApiError::InsufficientStorage(format!("hub storage full: {e}"))
+            }
             E::UnknownDevice(_) => ApiError::NotFound(e.to_string()),
             E::DeviceExists(_) | E::SerialInUse(_) | E::OwnerExists | E::CommandExists(_) => {
                 ApiError::Conflict(e.to_string())
@@ -134,6 +165,35 @@ impl From<watchlight_store::StoreError> for ApiError {
             E::NoOwner => ApiError::Unauthorized,
             _ => ApiError::Internal(e.to_string()),
         }
+    }
+}
+
+/// A body sent as JSON or as an HTML form (`application/x-www-form-urlencoded`, what a
+/// plain `<form method=post>` sends); parse errors become a 400 naming the problem.
+pub struct JsonOrForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonOrForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return JsonBody::from_request(req, state)
+                .await
+                .map(|JsonBody(t)| JsonOrForm(t));
+        }
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(t)| JsonOrForm(t))
+            .map_err(|e| ApiError::BadRequest(format!("invalid form body: {}", e.body_text())))
     }
 }
 

@@ -14,6 +14,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "public",
     ),
     (
+        "get",
+        "/setup",
+        "Whether the hub has an owner and the one-time setup link is still open",
+        "public",
+    ),
+    (
         "post",
         "/login",
         "Log in; sets an HttpOnly SameSite=Strict session cookie",
@@ -29,7 +35,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     (
         "get",
         "/hub",
-        "Hub status: light, broker, dropped MQTT messages by reason, arming",
+        "Hub status: light, broker, dropped MQTT messages by reason, arming, retention, free disk, version",
         "owner",
     ),
     (
@@ -42,7 +48,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     (
         "get",
         "/events/stream",
-        "Server-sent events: state, events, availability, pairing, clips",
+        "Server-sent events: state, events, availability, pairing, clips, snapshot, live",
         "owner",
     ),
     ("get", "/arm", "Current arming", "owner"),
@@ -68,7 +74,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     (
         "get",
         "/cameras/{id}",
-        "One camera, with pairing progress",
+        "One camera, with pairing progress and the light it shows now (`light`: reported, or what an unreachable camera shows)",
         "owner",
     ),
     (
@@ -117,6 +123,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("get", "/cameras/{id}/clips", "The camera's clips", "owner"),
     (
         "get",
+        "/cameras/{id}/telemetry",
+        "Readings for charts: ?hours=1..744 (default 48) of {ts, rssi_dbm, battery_percent, ...}, at most 500",
+        "owner",
+    ),
+    (
+        "get",
         "/clips/{clip_id}/video",
         "The clip's MP4, with byte ranges (206, 416, Accept-Ranges)",
         "owner",
@@ -138,6 +150,48 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "put",
         "/devices/{device_id}/clips/{clip_id}/thumbnail",
         "Camera uploads a clip's thumbnail",
+        "device",
+    ),
+    (
+        "post",
+        "/cameras/{id}/snapshot",
+        "Ask the camera for a fresh snapshot (cmd/snapshot): 200 {taken_at_ms, command} when it arrives within 4 s, else 202 {command} (a sleeping battery camera answers at its next check-in)",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/snapshot",
+        "The latest snapshot (image/jpeg; X-Taken-At: ms since epoch); 404 before the first",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/live.mjpeg",
+        "Live view as multipart/x-mixed-replace MJPEG (boundary wlframe; each part has X-Captured-At in ms, and each picture carries its capture time in its top-left corner: watchlight-media timecode). Each open response is a viewer: the first sends cmd/live_start, the camera shows blue_solid while anyone watches, the last one leaving sends cmd/live_stop. A battery camera's stream closes at its cap",
+        "owner",
+    ),
+    (
+        "get",
+        "/cameras/{id}/live",
+        "Live view session: {state: idle|starting|streaming, viewers, started_at_ms, cap_s (null for mains), ends_at_ms, now_ms (the hub clock)}",
+        "owner",
+    ),
+    (
+        "post",
+        "/cameras/{id}/live/extend",
+        "Extend a battery camera's live session by another cap (409 for mains, when idle, or before the first frame); answers the session",
+        "owner",
+    ),
+    (
+        "put",
+        "/devices/{device_id}/snapshot",
+        "Camera uploads a snapshot (image/jpeg, X-Watchlight-Sha256, X-Taken-At); 201",
+        "device",
+    ),
+    (
+        "put",
+        "/devices/{device_id}/live/frame",
+        "Camera sends one live frame (image/jpeg, X-Captured-At): 200 {watching: true}, 410 when nobody watches (stop)",
         "device",
     ),
     (

@@ -2,15 +2,15 @@
 //! the hub's own status.
 
 use super::auth::{Owner, SESSION_COOKIE, session_cookie};
-use super::{ApiError, JsonBody};
+use super::{ApiError, JsonBody, JsonOrForm};
 use crate::hub_light::hub_light;
 use crate::secrets::{constant_time_eq, hash_password, new_token, sha256_hex, verify_password};
 use crate::state::Shared;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use watchlight_store::TokenDigest;
@@ -70,8 +70,10 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
 
 pub async fn login(
     State(hub): State<Shared>,
-    JsonBody(body): JsonBody<LoginBody>,
+    peer: super::limits::Peer,
+    JsonOrForm(body): JsonOrForm<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    super::limits::before_login(&hub, peer)?;
     let owner = hub.store.owner()?;
     let ok = match &owner {
         Some(o) => {
@@ -81,21 +83,38 @@ pub async fn login(
         }
         None => false,
     };
+    super::limits::after_login(&hub, peer, ok);
     if !ok {
         tracing::warn!("failed login");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::WrongLogin);
     }
     let token = new_token();
-    hub.store
-        .create_session(&TokenDigest::of_token(&token), SESSION_MS)?;
+    let digest = TokenDigest::of_token(&token);
+    match hub.store.create_session(&digest, SESSION_MS) {
+        Ok(_) => {}
+        // The owner must be able to log in to a full hub, if only to free space.
+        Err(e) if e.is_storage_full() => hub.remember_session(digest, SESSION_MS),
+        Err(e) => return Err(e.into()),
+    }
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_MS / 1000
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SESSION_MS / 1000,
+        secure_attr(&hub)
     );
     Ok((
         [(SET_COOKIE, cookie)],
         Json(json!({"owner": body.username})),
     ))
+}
+
+/// The session cookie goes only over HTTPS when the hub serves HTTPS (it does unless
+/// started `--insecure`).
+fn secure_attr(hub: &Shared) -> &'static str {
+    if hub.cert_pem.is_some() {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 pub async fn logout(
@@ -105,7 +124,10 @@ pub async fn logout(
     if let Some(token) = session_cookie(&parts) {
         hub.store.delete_session(&TokenDigest::of_token(token))?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attr(&hub)
+    );
     Ok(([(SET_COOKIE, cookie)], Json(json!({}))))
 }
 
@@ -149,7 +171,11 @@ pub async fn hub_status(_: Owner, State(hub): State<Shared>) -> Result<Json<Valu
         "clips": clips,
         "clip_bytes": clip_bytes,
         "dropped_messages": hub.dropped_counts(),
-        "arming": crate::state::arming_json(&hub.store.hub_state()?),
+        "storage_full": hub.storage_full(),
+        "arming": crate::state::arming_json(&hub.store.arming()?),
+        "retention": hub.store.retention_policy()?,
+        "disk_free_pct": crate::doctor_case::disk_free_pct(&hub.data_dir),
+        "version": env!("CARGO_PKG_VERSION"),
         "now_ms": hub.now(),
     })))
 }
@@ -182,23 +208,16 @@ pub async fn hub_button(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct SetupQuery {
-    #[serde(default)]
-    token: String,
-}
-
-/// A bare form for the one-time setup link, so it works without the web app.
-pub async fn setup_page(Query(q): Query<SetupQuery>) -> Html<String> {
-    let token: String = q.token.chars().filter(char::is_ascii_hexdigit).collect();
-    Html(format!(
-        r#"<!doctype html><meta name=viewport content="width=device-width">
-<title>Watchlight setup</title><h1>Create the owner account</h1>
-<form id=f><input name=username placeholder=username required>
-<input name=password type=password placeholder="password (8+ characters)" required minlength=8>
-<button>Create</button></form><p id=out></p>
-<script>f.onsubmit=async e=>{{e.preventDefault();const r=await fetch('/api/v1/setup',{{method:'POST',
-headers:{{'content-type':'application/json'}},body:JSON.stringify({{token:'{token}',username:f.username.value,password:f.password.value}})}});
-out.textContent=r.ok?'Done: you can log in.':(await r.json()).error}}</script>"#
-    ))
+/// Whether the one-time setup link can still be used, for the web app's setup page:
+/// a hub that has an owner says so instead of offering the form.
+pub async fn setup_status(State(hub): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let owner = hub.store.owner()?.is_some();
+    let link_open = !owner
+        && hub
+            .setup_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(_, expires)| hub.now() < *expires);
+    Ok(Json(json!({"owner_exists": owner, "link_open": link_open})))
 }

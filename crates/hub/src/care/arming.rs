@@ -88,7 +88,7 @@ pub async fn tick(hub: &HubState, now: u64) {
     let Some((at, mode)) = due else {
         return;
     };
-    let state = match hub.store.hub_state() {
+    let state = match hub.store.arming() {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("arming schedule: could not read the mode: {e}");
@@ -106,7 +106,7 @@ pub async fn tick(hub: &HubState, now: u64) {
 /// Arming as the API shows it: the mode in force, the cameras `home` arms, the
 /// schedule and its next switch.
 pub fn json(hub: &HubState) -> Result<Value, StoreError> {
-    let state = hub.store.hub_state()?;
+    let state = hub.store.arming()?;
     let schedule = schedule(hub);
     let config = ArmingConfig {
         manual_mode: state.mode,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use watchlight_care::battery::{self, BatterySample, DailyUse, Forecast, PackSpec};
 use watchlight_care::notify::CareEvent;
+use watchlight_protocol::battery::{HYSTERESIS_MV, LOW_LOADED_MV, LOW_RESTING_MV};
 use watchlight_protocol::messages::TelemetryMsg;
 
 const DAY_MS: u64 = 86_400_000;
@@ -39,6 +40,19 @@ fn on_battery(hub: &HubState, device: &str) -> bool {
     matches!(hub.store.device(device), Ok(Some(d)) if d.profile.profile().on_battery())
 }
 
+/// Whether the hub's latest reading of `device`, received after `ts`, is clear of the
+/// low mark (SPEC §6, with its hysteresis): fresh batteries went in since.
+pub fn replaced_since(hub: &HubState, device: &str, ts: u64) -> bool {
+    lock(&hub.care.battery)
+        .get(device)
+        .is_some_and(|s| s.at_ms > ts && clear_of_low(s.resting_mv, s.loaded_mv))
+}
+
+fn clear_of_low(resting_mv: Option<u32>, loaded_mv: Option<u32>) -> bool {
+    resting_mv.is_some_and(|mv| mv >= LOW_RESTING_MV + HYSTERESIS_MV)
+        && loaded_mv.is_some_and(|mv| mv >= LOW_LOADED_MV + HYSTERESIS_MV)
+}
+
 /// Charge percent from the latest resting voltage, if known.
 pub fn percent_now(hub: &HubState, device: &str) -> Option<f64> {
     let mv = lock(&hub.care.battery).get(device)?.resting_mv?;
@@ -53,16 +67,23 @@ pub(super) async fn on_telemetry(hub: &HubState, device: &str, msg: &TelemetryMs
         return;
     }
     let now = hub.now();
-    let stale = {
+    let (stale, replaced) = {
         let mut map = lock(&hub.care.battery);
         let s = map.entry(device.to_string()).or_default();
+        let was_low = s.resting_mv.is_some_and(|mv| mv < LOW_RESTING_MV);
+        let replaced = was_low && clear_of_low(Some(resting), Some(loaded));
         s.resting_mv = Some(resting);
         s.loaded_mv = Some(loaded);
         s.temp_c = msg.temperature_c.or(s.temp_c);
         s.at_ms = now;
-        s.forecast_ms
-            .is_none_or(|t| now.saturating_sub(t) >= RECOMPUTE_MS || now < t)
+        let stale = s
+            .forecast_ms
+            .is_none_or(|t| now.saturating_sub(t) >= RECOMPUTE_MS || now < t);
+        (stale, replaced)
     };
+    if replaced {
+        lock(&hub.care.router).battery_replaced(device);
+    }
     if stale {
         refresh(hub, device, now).await;
     }

@@ -68,7 +68,7 @@ pub async fn announce_all(hub: &HubState) {
     }
     let panel = ha::alarm_panel(&hub.home);
     publish(hub, panel.topic, panel.payload.to_string().into_bytes()).await;
-    if let Ok(state) = hub.store.hub_state() {
+    if let Ok(state) = hub.store.arming() {
         publish_arming(hub, state.mode).await;
     }
 }

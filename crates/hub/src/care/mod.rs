@@ -1,4 +1,4 @@
-//! The owner services (issue 4, `watchlight-care`) wired into the running hub: battery
+//! The owner services (`watchlight-care`) wired into the running hub: battery
 //! forecasts, notifications (feed, webhooks, MQTT), arming schedules, monthly reports,
 //! Home Assistant, support bundles and Prometheus metrics.
 //!
@@ -15,6 +15,7 @@ pub mod homeassistant;
 pub mod metrics;
 pub mod notify;
 pub mod report;
+pub mod webhook;
 
 use crate::availability::Transition;
 use crate::state::{HubState, Shared};
@@ -25,14 +26,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use watchlight_care::homeassistant::HaState;
 use watchlight_care::metrics::Metrics;
-use watchlight_care::notify::{CareEvent, RetryPolicy, Router, WebhookSender};
+use watchlight_care::notify::{CareEvent, RetryPolicy, Router};
 use watchlight_protocol::messages::{Availability, EventMsg, TelemetryMsg};
 use watchlight_protocol::{EventKind, Settings};
 use watchlight_store::{Store, StoreError};
+use webhook::WebhookSender;
 
 pub use notify::doctor_finding;
 
-/// How often [`run`] looks at its deadlines (the availability tick's pace).
+/// How often (of the hub's time) [`run`] looks at its deadlines.
 const TICK: Duration = Duration::from_millis(100);
 /// How often the store's notices are checked for storage news.
 const NOTICE_POLL: Duration = Duration::from_secs(1);
@@ -54,6 +56,10 @@ pub struct Care {
     report_last_run: Mutex<Option<u64>>,
     /// The highest store notice already routed.
     last_notice: AtomicI64,
+    /// The hub's time [`run`] last looked at (deadlines, schedule, month boundary).
+    looked: watch::Sender<u64>,
+    /// Webhook deliveries started and not yet ended.
+    deliveries: Arc<watch::Sender<usize>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,7 +84,17 @@ impl Care {
             arming: Mutex::new(arming::Timer::load(store)?),
             report_last_run: Mutex::new(Some(last_run)),
             last_notice: AtomicI64::new(store.last_notice_id()?),
+            looked: watch::Sender::new(0),
+            deliveries: Arc::new(watch::Sender::new(0)),
         })
+    }
+
+    /// Resolves once the care task has looked at the hub's time `now_ms` (or later) and
+    /// every webhook delivery started by then has ended: after it, what care did at
+    /// that time is all there is to see (a test's "nothing was sent" is then a fact).
+    pub async fn settled(&self, now_ms: u64) {
+        let _ = self.looked.subscribe().wait_for(|t| *t >= now_ms).await;
+        let _ = self.deliveries.subscribe().wait_for(|n| *n == 0).await;
     }
 
     pub fn metrics(&self) -> MutexGuard<'_, Metrics> {
@@ -158,7 +174,19 @@ pub async fn on_event(hub: &HubState, device: &str, msg: &EventMsg) {
             homeassistant::update(hub, device, |s| s.motion = on_off(on)).await;
         }
         EventKind::BatteryLow => {
-            let percent = battery::percent_now(hub, device).unwrap_or(0.0);
+            // Reported late (a sleeping camera's queue) after fresh batteries: no news.
+            if battery::replaced_since(hub, device, msg.ts) {
+                tracing::info!(device, "battery_low from before fresh batteries: not told");
+                return;
+            }
+            // The charge when the camera judged it low, not whatever came since.
+            let percent = msg
+                .data
+                .get("resting_mv")
+                .and_then(|v| v.as_u64())
+                .map(|mv| watchlight_care::battery::charge_percent(mv as u32))
+                .or_else(|| battery::percent_now(hub, device))
+                .unwrap_or(0.0);
             notify::notify(
                 hub,
                 CareEvent::BatteryLow {
@@ -168,11 +196,19 @@ pub async fn on_event(hub: &HubState, device: &str, msg: &EventMsg) {
             )
             .await;
         }
+        EventKind::BatteryCritical => {
+            let replaced = battery::replaced_since(hub, device, msg.ts);
+            let event = CareEvent::BatteryCritical {
+                camera: device.into(),
+                replaced,
+            };
+            notify::notify(hub, event).await;
+            doctor::check(hub, device).await;
+        }
         // Events that tell the doctor something: it looks at the camera's case unasked.
-        EventKind::BatteryCritical
-        | EventKind::SelfTestFailed
-        | EventKind::WifiRejected
-        | EventKind::HubRejected => doctor::check(hub, device).await,
+        EventKind::SelfTestFailed | EventKind::WifiRejected | EventKind::HubRejected => {
+            doctor::check(hub, device).await
+        }
         _ => {}
     }
 }
@@ -217,25 +253,30 @@ fn on_off(b: bool) -> String {
 }
 
 /// The periodic care task: router deadlines, schedule switches, the month boundary and
-/// storage notices, each against the hub's injected clock. Starts by announcing every
-/// camera to Home Assistant.
+/// storage notices, woken by the hub's injected clock (notices in real time). Starts by
+/// announcing every camera to Home Assistant.
 pub async fn run(hub: Shared, mut shutdown: watch::Receiver<bool>) {
     homeassistant::announce_all(&hub).await;
     let mut next_notice_poll = tokio::time::Instant::now();
+    let mut seen = None;
     loop {
+        let next = hub.now().saturating_add(TICK.as_millis() as u64);
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(TICK) => {}
+            _ = crate::clock::next_look(hub.clock.as_ref(), seen, next) => {}
+            // Notices are rows the store writes whatever the clock says: polled in real time.
+            _ = tokio::time::sleep_until(next_notice_poll) => {}
         }
         let now = hub.now();
+        seen = Some(now);
         let due = lock(&hub.care.router).poll(now);
         notify::dispatch(&hub, due).await;
         arming::tick(&hub, now).await;
         report::tick(&hub, now);
-        // Real time, not the hub's: the store writes notices whatever the clock says.
         if tokio::time::Instant::now() >= next_notice_poll {
             next_notice_poll = tokio::time::Instant::now() + NOTICE_POLL;
             notify::route_store_notices(&hub).await;
         }
+        hub.care.looked.send_replace(now);
     }
 }

@@ -98,7 +98,17 @@ pub fn set_enabled(
 /// notices go out.
 pub async fn notify(hub: &HubState, event: CareEvent) {
     let now = hub.now();
-    let out = lock(&hub.care.router).handle(now, event);
+    // Titles call the camera by the owner's name, as it is now.
+    let name = event
+        .camera()
+        .and_then(|c| hub.store.settings(c).ok().map(|s| (c.to_string(), s.name)));
+    let out = {
+        let mut router = lock(&hub.care.router);
+        if let Some((camera, name)) = name {
+            router.set_name(&camera, &name);
+        }
+        router.handle(now, event)
+    };
     dispatch(hub, out).await;
 }
 
@@ -198,8 +208,11 @@ fn deliver(hub: &HubState, hook: &Webhook, n: &Notification, hook_id: i64) {
     let metrics = hub.care.metrics.clone();
     let clock = hub.clock.clone();
     let kind = n.kind;
+    let in_flight = hub.care.deliveries.clone();
+    in_flight.send_modify(|n| *n += 1);
     tokio::spawn(async move {
-        let end = sender.deliver(&mut delivery, move || clock.now_ms()).await;
+        let end = sender.deliver(&mut delivery, clock.as_ref()).await;
+        in_flight.send_modify(|n| *n -= 1);
         let delivered = matches!(end, DeliveryState::Delivered { .. });
         lock(&metrics).record_notification(kind.as_str(), delivered);
         if let DeliveryState::Failed {

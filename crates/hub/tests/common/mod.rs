@@ -245,6 +245,7 @@ async fn drive(mut ev: EventLoop, tx: tokio::sync::mpsc::UnboundedSender<(String
                 let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
             }
             Ok(_) => {}
+            // The client's reconnect pace.
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -288,7 +289,18 @@ impl Device {
 }
 
 /// Polls `f` every 20 ms until it holds, for at most `secs`.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+pub async fn eventually<F, Fut>(secs: u64, what: &str, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    if !holds_within(secs, f).await {
+        panic!("{what}: not within {secs} s");
+    }
+}
+
+/// Whether `f` comes to hold within `secs` (polled every 20 ms).
+pub async fn holds_within<F, Fut>(secs: u64, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -296,11 +308,12 @@ where
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while tokio::time::Instant::now() < deadline {
         if f().await {
-            return;
+            return true;
         }
+        // The poll interval of a bounded wait.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{what}: not within {secs} s");
+    false
 }
 
 pub fn shared_manual_clock(start: u64) -> (Arc<watchlight_hub::clock::ManualClock>, SharedClock) {

@@ -45,8 +45,9 @@ impl Default for BatteryModel {
 }
 
 /// Open-circuit voltage of the pack (mV) against depth of discharge: a quick fall from
-/// the fresh 3.6 V to a long plateau, then the knee at the end of life.
-const OCV_CURVE: [(f64, f64); 9] = [
+/// the fresh 3.6 V to a long plateau, then the knee at the end of life. The hub's forecast
+/// reads the same curve (`watchlight_care::battery::OCV_CURVE`; a test holds them equal).
+pub const OCV_CURVE: [(f64, f64); 9] = [
     (0.00, 3600.0),
     (0.05, 3300.0),
     (0.20, 3200.0),

@@ -10,12 +10,23 @@ pub fn shared_data() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
 }
 
+/// A file of the shared data; a test without it fails naming the path.
+pub fn shared_file(relative: &str) -> PathBuf {
+    let path = shared_data().join(relative);
+    assert!(
+        path.is_file(),
+        "missing {}: the tests read real footage from ../shared/data beside the repository (not in it; see ../shared/data/SOURCES.md and the README's Tests section)",
+        path.display()
+    );
+    path
+}
+
 pub fn campus_mp4() -> PathBuf {
-    shared_data().join("video/campus-pedestrians-480x360-10fps.mp4")
+    shared_file("video/campus-pedestrians-480x360-10fps.mp4")
 }
 
 pub fn highway_mp4() -> PathBuf {
-    shared_data().join("video/highway-cctv-320x240-25fps.mp4")
+    shared_file("video/highway-cctv-320x240-25fps.mp4")
 }
 
 /// Frame `index` of a scene: a fixed textured background with a bright square moving

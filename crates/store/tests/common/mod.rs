@@ -80,3 +80,16 @@ pub fn body(seed: u8, len: usize) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+/// Writes a file the way the hub does (mode 0600): what a crash of a hub leaves.
+pub fn write_as_hub(path: impl AsRef<std::path::Path>, data: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = path.as_ref();
+    std::fs::write(path, data).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Makes a folder the way the hub does (mode 0700).
+pub fn mkdir_as_hub(path: impl AsRef<std::path::Path>) {
+    watchlight_store::private::create_private_dir(path.as_ref()).unwrap();
+}

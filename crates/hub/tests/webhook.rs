@@ -9,11 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use watchlight_care::notify::{
     CareEvent, DELIVERY_HEADER, Delivery, DeliveryState, Notification, NotificationKind,
-    RetryPolicy, Router, RouterConfig, SIGNATURE_HEADER, Webhook, WebhookSender, verify,
+    RetryPolicy, Router, RouterConfig, SIGNATURE_HEADER, Webhook, verify,
 };
+use watchlight_hub::care::webhook::WebhookSender;
+use watchlight_hub::clock::Clock;
 
 const SECRET: &str = "per-webhook-secret";
 
@@ -73,12 +74,11 @@ async fn deliver_all(url: &str, notices: &[Notification]) -> Vec<DeliveryState> 
         max_delay_ms: 200,
     };
     let sender = WebhookSender::default();
-    let start = Instant::now();
-    let now = move || start.elapsed().as_millis() as u64;
+    let clock = watchlight_hub::clock::SystemClock;
     let mut states = Vec::new();
     for n in notices {
-        let mut d = Delivery::new(&hook, n, policy, now());
-        states.push(sender.deliver(&mut d, now).await);
+        let mut d = Delivery::new(&hook, n, policy, clock.now_ms());
+        states.push(sender.deliver(&mut d, &clock).await);
     }
     states
 }

@@ -1,0 +1,627 @@
+//! One simulated camera: a task with its own MQTT connection and credential, speaking
+//! the camera's side of the protocol (docs/contracts.md, "MQTT") without video. It
+//! keeps its events in a queue until the hub acknowledges each on `cmd/ack` (sent
+//! again after 5 s, and on every new connection), so a hub killed mid-write loses
+//! nothing the camera recorded.
+//!
+//! - Mains (`mini`): connected all the time with the keepalive of its settings and a
+//!   last will `offline`; telemetry every `telemetry_s`.
+//! - Battery: wakes at each check-in (its settings' `checkin_interval`) and on motion,
+//!   connects, reports `online`, state and telemetry, delivers its queue, lingers
+//!   1.5 s, reports `sleeping` and disconnects cleanly.
+//!
+//! A link cut drops the socket (the broker sees it close); a silent link stops polling
+//! the connection, so nothing crosses and nothing closes and the broker learns of it
+//! only from the missing keepalives. Connection attempts pass a gate shared by the
+//! fleet ([`Shared::gate`]), which keeps the cameras waiting for a CONNACK below the
+//! hub's per-address limit.
+
+use crate::scenario::CameraSpec;
+pub use crate::shared::{EventRecord, Ledger, Shared, Status, str_field, wall_ms};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
+    TlsConfiguration, Transport,
+};
+use serde_json::Map;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::{Instant, sleep_until};
+use watchlight_protocol::messages::{
+    Availability, AvailabilityMsg, EventAckMsg, EventMsg, LightReport, SettingsMsg, StateMsg,
+    TelemetryMsg, decode, encode,
+};
+use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
+use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light};
+
+/// The hub's acknowledgement is awaited this long before an event is sent again.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+/// A battery camera stays connected this long after its queue is empty, for commands.
+const LINGER: Duration = Duration::from_millis(1_500);
+/// A battery camera whose queue the hub does not take goes back to sleep after this.
+const MAX_CHECKIN: Duration = Duration::from_secs(30);
+/// A connection attempt that has no CONNACK by then has failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Reconnect backoff: from 1 s, doubling, at most this, with ±25 % seeded jitter.
+const BACKOFF_MAX_MS: u64 = 16_000;
+/// How long after `motion_start` a camera sends `motion_end`.
+const MOTION_LASTS: Duration = Duration::from_secs(4);
+
+#[derive(Debug)]
+pub enum Control {
+    /// The camera's credential from pairing.
+    Provisioned {
+        token: String,
+    },
+    /// The access point is gone for `for_ms`.
+    LinkCut {
+        for_ms: u64,
+    },
+    /// The radio passes nothing, closes nothing, for `for_ms`.
+    LinkSilent {
+        for_ms: u64,
+    },
+    Motion,
+    /// No more motion of its own (the run is ending); what is under way finishes.
+    Quiet,
+}
+
+enum Conn {
+    /// Not connected; try again at `retry_at` (battery: the next check-in).
+    Down { retry_at: Instant },
+    Connecting {
+        client: AsyncClient,
+        el: EventLoop,
+        _permit: OwnedSemaphorePermit,
+        by: Instant,
+    },
+    Up {
+        client: AsyncClient,
+        el: EventLoop,
+        since: Instant,
+    },
+    /// A battery camera said goodbye; waiting for the close.
+    Leaving { el: EventLoop, by: Instant },
+    /// The link went silent: the connection is kept, never polled.
+    Silent {
+        _client: AsyncClient,
+        _el: EventLoop,
+        until: Instant,
+    },
+}
+
+struct Queued {
+    seq: u64,
+    payload: Vec<u8>,
+    sent: Option<Instant>,
+}
+
+/// splitmix64: a camera's own small, seeded random numbers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..hi` (ms).
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo).max(1)
+    }
+}
+
+pub struct Camera {
+    spec: CameraSpec,
+    shared: Arc<Shared>,
+    status: Arc<Status>,
+    topics: DeviceTopics,
+    battery: bool,
+    token: Option<String>,
+    conn: Conn,
+    queue: VecDeque<Queued>,
+    next_seq: u64,
+    keepalive_s: u64,
+    checkin_every: Duration,
+    link_down_until: Option<Instant>,
+    backoff_ms: u64,
+    reconnects: u32,
+    rng: Rng,
+    started: Instant,
+    next_telemetry: Instant,
+    next_motion: Option<Instant>,
+    motion_end_at: Option<Instant>,
+    next_checkin: Instant,
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+impl Camera {
+    pub fn new(spec: CameraSpec, shared: Arc<Shared>, status: Arc<Status>) -> Camera {
+        let mut rng = Rng(shared.seed ^ (spec.index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let now = Instant::now();
+        let tel_ms = shared.telemetry_every.as_millis() as u64;
+        let next_telemetry = now + Duration::from_millis(rng.between(0, tel_ms));
+        let next_motion = spec.sees_motion.then(|| {
+            now + Duration::from_millis(
+                rng.between(spec.motion_every_ms / 2, spec.motion_every_ms * 3 / 2),
+            )
+        });
+        let battery = spec.profile.profile().on_battery();
+        Camera {
+            topics: DeviceTopics::new(shared.home.clone(), spec.device_id()),
+            battery,
+            token: None,
+            conn: Conn::Down { retry_at: far() },
+            queue: VecDeque::new(),
+            next_seq: 1,
+            keepalive_s: 5,
+            checkin_every: Duration::from_secs(60),
+            link_down_until: None,
+            backoff_ms: 1_000,
+            reconnects: 0,
+            rng,
+            started: now,
+            next_telemetry,
+            next_motion,
+            motion_end_at: None,
+            next_checkin: far(),
+            spec,
+            shared,
+            status,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Control>) {
+        loop {
+            let timer = self.next_timer();
+            tokio::select! {
+                ev = poll(&mut self.conn) => self.on_conn(ev),
+                ctl = rx.recv() => match ctl {
+                    Some(c) => self.on_control(c),
+                    None => return,
+                },
+                _ = sleep_until(timer) => self.on_timer(),
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Instant {
+        let mut t = far();
+        let mut at = |i: Instant| t = t.min(i);
+        match &self.conn {
+            Conn::Down { retry_at } => at(*retry_at),
+            Conn::Connecting { by, .. } | Conn::Leaving { by, .. } => at(*by),
+            Conn::Silent { until, .. } => at(*until),
+            Conn::Up { since, .. } => {
+                if let Some(q) = self.queue.front() {
+                    at(q.sent.map_or(Instant::now(), |s| s + ACK_WAIT));
+                }
+                if self.battery {
+                    at(*since + MAX_CHECKIN);
+                    if self.queue.is_empty() {
+                        at(*since + LINGER);
+                    }
+                }
+            }
+        }
+        if !self.battery && self.token.is_some() {
+            at(self.next_telemetry);
+        }
+        if let Some(m) = self.next_motion {
+            at(m);
+        }
+        if let Some(m) = self.motion_end_at {
+            at(m);
+        }
+        t
+    }
+
+    fn on_control(&mut self, c: Control) {
+        let now = Instant::now();
+        match c {
+            Control::Provisioned { token } => {
+                self.token = Some(token);
+                self.conn = Conn::Down { retry_at: now };
+            }
+            Control::LinkCut { for_ms } => {
+                let until = now + Duration::from_millis(for_ms);
+                self.link_down_until = Some(until);
+                if matches!(self.conn, Conn::Up { .. } | Conn::Connecting { .. }) {
+                    self.lost();
+                }
+                self.conn = Conn::Down {
+                    retry_at: if self.battery {
+                        self.next_checkin.max(until)
+                    } else {
+                        until
+                    },
+                };
+            }
+            Control::LinkSilent { for_ms } => {
+                let until = now + Duration::from_millis(for_ms);
+                self.link_down_until = Some(until);
+                match std::mem::replace(&mut self.conn, Conn::Down { retry_at: until }) {
+                    Conn::Up { client, el, .. } => {
+                        self.lost();
+                        self.conn = Conn::Silent {
+                            _client: client,
+                            _el: el,
+                            until,
+                        };
+                    }
+                    Conn::Connecting { .. } => self.lost(),
+                    other => self.conn = other,
+                }
+            }
+            Control::Motion => self.motion(),
+            Control::Quiet => self.next_motion = None,
+        }
+    }
+
+    /// The connection is gone without a goodbye.
+    fn lost(&mut self) {
+        self.status.connected.store(false, Ordering::Relaxed);
+        self.reconnects += 1;
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.link_down_until.is_some_and(|u| now >= u) {
+            self.link_down_until = None;
+        }
+        if self.next_motion.is_some_and(|m| now >= m) {
+            let every = self.spec.motion_every_ms;
+            self.next_motion =
+                Some(now + Duration::from_millis(self.rng.between(every / 2, every * 3 / 2)));
+            self.motion();
+        }
+        if self.motion_end_at.is_some_and(|m| now >= m) {
+            self.motion_end_at = None;
+            self.record(EventKind::MotionEnd);
+        }
+        if !self.battery && self.token.is_some() && now >= self.next_telemetry {
+            self.next_telemetry = now + self.shared.telemetry_every;
+            let telemetry = encode(&self.telemetry());
+            if let Conn::Up { client, .. } = &self.conn {
+                let _ = client.try_publish(
+                    self.topics.topic(DeviceTopic::Telemetry),
+                    QoS::AtMostOnce,
+                    false,
+                    telemetry,
+                );
+            }
+        }
+        match std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() }) {
+            Conn::Down { retry_at } if now >= retry_at => self.try_connect(),
+            Conn::Connecting { by, .. } if now >= by => self.failed_connect(),
+            Conn::Silent { until, .. } if now >= until => {
+                // The radio is back: the old connection is dead to both sides.
+                self.conn = Conn::Down { retry_at: now };
+            }
+            Conn::Leaving { by, .. } if now >= by => self.asleep(),
+            Conn::Up { client, el, since } => {
+                self.conn = Conn::Up { client, el, since };
+                self.deliver(now);
+                if self.battery
+                    && (now >= since + MAX_CHECKIN
+                        || (self.queue.is_empty() && now >= since + LINGER))
+                {
+                    self.goodbye();
+                }
+            }
+            other => self.conn = other,
+        }
+    }
+
+    fn motion(&mut self) {
+        if self.motion_end_at.is_some() {
+            return;
+        }
+        self.record(EventKind::MotionStart);
+        self.motion_end_at = Some(Instant::now() + MOTION_LASTS);
+    }
+
+    fn record(&mut self, kind: EventKind) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let msg = EventMsg {
+            v: 1,
+            ts: wall_ms(),
+            seq,
+            event: kind,
+            data: Map::new(),
+        };
+        self.shared
+            .ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .insert(
+                (self.spec.index, seq),
+                EventRecord {
+                    kind,
+                    created: Instant::now(),
+                    acked: None,
+                    sse_at: None,
+                    sse_count: 0,
+                    api_at: None,
+                },
+            );
+        let _ = self.shared.probe_tx.send((self.spec.index, seq));
+        self.queue.push_back(Queued {
+            seq,
+            payload: encode(&msg),
+            sent: None,
+        });
+        self.status
+            .queued
+            .store(self.queue.len() as u64, Ordering::Relaxed);
+        // A battery camera wakes for what it records (its PIR woke it): it reports at
+        // once rather than at its next check-in.
+        if self.battery
+            && self.token.is_some()
+            && self.link_down_until.is_none()
+            && let Conn::Down { retry_at } = &mut self.conn
+        {
+            *retry_at = Instant::now();
+        }
+        self.deliver(Instant::now());
+    }
+
+    /// Sends every queued event not sent on this connection, or sent and not
+    /// acknowledged within [`ACK_WAIT`].
+    fn deliver(&mut self, now: Instant) {
+        let Conn::Up { client, .. } = &self.conn else {
+            return;
+        };
+        let topic = self.topics.topic(DeviceTopic::Event);
+        for q in self.queue.iter_mut() {
+            if q.sent.is_some_and(|s| now < s + ACK_WAIT) {
+                continue;
+            }
+            if client
+                .try_publish(topic.clone(), QoS::AtLeastOnce, false, q.payload.clone())
+                .is_err()
+            {
+                break;
+            }
+            q.sent = Some(now);
+        }
+    }
+
+    fn try_connect(&mut self) {
+        let now = Instant::now();
+        let Some(token) = self.token.clone() else {
+            self.conn = Conn::Down { retry_at: far() };
+            return;
+        };
+        if let Some(until) = self.link_down_until {
+            self.conn = Conn::Down { retry_at: until };
+            return;
+        }
+        let Ok(permit) = self.shared.gate.clone().try_acquire_owned() else {
+            // Others are logging in: come back shortly, spread out.
+            let wait = self.rng.between(20, 200);
+            self.conn = Conn::Down {
+                retry_at: now + Duration::from_millis(wait),
+            };
+            return;
+        };
+        let (client, el) = self.session(&token);
+        self.status.connects.fetch_add(1, Ordering::Relaxed);
+        self.conn = Conn::Connecting {
+            client,
+            el,
+            _permit: permit,
+            by: now + CONNECT_TIMEOUT,
+        };
+    }
+
+    fn session(&self, token: &str) -> (AsyncClient, EventLoop) {
+        let url = watchlight_protocol::mqtt_url::MqttUrl::parse(&self.shared.mqtt_url)
+            .expect("the hub printed a valid MQTT URL");
+        let device = self.spec.device_id();
+        let mut o = MqttOptions::new(&device, url.host, url.port);
+        o.set_credentials(&device, token);
+        o.set_keep_alive(Duration::from_secs(self.keepalive_s.max(1)));
+        o.set_clean_session(false);
+        o.set_max_packet_size(128 * 1024, 128 * 1024);
+        if !self.battery {
+            let will = AvailabilityMsg {
+                v: 1,
+                ts: 0,
+                availability: Availability::Offline,
+            };
+            o.set_last_will(LastWill::new(
+                self.topics.topic(DeviceTopic::Availability),
+                encode(&will),
+                QoS::AtLeastOnce,
+                true,
+            ));
+        }
+        if let Some(tls) = &self.shared.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                tls.clone(),
+            )));
+        }
+        AsyncClient::new(o, 64)
+    }
+
+    fn failed_connect(&mut self) {
+        self.status.failed_connects.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let retry_at = if self.battery {
+            self.next_checkin = now + self.checkin_every;
+            self.next_checkin
+        } else {
+            let b = self.backoff_ms;
+            self.backoff_ms = (b * 2).min(BACKOFF_MAX_MS);
+            now + Duration::from_millis(self.rng.between(b * 3 / 4, b * 5 / 4))
+        };
+        self.conn = Conn::Down { retry_at };
+    }
+
+    fn on_conn(&mut self, ev: Result<Event, ConnectionError>) {
+        let now = Instant::now();
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let Conn::Connecting { client, el, .. } =
+                    std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() })
+                else {
+                    return;
+                };
+                self.backoff_ms = 1_000;
+                self.status.connected.store(true, Ordering::Relaxed);
+                self.status.ever_connected.store(true, Ordering::Relaxed);
+                let _ = client.try_subscribe(self.topics.settings(), QoS::AtLeastOnce);
+                let _ = client.try_subscribe(self.topics.cmd_filter(), QoS::AtLeastOnce);
+                let online = AvailabilityMsg {
+                    v: 1,
+                    ts: wall_ms(),
+                    availability: Availability::Online,
+                };
+                let _ = client.try_publish(
+                    self.topics.topic(DeviceTopic::Availability),
+                    QoS::AtLeastOnce,
+                    true,
+                    encode(&online),
+                );
+                let _ = client.try_publish(
+                    self.topics.topic(DeviceTopic::State),
+                    QoS::AtLeastOnce,
+                    true,
+                    encode(&self.state()),
+                );
+                let _ = client.try_publish(
+                    self.topics.topic(DeviceTopic::Telemetry),
+                    QoS::AtMostOnce,
+                    false,
+                    encode(&self.telemetry()),
+                );
+                for q in self.queue.iter_mut() {
+                    q.sent = None;
+                }
+                self.conn = Conn::Up {
+                    client,
+                    el,
+                    since: now,
+                };
+                self.deliver(now);
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => self.on_message(&p.topic, &p.payload),
+            Ok(_) => {}
+            Err(_) => match std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() }) {
+                Conn::Connecting { .. } => self.failed_connect(),
+                Conn::Up { .. } => {
+                    self.lost();
+                    self.failed_connect();
+                }
+                Conn::Leaving { .. } => self.asleep(),
+                other => self.conn = other,
+            },
+        }
+    }
+
+    fn on_message(&mut self, topic: &str, payload: &[u8]) {
+        if topic == self.topics.event_ack() {
+            if let Ok(ack) = decode::<EventAckMsg>(payload)
+                && let Some(pos) = self.queue.iter().position(|q| q.seq == ack.seq)
+            {
+                self.queue.remove(pos);
+                self.status
+                    .queued
+                    .store(self.queue.len() as u64, Ordering::Relaxed);
+                let mut ledger = self.shared.ledger.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(r) = ledger.events.get_mut(&(self.spec.index, ack.seq)) {
+                    r.acked.get_or_insert(Instant::now());
+                }
+            }
+        } else if topic == self.topics.settings()
+            && let Ok(s) = decode::<SettingsMsg>(payload)
+        {
+            self.keepalive_s = u64::from(s.settings.keepalive.max(1));
+            self.checkin_every = Duration::from_secs(u64::from(s.settings.checkin_interval.max(1)));
+        }
+    }
+
+    /// A battery camera's clean goodbye at the end of a check-in.
+    fn goodbye(&mut self) {
+        let Conn::Up { client, el, .. } =
+            std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() })
+        else {
+            return;
+        };
+        let sleeping = AvailabilityMsg {
+            v: 1,
+            ts: wall_ms(),
+            availability: Availability::Sleeping,
+        };
+        let _ = client.try_publish(
+            self.topics.topic(DeviceTopic::Availability),
+            QoS::AtLeastOnce,
+            true,
+            encode(&sleeping),
+        );
+        let _ = client.try_disconnect();
+        self.conn = Conn::Leaving {
+            el,
+            by: Instant::now() + Duration::from_secs(5),
+        };
+    }
+
+    fn asleep(&mut self) {
+        self.status.connected.store(false, Ordering::Relaxed);
+        let now = Instant::now();
+        self.next_checkin = now + self.checkin_every;
+        self.conn = Conn::Down {
+            retry_at: self.next_checkin,
+        };
+    }
+
+    fn state(&self) -> StateMsg {
+        StateMsg {
+            v: 1,
+            ts: wall_ms(),
+            state: LifecycleState::Online,
+            light: LightReport::new(ConditionId::Idle, Light::OFF),
+            profile: self.spec.profile,
+            firmware: "sim".into(),
+            settings_version: 0,
+        }
+    }
+
+    fn telemetry(&mut self) -> TelemetryMsg {
+        let jitter = (self.rng.next() % 5) as i32 - 2;
+        TelemetryMsg {
+            v: 1,
+            ts: wall_ms(),
+            battery_resting_mv: self.battery.then_some(3_150),
+            battery_loaded_mv: self.battery.then_some(3_020),
+            temperature_c: Some(21.0),
+            rssi_dbm: Some(self.spec.rssi_dbm + jitter),
+            uptime_s: self.started.elapsed().as_secs(),
+            queue_bytes: self.queue.iter().map(|q| q.payload.len() as u64).sum(),
+            reconnects: self.reconnects,
+        }
+    }
+}
+
+/// The next thing the connection has to say; never, when there is no connection to poll.
+async fn poll(conn: &mut Conn) -> Result<Event, ConnectionError> {
+    match conn {
+        Conn::Connecting { el, .. } | Conn::Up { el, .. } | Conn::Leaving { el, .. } => {
+            el.poll().await
+        }
+        Conn::Down { .. } | Conn::Silent { .. } => {
+            std::future::pending::<Result<Event, ConnectionError>>().await
+        }
+    }
+}

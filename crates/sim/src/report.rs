@@ -1,0 +1,282 @@
+//! The run's report (`--json` prints it): per fault, its detection and the doctor's
+//! answer; in total, what happened to every event and what the hub cost.
+
+use crate::camera::Ledger;
+use crate::scenario::CameraSpec;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use tokio::time::Instant;
+
+/// A span in which events were held up on purpose (a fault); their latencies are
+/// left out of the percentiles. `cameras: None` is the whole fleet.
+pub struct Window {
+    pub from: Instant,
+    pub to: Instant,
+    pub cameras: Option<BTreeSet<usize>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub n: usize,
+    pub p50: Option<u64>,
+    pub p99: Option<u64>,
+    pub max: Option<u64>,
+}
+
+impl Summary {
+    /// Nearest-rank percentiles of `values` (ms).
+    pub fn of(mut values: Vec<u64>) -> Summary {
+        values.sort_unstable();
+        let rank = |p: f64| -> Option<u64> {
+            if values.is_empty() {
+                return None;
+            }
+            let i = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1;
+            Some(values[i])
+        };
+        Summary {
+            n: values.len(),
+            p50: rank(0.50),
+            p99: rank(0.99),
+            max: values.last().copied(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorAnswer {
+    pub device: String,
+    pub top: String,
+    pub p: f64,
+    pub first_step: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultReport {
+    pub index: usize,
+    pub kind: String,
+    pub at_s: f64,
+    pub cameras: usize,
+    /// The SPEC §8 fault id the doctor should name.
+    pub expect: Option<String>,
+    /// Cameras the hub marked offline (live stream) after the fault began.
+    pub detected: usize,
+    pub detection_ms: Summary,
+    pub bar_ms: Option<u64>,
+    pub within_bar: bool,
+    pub doctor: Vec<DoctorAnswer>,
+    /// Doctor answers whose top cause is `expect`.
+    pub doctor_right: usize,
+    /// Hub faults: seconds from the restart until the hub printed its addresses.
+    pub hub_up_s: Option<f64>,
+    /// Hub faults: seconds from the restart until every mains camera was connected
+    /// again (`None`: not within the wait).
+    pub recovery_s: Option<f64>,
+    /// Hub faults: seconds from the restart until every camera's queue was empty too
+    /// (a battery camera that missed the hub retries at its next check-in).
+    pub drained_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventFigures {
+    /// Events the cameras made.
+    pub recorded: usize,
+    /// Listed once by the API at the end.
+    pub delivered: usize,
+    /// Listed more than once by the API, or sent more than once on the live stream.
+    pub duplicated: usize,
+    /// Reported dropped by a camera (`clip_dropped`): the simulated cameras keep every
+    /// event until the hub acknowledges it, so only a full queue could.
+    pub reported_dropped: usize,
+    /// Acknowledged by the hub (so gone from the camera's queue) yet not listed, and
+    /// not reported dropped: lost silently.
+    pub lost: usize,
+    /// Up to ten lost events, `device#seq kind`.
+    pub lost_examples: Vec<String>,
+    /// Still in a camera's queue when the drain ended: not lost, but the hub did not
+    /// take them within the run.
+    pub undelivered: u64,
+    /// Events whose way was not held up by a fault, timed.
+    pub to_api_ms: Summary,
+    pub to_sse_ms: Summary,
+    /// Events that reached the live stream at all.
+    pub on_stream: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HubFigures {
+    /// CPU seconds (user + system) over every life of the hub, pairing included.
+    pub cpu_s: f64,
+    /// Of which while pairing and connecting the fleet.
+    pub setup_cpu_s: f64,
+    /// CPU seconds per second during the run (1.0 = one core busy).
+    pub run_cpu_share: f64,
+    pub peak_rss_mib: f64,
+    /// Resident memory at the end over the cameras.
+    pub rss_per_camera_kib: f64,
+    pub restarts: u32,
+    /// The hub's own count of messages it dropped, by reason.
+    pub dropped: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub cameras: usize,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub pair_s: f64,
+    pub online_s: f64,
+    pub faults: Vec<FaultReport>,
+    pub events: EventFigures,
+    pub hub: HubFigures,
+    pub connects: u64,
+    pub failed_connects: u64,
+    pub stream_lagged: u64,
+    pub stream_opened: u64,
+    pub open_files_allowed: u64,
+    /// The simulator's own CPU seconds (it shares the machine's cores with the hub).
+    pub sim_cpu_s: f64,
+    /// An event that was recorded and is neither in the API nor reported dropped.
+    pub lost_silently: bool,
+}
+
+impl Report {
+    pub fn judged(mut self) -> Report {
+        self.lost_silently = self.events.lost > 0;
+        self
+    }
+
+    /// A few lines for people.
+    pub fn summary(&self) -> String {
+        let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+        let mut out = format!(
+            "{} cameras (seed {}), paired in {:.1} s, all connected after {:.1} s\n",
+            self.cameras, self.seed, self.pair_s, self.online_s
+        );
+        for f in &self.faults {
+            out.push_str(&format!("fault {} {} at {:.0} s", f.index, f.kind, f.at_s));
+            if f.cameras > 0 {
+                out.push_str(&format!(
+                    ": {}/{} detected, p50 {} max {} (bar {}){}",
+                    f.detected,
+                    f.cameras,
+                    ms(f.detection_ms.p50),
+                    ms(f.detection_ms.max),
+                    ms(f.bar_ms),
+                    if f.within_bar { "" } else { " OVER THE BAR" },
+                ));
+            }
+            if let Some(r) = f.recovery_s {
+                out.push_str(&format!(
+                    ": hub up in {:.1} s, mains cameras back in {r:.1} s, queues empty in {}",
+                    f.hub_up_s.unwrap_or(0.0),
+                    f.drained_s.map_or("-".into(), |d| format!("{d:.1} s"))
+                ));
+            }
+            for d in &f.doctor {
+                out.push_str(&format!(
+                    "; doctor on {}: {} {:.2} (expected {})",
+                    d.device,
+                    d.top,
+                    d.p,
+                    f.expect.as_deref().unwrap_or("-")
+                ));
+            }
+            out.push('\n');
+        }
+        let e = &self.events;
+        out.push_str(&format!(
+            "events: {} recorded, {} delivered, {} duplicated, {} reported dropped, {} lost, {} still queued; to API p50 {} p99 {}; to live stream p50 {} p99 {}\n",
+            e.recorded, e.delivered, e.duplicated, e.reported_dropped, e.lost, e.undelivered,
+            ms(e.to_api_ms.p50), ms(e.to_api_ms.p99), ms(e.to_sse_ms.p50), ms(e.to_sse_ms.p99),
+        ));
+        out.push_str(&format!(
+            "hub: {:.1} CPU s ({:.2} cores during the run), peak RSS {:.0} MiB, {:.1} KiB per camera\n",
+            self.hub.cpu_s, self.hub.run_cpu_share, self.hub.peak_rss_mib, self.hub.rss_per_camera_kib
+        ));
+        out
+    }
+
+    /// Whether every fault was detected within its bar.
+    pub fn faults_within_bars(&self) -> bool {
+        self.faults.iter().all(|f| f.within_bar)
+    }
+}
+
+fn disturbed(windows: &[Window], camera: usize, from: Instant, to: Instant) -> bool {
+    windows.iter().any(|w| {
+        from <= w.to && to >= w.from && w.cameras.as_ref().is_none_or(|c| c.contains(&camera))
+    })
+}
+
+pub fn events(
+    ledger: &Ledger,
+    listed: &HashMap<(usize, u64), u32>,
+    windows: &[Window],
+    undelivered: u64,
+    specs: &[CameraSpec],
+) -> EventFigures {
+    let (mut delivered, mut duplicated, mut lost, mut on_stream) = (0, 0, 0, 0);
+    let mut lost_examples = Vec::new();
+    let (mut to_api, mut to_sse) = (Vec::new(), Vec::new());
+    for (key, r) in &ledger.events {
+        match listed.get(key).copied().unwrap_or(0) {
+            // Still in the camera's queue (never acknowledged): late, not lost.
+            0 if r.acked.is_none() => {}
+            0 => {
+                lost += 1;
+                if lost_examples.len() < 10 {
+                    lost_examples.push(format!(
+                        "{}#{} {:?} (acknowledged: {})",
+                        specs[key.0].device_id(),
+                        key.1,
+                        r.kind,
+                        r.acked.is_some()
+                    ));
+                }
+            }
+            1 if r.sse_count <= 1 => delivered += 1,
+            _ => duplicated += 1,
+        }
+        if let Some(at) = r.sse_at {
+            on_stream += 1;
+            if !disturbed(windows, key.0, r.created, at) {
+                to_sse.push(at.duration_since(r.created).as_millis() as u64);
+            }
+        }
+        if let Some(at) = r.api_at
+            && !disturbed(windows, key.0, r.created, at)
+        {
+            to_api.push(at.duration_since(r.created).as_millis() as u64);
+        }
+    }
+    EventFigures {
+        recorded: ledger.events.len(),
+        delivered,
+        duplicated,
+        reported_dropped: 0,
+        lost,
+        lost_examples,
+        undelivered,
+        to_api_ms: Summary::of(to_api),
+        to_sse_ms: Summary::of(to_sse),
+        on_stream,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let s = Summary::of((1..=100).collect());
+        assert_eq!(
+            (s.n, s.p50, s.p99, s.max),
+            (100, Some(50), Some(99), Some(100))
+        );
+        assert_eq!(Summary::of(vec![]).p50, None);
+        assert_eq!(Summary::of(vec![7]).p99, Some(7));
+    }
+}

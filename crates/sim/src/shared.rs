@@ -1,0 +1,65 @@
+//! What the fleet's cameras share with each other and with the run: the hub's
+//! addresses, the connection gate, the ledger of every event and each camera's status.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+use watchlight_protocol::EventKind;
+
+/// Hub time: ms since the Unix epoch (hub and simulator share the machine's clock).
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What the simulator learns of every event, by `(camera index, seq)`.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub kind: EventKind,
+    pub created: Instant,
+    pub acked: Option<Instant>,
+    /// First arrival on the live stream, and how many times it came.
+    pub sse_at: Option<Instant>,
+    pub sse_count: u32,
+    pub api_at: Option<Instant>,
+}
+
+#[derive(Default)]
+pub struct Ledger {
+    pub events: HashMap<(usize, u64), EventRecord>,
+}
+
+/// What every camera shares.
+pub struct Shared {
+    pub home: String,
+    pub mqtt_url: String,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Connection attempts waiting for their CONNACK.
+    pub gate: Arc<Semaphore>,
+    pub telemetry_every: Duration,
+    pub seed: u64,
+    pub ledger: Mutex<Ledger>,
+    /// Events to probe in the API for their event-to-API latency.
+    pub probe_tx: mpsc::UnboundedSender<(usize, u64)>,
+}
+
+/// What the run reads of a camera while it goes.
+#[derive(Default)]
+pub struct Status {
+    pub connected: AtomicBool,
+    pub ever_connected: AtomicBool,
+    pub queued: AtomicU64,
+    pub connects: AtomicU64,
+    pub failed_connects: AtomicU64,
+}
+
+/// The string at `key` of a JSON object (live stream payloads).
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
