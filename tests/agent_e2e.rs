@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use watchlight_agent::harness::{CameraProcess, HubProcess, scratch_dir, wait_until};
+use watchlight_agent::harness::{TEST_SSID as SSID, TEST_WIFI_PASS as PASS};
 
-const SSID: &str = "test-ap";
-const PASS: &str = "correct horse";
 /// The default mains keepalive (SPEC §4.2).
 const KEEPALIVE_S: f64 = 5.0;
 
@@ -22,15 +21,7 @@ fn hub(dir: &Path) -> HubProcess {
 }
 
 fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
-    CameraProcess::start(
-        &bin(),
-        profile,
-        serial,
-        &dir.join(serial),
-        (SSID, PASS),
-        false,
-    )
-    .expect("camera starts")
+    CameraProcess::start_for_test(&bin(), dir, profile, serial, false).expect("camera starts")
 }
 
 fn sorted_events(hub: &HubProcess, cam: &CameraProcess) -> Vec<Value> {

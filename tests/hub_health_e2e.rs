@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 use watchlight_agent::harness::{
     CameraProcess, HubOptions, HubProcess, Process, free_port, hub_command, scratch_dir, wait_until,
 };
+use watchlight_agent::harness::{TEST_SSID as SSID, TEST_WIFI_PASS as PASS};
 
-const SSID: &str = "test-ap";
-const PASS: &str = "correct horse";
 const OWNER: &str = "owner";
 const PASSWORD: &str = "a long test password";
 /// The default mains keepalive (SPEC §4.2).
@@ -43,15 +42,7 @@ fn hub_with(dir: &Path, options: &HubOptions) -> HubProcess {
 }
 
 fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
-    CameraProcess::start(
-        &bin(),
-        profile,
-        serial,
-        &dir.join(serial),
-        (SSID, PASS),
-        false,
-    )
-    .expect("camera starts")
+    CameraProcess::start_for_test(&bin(), dir, profile, serial, false).expect("camera starts")
 }
 
 /// Waits for a command's result at the hub.

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use watchlight_agent::harness::{CameraProcess, HubOptions, HubProcess, scratch_dir, wait_until};
 use watchlight_agent::harness::{Response, TEST_OWNER, TEST_PASSWORD};
+use watchlight_agent::harness::{TEST_SSID as SSID, TEST_WIFI_PASS as PASS};
 use watchlight_agent::mjpeg::{MjpegReader, Part};
 
-const SSID: &str = "test-ap";
-const PASS: &str = "correct horse";
 /// The stream stops this soon after the last viewer leaves (SPEC §9).
 const STOP_WITHIN: Duration = Duration::from_secs(5);
 
@@ -22,15 +21,7 @@ fn bin() -> PathBuf {
 }
 
 fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
-    CameraProcess::start(
-        &bin(),
-        profile,
-        serial,
-        &dir.join(serial),
-        (SSID, PASS),
-        false,
-    )
-    .expect("camera starts")
+    CameraProcess::start_for_test(&bin(), dir, profile, serial, false).expect("camera starts")
 }
 
 fn now_ms() -> u64 {

@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use watchlight_agent::harness::{CameraProcess, HubProcess, scratch_dir, wait_until};
+use watchlight_agent::harness::{TEST_SSID as SSID, TEST_WIFI_PASS as PASS};
 use watchlight_camera::SENSOR_WATCH_MS;
-
-const SSID: &str = "test-ap";
-const PASS: &str = "correct horse";
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_watchlight"))
@@ -24,15 +22,7 @@ fn hub(dir: &Path) -> HubProcess {
 }
 
 fn camera(dir: &Path, serial: &str) -> CameraProcess {
-    CameraProcess::start(
-        &bin(),
-        "mini",
-        serial,
-        &dir.join(serial),
-        (SSID, PASS),
-        false,
-    )
-    .expect("camera starts")
+    CameraProcess::start_for_test(&bin(), dir, "mini", serial, false).expect("camera starts")
 }
 
 /// The camera's `self_test_failed` events the hub stored.

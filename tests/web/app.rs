@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use watchlight_agent::harness::CameraProcess;
 
-pub const SSID: &str = "home-ap";
-pub const PASS: &str = "correct horse battery";
+pub use watchlight_agent::harness::{TEST_SSID as SSID, TEST_WIFI_PASS as PASS};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_watchlight"))
@@ -173,13 +172,5 @@ pub fn step(name: &str) {
 }
 
 pub fn camera(dir: &Path, profile: &str, serial: &str) -> CameraProcess {
-    CameraProcess::start(
-        &bin(),
-        profile,
-        serial,
-        &dir.join(serial),
-        (SSID, PASS),
-        true,
-    )
-    .expect("camera starts")
+    CameraProcess::start_for_test(&bin(), dir, profile, serial, true).expect("camera starts")
 }

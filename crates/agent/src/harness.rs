@@ -331,6 +331,9 @@ pub struct HubProcess {
 pub const TEST_OWNER: &str = "owner";
 /// Their password (long enough for the hub's rule).
 pub const TEST_PASSWORD: &str = "a long test password";
+/// The access point a test's simulated cameras are given and paired with.
+pub const TEST_SSID: &str = "test-ap";
+pub const TEST_WIFI_PASS: &str = "correct horse";
 
 impl HubProcess {
     /// Creates the owner `username` with `password` in `data`, starts the hub on free
@@ -591,6 +594,19 @@ pub struct CameraProcess {
 }
 
 impl CameraProcess {
+    /// The camera a test usually wants: data in `dir/serial`, the test access point
+    /// ([`TEST_SSID`]); `insecure` for a hub started with `--insecure`.
+    pub fn start_for_test(
+        bin: &Path,
+        dir: &Path,
+        profile: &str,
+        serial: &str,
+        insecure: bool,
+    ) -> Result<CameraProcess> {
+        let ap = (TEST_SSID, TEST_WIFI_PASS);
+        CameraProcess::start(bin, profile, serial, &dir.join(serial), ap, insecure)
+    }
+
     /// Starts a simulated camera whose access point is `ssid`/`pass`.
     pub fn start(
         bin: &Path,

@@ -136,14 +136,40 @@ impl Store {
 
     /// Full-resolution samples with `from_ms <= ts < to_ms`, oldest first.
     pub fn telemetry(&self, device: &str, from_ms: u64, to_ms: u64) -> Result<Vec<TelemetryMsg>> {
+        self.telemetry_rows(device, from_ms, to_ms, "ORDER BY ts_ms, rowid")
+    }
+
+    /// The newest sample with `from_ms <= ts < to_ms` (what a camera's card shows: one
+    /// indexed row, however many the window holds).
+    pub fn latest_telemetry(
+        &self,
+        device: &str,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Option<TelemetryMsg>> {
+        let rows = self.telemetry_rows(
+            device,
+            from_ms,
+            to_ms,
+            "ORDER BY ts_ms DESC, rowid DESC LIMIT 1",
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn telemetry_rows(
+        &self,
+        device: &str,
+        from_ms: u64,
+        to_ms: u64,
+        order: &str,
+    ) -> Result<Vec<TelemetryMsg>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(&format!(
                 "SELECT ts_ms, battery_resting_mv, battery_loaded_mv, temperature_c, rssi_dbm,
                      uptime_s, queue_bytes, reconnects
-                 FROM telemetry WHERE device_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
-                 ORDER BY ts_ms, rowid",
-            )
+                 FROM telemetry WHERE device_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 {order}"
+            ))
             .ctx(|| format!("read telemetry of {device}"))?;
         let rows = stmt
             .query_map(params![device, ms(from_ms), ms(to_ms)], |r| {

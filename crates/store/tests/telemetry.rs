@@ -198,3 +198,37 @@ fn compaction_prunes_year_old_history_and_old_read_notices() {
     assert_eq!(notices.len(), 1, "an unread notice is never pruned");
     assert_eq!(notices[0].message, "old, unread");
 }
+
+#[test]
+fn the_latest_sample_is_the_newest_in_the_window_and_the_last_stored_on_a_tie() {
+    let f = fixture();
+    let dev = "cam-A1";
+    assert!(
+        f.store
+            .latest_telemetry(dev, 0, u64::MAX)
+            .unwrap()
+            .is_none()
+    );
+    for (m, mv) in [(0, 3900), (2, 3800), (1, 3850), (2, 3790)] {
+        f.store
+            .insert_telemetry(dev, &sample(T0 + m * MIN, mv))
+            .unwrap();
+    }
+    f.store
+        .insert_telemetry("cam-B2", &sample(T0 + 5 * MIN, 3000))
+        .unwrap();
+    let latest = f.store.latest_telemetry(dev, 0, u64::MAX).unwrap().unwrap();
+    assert_eq!(
+        (latest.ts, latest.battery_resting_mv),
+        (T0 + 2 * MIN, Some(3790))
+    );
+    // The same sample as the last of the full list, which the card read before.
+    let all = f.store.telemetry(dev, 0, u64::MAX).unwrap();
+    assert_eq!(all.last(), Some(&latest));
+    let before = f
+        .store
+        .latest_telemetry(dev, 0, T0 + 2 * MIN)
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.battery_resting_mv, Some(3850));
+}

@@ -278,10 +278,9 @@ async fn follow_provisioning(hub: Shared, device: String, provision_url: String)
 fn camera_json(hub: &HubState, d: &Device) -> Result<Value, ApiError> {
     let settings = hub.store.settings(&d.id)?;
     let now = hub.now();
-    let telemetry = hub
-        .store
-        .telemetry(&d.id, now.saturating_sub(48 * 3600 * 1000), now + 1)?
-        .pop();
+    let telemetry =
+        hub.store
+            .latest_telemetry(&d.id, now.saturating_sub(48 * 3600 * 1000), now + 1)?;
     // The light the device shows now: a timed one it reported (the 5 s `connected`
     // blue) has given way to the light that follows, even while the camera sleeps.
     let state = hub.store.device_state(&d.id)?.map(|mut s| {

@@ -87,6 +87,10 @@ export async function show(view, { onEvent }) {
     } else {
       grid.replaceChildren(...list.map(card));
     }
+    renderBanner(list);
+  }
+
+  function renderBanner(list) {
     const lost = list.filter((c) => c.availability === 'offline');
     if (lost.length > 1) {
       const since = Math.min(...lost.map((c) => (c.light && c.light.since_ms) || Date.now()));
@@ -184,9 +188,59 @@ export async function show(view, { onEvent }) {
     }
     if (!id || e.type === 'notification' || e.type === 'telemetry' && !cams.has(id)) return;
     const wantsClip = e.type === 'event' && e.data && e.data.event === 'clip_recorded';
-    await Promise.all([loadCamera(id), wantsClip ? loadClips(id) : null]);
-    render();
-    window.wlRendered.push({ type: e.type, ts: e.ts, rendered: Date.now() });
-    if (window.wlRendered.length > 5000) window.wlRendered.splice(0, 2500);
+    refresh(id, wantsClip, e.ts);
   });
+
+  // One fetch per camera at a time: events that arrive while its fetch is out wait for
+  // one more fetch (which starts after them, so it sees what they announced) instead of
+  // a fetch each. A button press alone sends several light changes within a second.
+  const refreshing = new Map();
+  function refresh(id, wantsClip, ts) {
+    let r = refreshing.get(id);
+    if (!r) {
+      r = { clip: false, waiting: [] };
+      refreshing.set(id, r);
+    }
+    r.clip = r.clip || wantsClip;
+    r.waiting.push(ts);
+    if (r.running) return;
+    r.running = (async () => {
+      while (r.waiting.length) {
+        const answered = r.waiting;
+        const clip = r.clip;
+        r.waiting = [];
+        r.clip = false;
+        try {
+          await Promise.all([loadCamera(id), clip ? loadClips(id) : null]);
+        } catch { continue; }
+        renderCamera(id);
+        const now = Date.now();
+        for (const t of answered) window.wlRendered.push({ ts: t, rendered: now });
+        if (window.wlRendered.length > 5000) window.wlRendered.splice(0, 2500);
+      }
+      r.running = null;
+    })();
+  }
+
+  // Replaces one camera's card where it stands, unless the change moves it (attention
+  // sorts first) or it came or went: then the whole grid. The thumbnail element is kept
+  // when the clip is the same, so the picture does not flicker or load again.
+  function renderCamera(id) {
+    const old = document.getElementById(`cam-${id}`);
+    const cam = cams.get(id);
+    const name = old && old.querySelector('h2').textContent;
+    if (!old || !cam || name !== cam.name
+      || old.classList.contains('attention') !== needsAttention(cam)) {
+      render();
+      return;
+    }
+    const fresh = card(cam);
+    const oldImg = old.querySelector('.thumb img');
+    const newImg = fresh.querySelector('.thumb img');
+    if (oldImg && newImg && oldImg.getAttribute('src') === newImg.getAttribute('src')) {
+      newImg.replaceWith(oldImg);
+    }
+    old.replaceWith(fresh);
+    renderBanner([...cams.values()]);
+  }
 }
