@@ -253,10 +253,13 @@ fn live_mode_fetches_the_case_from_the_hub_with_the_owner_token() {
         request.starts_with("GET /api/v1/cameras/cam-A1/case HTTP/1.1"),
         "{request}"
     );
-    assert!(
-        request.contains("Authorization: Bearer s3cret-token"),
-        "{request}"
-    );
+    // Header names are case-insensitive (ureq sends them in lower case).
+    let authorization = request.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then_some(value.trim())
+    });
+    assert_eq!(authorization, Some("Bearer s3cret-token"), "{request}");
     // The token never appears in what we print.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
 }

@@ -2,21 +2,22 @@
 //! `GET /api/v1/cameras/{id}/case`, `GET /api/v1/doctor/priors` and
 //! `POST /api/v1/cameras/{id}/diagnosis/confirm`.
 //!
-//! A small HTTP/1.1 client on std's TCP, with rustls for `https://`: the doctor crate
-//! stays free of an async stack, and a terminal tool makes one request at a time. The
-//! hub's certificate is self-signed, so HTTPS trusts exactly the PEM the caller gives
+//! The HTTP is ureq's, blocking and with rustls for `https://`: the doctor crate stays
+//! free of an async stack, and a terminal tool makes one request at a time. The hub's
+//! certificate is self-signed, so HTTPS trusts exactly the PEM the caller gives
 //! (pinning, as cameras do; see `watchlight-broker`'s `tls` module). Plain `http://` is
-//! for hubs started with `--insecure`.
+//! for hubs started with `--insecure`. What is ours is telling the owner what went
+//! wrong: a hub that did not answer from one that answered in a way we refuse.
 
 use crate::case::{Case, CaseError};
 use crate::ids::{ActionId, FaultId};
 use crate::priors::{Priors, PriorsError};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
+use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -76,11 +77,12 @@ impl LiveError {
 /// How long the client waits before it counts the hub silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// For the TCP connection (per address the hub's name resolves to). A host that is
-    /// off or behind a dead router drops the connection attempt silently, and the
-    /// system's own limit is minutes: the owner would think the doctor hung.
+    /// For the connection: the TCP connection (the addresses the hub's name resolves to
+    /// share it) and the TLS handshake. A host that is off or behind a dead router drops
+    /// the connection attempt silently, and the system's own limit is minutes: the owner
+    /// would think the doctor hung.
     pub connect: Duration,
-    /// For each read and write once connected, the TLS handshake included.
+    /// For each read and write once connected, the TLS handshake's included.
     pub answer: Duration,
 }
 
@@ -93,56 +95,49 @@ impl Default for Timeouts {
     }
 }
 
-/// Where in a request an I/O error happened: it decides what the error means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Opening the TCP connection.
-    Connect,
-    /// Sending the request or reading the answer; `answered` once any byte of the
-    /// answer arrived.
-    Exchange { answered: bool },
-}
-
 /// Tells "nothing answered" (refused, no route, silence, a connection closed before
 /// any answer) from "something answered and we refuse it" (TLS failures such as a
-/// certificate that is not the pinned one, a connection cut mid-answer).
-fn classify(addr: &str, stage: Stage, timeouts: Timeouts, e: std::io::Error) -> LiveError {
+/// certificate that is not the pinned one, a connection cut mid-answer). `answered`:
+/// the answer's status line and headers had arrived.
+fn classify(addr: &str, answered: bool, timeouts: Timeouts, e: ureq::Error) -> LiveError {
     use std::io::ErrorKind as K;
+    const CHECK_CERT: &str = " (is --hub-cert this hub's hub-cert.pem?)";
     let unreachable = |cause: String| LiveError::HubUnreachable {
         addr: addr.to_string(),
         cause,
     };
-    let answered = matches!(stage, Stage::Exchange { answered: true });
-    match e.kind() {
-        K::ConnectionRefused => {
-            unreachable("connection refused: nothing listens on that port".into())
-        }
-        K::HostUnreachable => unreachable("no route to the host".into()),
-        K::NetworkUnreachable => unreachable("no route to its network".into()),
-        // A read timeout is WouldBlock on Unix, TimedOut elsewhere.
-        K::TimedOut | K::WouldBlock if !answered => {
-            let waited = match stage {
-                Stage::Connect => timeouts.connect,
-                Stage::Exchange { .. } => timeouts.answer,
+    let failed = |source, hint| LiveError::Connect {
+        addr: addr.to_string(),
+        source,
+        hint,
+    };
+    match e {
+        ureq::Error::Timeout(which) if !answered => {
+            let waited = match which {
+                ureq::Timeout::Connect => timeouts.connect,
+                _ => timeouts.answer,
             };
             unreachable(format!("no answer within {}", seconds(waited)))
         }
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
-            if !answered =>
-        {
-            unreachable("the connection closed before the hub answered".into())
-        }
-        // rustls reports a refused certificate or a broken handshake as InvalidData.
-        K::InvalidData => LiveError::Connect {
-            addr: addr.to_string(),
-            source: e,
-            hint: " (is --hub-cert this hub's hub-cert.pem?)",
+        ureq::Error::HostNotFound => unreachable("its name resolved to no address".into()),
+        ureq::Error::Io(e) => match e.kind() {
+            K::ConnectionRefused => {
+                unreachable("connection refused: nothing listens on that port".into())
+            }
+            K::HostUnreachable => unreachable("no route to the host".into()),
+            K::NetworkUnreachable => unreachable("no route to its network".into()),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+                if !answered =>
+            {
+                unreachable("the connection closed before the hub answered".into())
+            }
+            // rustls reports a refused certificate or a broken handshake as InvalidData.
+            K::InvalidData => failed(e, CHECK_CERT),
+            _ => failed(e, ""),
         },
-        _ => LiveError::Connect {
-            addr: addr.to_string(),
-            source: e,
-            hint: "",
-        },
+        ureq::Error::Rustls(e) => failed(std::io::Error::new(K::InvalidData, e), CHECK_CERT),
+        ureq::Error::Protocol(e) => LiveError::Protocol(e.to_string()),
+        other => failed(other.into_io(), ""),
     }
 }
 
@@ -158,48 +153,37 @@ fn seconds(d: Duration) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HubUrl {
     tls: bool,
-    /// host:port, for the TCP connection and the Host header.
+    /// host:port, for the connection and the error messages.
     authority: String,
-    /// The host alone (no brackets), for TLS server name checks.
-    host: String,
     /// Path prefix without a trailing slash.
     prefix: String,
 }
 
 fn split_url(url: &str) -> Result<HubUrl, LiveError> {
+    let bad = || LiveError::Url(url.to_string());
     let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
         (false, rest)
     } else {
-        return Err(LiveError::Url(url.to_string()));
+        return Err(bad());
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err(LiveError::Url(url.to_string()));
+        return Err(bad());
     }
     // "[::1]:8443", "host:8443", "host".
-    let (host, has_port) = match authority.strip_prefix('[') {
-        Some(v6) => {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| LiveError::Url(url.to_string()))?;
-            (h.to_string(), after.starts_with(':'))
-        }
-        None => match authority.split_once(':') {
-            Some((h, _)) => (h.to_string(), true),
-            None => (authority.to_string(), false),
-        },
+    let has_port = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').ok_or_else(bad)?.1.starts_with(':'),
+        None => authority.contains(':'),
     };
-    if has_port {
-        // The port is what follows the last ':' ("[::1]:8443" included).
-        let port = authority.rsplit(':').next().unwrap_or_default();
-        if port.parse::<u16>().is_err() {
-            return Err(LiveError::Url(url.to_string()));
-        }
+    // The port is what follows the last ':' ("[::1]:8443" included).
+    let port = authority.rsplit(':').next().unwrap_or_default();
+    if has_port && port.parse::<u16>().is_err() {
+        return Err(bad());
     }
     let authority = if has_port {
         authority.to_string()
@@ -209,33 +193,33 @@ fn split_url(url: &str) -> Result<HubUrl, LiveError> {
     Ok(HubUrl {
         tls,
         authority,
-        host,
         prefix: path.to_string(),
     })
 }
 
-/// A TLS client config that trusts exactly the certificate(s) in `cert_pem`.
-pub fn pinned_tls_config(cert_pem: &str) -> Result<Arc<rustls::ClientConfig>, LiveError> {
-    let mut roots = rustls::RootCertStore::empty();
+/// TLS that trusts exactly the certificate(s) in `cert_pem`.
+fn pinned_tls(cert_pem: &str) -> Result<TlsConfig, LiveError> {
+    let unusable = |e: &dyn std::fmt::Display| LiveError::Certificate(e.to_string());
+    let mut roots = Vec::new();
     for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
-        let cert = cert.map_err(|e| LiveError::Certificate(e.to_string()))?;
-        roots
-            .add(cert)
-            .map_err(|e| LiveError::Certificate(e.to_string()))?;
+        let cert = cert.map_err(|e| unusable(&e))?;
+        // ureq leaves out a root rustls cannot use, and the hub would then be refused
+        // for a reason the owner never hears: checked here, where it can be said.
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| unusable(&e))?;
+        roots.push(ureq::tls::Certificate::from_der(&cert).to_owned());
     }
     if roots.is_empty() {
         return Err(LiveError::Certificate("no PEM certificate in it".into()));
     }
-    // An explicit provider: the binary links crates that enable other rustls providers,
-    // and the process default is ambiguous then.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| LiveError::Certificate(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::from(roots))
+        // An explicit provider: the binary links crates that enable other rustls
+        // providers, and the process default is ambiguous then.
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build())
 }
 
 fn check_camera_id(camera: &str) -> Result<(), LiveError> {
@@ -254,7 +238,7 @@ fn check_camera_id(camera: &str) -> Result<(), LiveError> {
 /// The hub's doctor API, one request per connection.
 pub struct HubClient {
     url: HubUrl,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    tls: Option<TlsConfig>,
     token: Option<String>,
     timeouts: Timeouts,
 }
@@ -278,7 +262,7 @@ impl HubClient {
     ) -> Result<HubClient, LiveError> {
         let url = split_url(hub_url)?;
         let tls = match (url.tls, cert_pem) {
-            (true, Some(pem)) => Some(pinned_tls_config(pem)?),
+            (true, Some(pem)) => Some(pinned_tls(pem)?),
             (true, None) => return Err(LiveError::NeedCertificate(hub_url.to_string())),
             (false, _) => None,
         };
@@ -299,13 +283,13 @@ impl HubClient {
     /// Fetch and check the case the hub builds for `camera`.
     pub fn case(&self, camera: &str) -> Result<Case, LiveError> {
         check_camera_id(camera)?;
-        let body = self.call("GET", &format!("/api/v1/cameras/{camera}/case"), None)?;
+        let body = self.call(&format!("/api/v1/cameras/{camera}/case"), None)?;
         Ok(Case::from_json(&body)?)
     }
 
     /// The priors the hub learned from confirmed fixes.
     pub fn priors(&self) -> Result<Priors, LiveError> {
-        let body = self.call("GET", "/api/v1/doctor/priors", None)?;
+        let body = self.call("/api/v1/doctor/priors", None)?;
         Ok(Priors::from_json(&body, "the hub's /api/v1/doctor/priors")?)
     }
 
@@ -314,121 +298,87 @@ impl HubClient {
         check_camera_id(camera)?;
         let body = serde_json::json!({"fault": fault, "action": action}).to_string();
         self.call(
-            "POST",
             &format!("/api/v1/cameras/{camera}/diagnosis/confirm"),
             Some(&body),
         )?;
         Ok(())
     }
 
-    /// One request; the body of a 2xx answer, or an error naming the status.
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> Result<String, LiveError> {
+    /// One request, a GET or the POST of `json`; the body of a 2xx answer, or an error
+    /// naming the status.
+    fn call(&self, path: &str, json: Option<&str>) -> Result<String, LiveError> {
         let path = format!("{}{path}", self.url.prefix);
-        let auth = self
-            .token
-            .as_ref()
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let content = body
-            .map(|b| {
-                format!(
-                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                    b.len()
-                )
-            })
-            .unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{auth}{content}Connection: close\r\n\r\n{}",
-            self.url.authority,
-            body.unwrap_or("")
-        );
-        let raw = self.exchange(request.as_bytes())?;
-        let (status, body) = parse_response(&raw)?;
-        if !(200..300).contains(&status) {
-            let mut body = body;
-            body.truncate(300);
-            return Err(LiveError::Status { status, path, body });
+        let scheme = if self.url.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}{path}", self.url.authority);
+        self.resolve()?;
+        let fail = |answered, e| classify(&self.url.authority, answered, self.timeouts, e);
+        let agent = self.agent();
+        let answer = match json {
+            None => self.headers(agent.get(&url)).call(),
+            Some(json) => self
+                .headers(agent.post(&url))
+                .content_type("application/json")
+                .send(json),
+        };
+        let mut answer = answer.map_err(|e| fail(false, e))?;
+        let body = answer.body_mut().read_to_vec().map_err(|e| fail(true, e))?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(LiveError::Status {
+                status: status.as_u16(),
+                path,
+                body: body.chars().take(300).collect(),
+            });
         }
         Ok(body)
     }
 
-    /// Sends `request` and reads the whole answer (the server closes: `Connection: close`).
-    fn exchange(&self, request: &[u8]) -> Result<Vec<u8>, LiveError> {
-        let addr = self.url.authority.as_str();
-        let timeouts = self.timeouts;
-        let tcp = self.connect()?;
-        let setup = |e| LiveError::Connect {
-            addr: addr.to_string(),
-            source: e,
-            hint: "",
-        };
-        tcp.set_read_timeout(Some(timeouts.answer)).map_err(setup)?;
-        tcp.set_write_timeout(Some(timeouts.answer))
-            .map_err(setup)?;
-        let mut raw = Vec::new();
-        let result = match &self.tls {
-            None => {
-                let mut tcp = tcp;
-                tcp.write_all(request)
-                    .and_then(|()| tcp.read_to_end(&mut raw).map(drop))
-            }
-            Some(config) => {
-                let name = ServerName::try_from(self.url.host.clone())
-                    .map_err(|_| LiveError::Url(self.url.host.clone()))?;
-                let conn = rustls::ClientConnection::new(config.clone(), name)
-                    .map_err(|e| LiveError::Certificate(e.to_string()))?;
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                match tls
-                    .write_all(request)
-                    .and_then(|()| tls.flush())
-                    .and_then(|()| tls.read_to_end(&mut raw).map(drop))
-                {
-                    // A server that closes without TLS close_notify: the length checks
-                    // in parse_response still catch a cut answer.
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {
-                        Ok(())
-                    }
-                    other => other,
-                }
-            }
-        };
-        let answered = !raw.is_empty();
-        result.map_err(|e| classify(addr, Stage::Exchange { answered }, timeouts, e))?;
-        if raw.is_empty() {
-            let closed = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-            return Err(classify(
-                addr,
-                Stage::Exchange { answered },
-                timeouts,
-                closed,
-            ));
+    fn agent(&self) -> ureq::Agent {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(self.timeouts.connect))
+            .timeout_per_read(Some(self.timeouts.answer))
+            .timeout_per_write(Some(self.timeouts.answer))
+            // Every answer but a 2xx is an error that names its status, a redirect's
+            // too: following one would carry the owner's token elsewhere.
+            .http_status_as_error(false)
+            .max_redirects(0)
+            // The hub is on the owner's network: a proxy from the environment, meant
+            // for the internet, must not see the token.
+            .proxy(None);
+        match &self.tls {
+            Some(tls) => config.tls_config(tls.clone()),
+            None => config,
         }
-        Ok(raw)
+        .build()
+        .new_agent()
     }
 
-    /// A TCP connection to the first of the hub's addresses that takes one, each tried
-    /// for [`Timeouts::connect`].
-    fn connect(&self) -> Result<TcpStream, LiveError> {
-        let addr = self.url.authority.as_str();
-        let unreachable = |cause: String| LiveError::HubUnreachable {
-            addr: addr.to_string(),
+    fn headers<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let request = request.header("Accept", "application/json");
+        match &self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    /// ureq reports a name that does not resolve as an I/O error like any other, and
+    /// it is the hub not answering (a `hub.local` name does not resolve while the hub
+    /// is off): looked up here first to say so.
+    fn resolve(&self) -> Result<(), LiveError> {
+        let unreachable = |cause| LiveError::HubUnreachable {
+            addr: self.url.authority.clone(),
             cause,
         };
-        let resolved: Vec<SocketAddr> = addr
+        let mut resolved = self
+            .url
+            .authority
             .to_socket_addrs()
-            .map_err(|e| unreachable(format!("its name did not resolve ({e})")))?
-            .collect();
-        let mut last = None;
-        for socket in &resolved {
-            match TcpStream::connect_timeout(socket, self.timeouts.connect) {
-                Ok(tcp) => return Ok(tcp),
-                Err(e) => last = Some(e),
-            }
+            .map_err(|e| unreachable(format!("its name did not resolve ({e})")))?;
+        match resolved.next() {
+            Some(_) => Ok(()),
+            None => Err(unreachable("its name resolved to no address".into())),
         }
-        Err(match last {
-            Some(e) => classify(addr, Stage::Connect, self.timeouts, e),
-            None => unreachable("its name resolved to no address".into()),
-        })
     }
 }
 
@@ -438,72 +388,15 @@ pub fn fetch_case(hub_url: &str, camera: &str, token: Option<&str>) -> Result<Ca
     HubClient::new(hub_url, None, token.map(str::to_string))?.case(camera)
 }
 
-fn parse_response(raw: &[u8]) -> Result<(u16, String), LiveError> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| LiveError::Protocol("no end of headers".into()))?;
-    let status_line = head.lines().next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| LiveError::Protocol(format!("bad status line '{status_line}'")))?;
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_ascii_lowercase())
-        })
-    };
-    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        dechunk(body)?
-    } else if let Some(len) = header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| LiveError::Protocol(format!("bad content-length '{len}'")))?;
-        if body.len() < len {
-            return Err(LiveError::Protocol(format!(
-                "answer cut short: {} of {len} bytes",
-                body.len()
-            )));
-        }
-        body[..len].to_string()
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(mut body: &str) -> Result<String, LiveError> {
-    let mut out = String::new();
-    loop {
-        let (size_line, rest) = body
-            .split_once("\r\n")
-            .ok_or_else(|| LiveError::Protocol("truncated chunk".into()))?;
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| LiveError::Protocol(format!("bad chunk size '{size_line}'")))?;
-        if size == 0 {
-            return Ok(out);
-        }
-        if rest.len() < size {
-            return Err(LiveError::Protocol("truncated chunk".into()));
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
-    fn url(tls: bool, authority: &str, host: &str, prefix: &str) -> HubUrl {
+    fn url(tls: bool, authority: &str, prefix: &str) -> HubUrl {
         HubUrl {
             tls,
             authority: authority.into(),
-            host: host.into(),
             prefix: prefix.into(),
         }
     }
@@ -512,19 +405,19 @@ mod tests {
     fn urls_parse() {
         assert_eq!(
             split_url("http://127.0.0.1:8080").unwrap(),
-            url(false, "127.0.0.1:8080", "127.0.0.1", "")
+            url(false, "127.0.0.1:8080", "")
         );
         assert_eq!(
             split_url("http://hub/base/").unwrap(),
-            url(false, "hub:80", "hub", "/base")
+            url(false, "hub:80", "/base")
         );
         assert_eq!(
             split_url("https://[::1]:8443").unwrap(),
-            url(true, "[::1]:8443", "::1", "")
+            url(true, "[::1]:8443", "")
         );
         assert_eq!(
             split_url("https://hub.local").unwrap(),
-            url(true, "hub.local:443", "hub.local", "")
+            url(true, "hub.local:443", "")
         );
         for bad in [
             "ftp://hub",
@@ -553,14 +446,45 @@ mod tests {
         assert!(matches!(client.case("../etc"), Err(LiveError::CameraId(_))));
     }
 
+    /// A hub that answers one request with `raw`, then hangs up.
+    fn answering(raw: &'static [u8]) -> (HubClient, std::thread::JoinHandle<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0];
+            while !request.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            socket.write_all(raw).unwrap();
+        });
+        let client = HubClient::new(&format!("http://127.0.0.1:{port}"), None, None)
+            .unwrap()
+            .with_timeouts(quick());
+        (client, server)
+    }
+
     #[test]
     fn responses_parse_chunked_sized_and_cut() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"v\r\n4\r\n\":1}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(raw).unwrap(), (200, "{\"v\":1}".to_string()));
-        let raw = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_response(raw).unwrap(), (400, "{}".to_string()));
-        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}";
-        assert!(matches!(parse_response(raw), Err(LiveError::Protocol(_))));
+        let (client, server) = answering(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"v\r\n4\r\n\":1}\r\n0\r\n\r\n",
+        );
+        assert_eq!(client.call("/", None).unwrap(), "{\"v\":1}");
+        server.join().unwrap();
+        let (client, server) =
+            answering(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}");
+        let err = client.call("/p", None).unwrap_err();
+        assert!(
+            matches!(&err, LiveError::Status { status: 400, path, body } if path == "/p" && body == "{}"),
+            "{err:?}"
+        );
+        server.join().unwrap();
+        // Cut mid-answer: the hub answered, and the answer is refused.
+        let (client, server) = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}");
+        let err = client.call("/", None).unwrap_err();
+        assert!(matches!(err, LiveError::Connect { .. }), "{err:?}");
+        server.join().unwrap();
     }
 
     fn quick() -> Timeouts {
@@ -573,55 +497,61 @@ mod tests {
     #[test]
     fn silence_is_told_apart_from_an_answer_we_refuse() {
         use std::io::{Error, ErrorKind as K};
+        use ureq::Timeout;
         let t = Timeouts::default();
-        let before = Stage::Exchange { answered: false };
-        let during = Stage::Exchange { answered: true };
-        let cause = |stage, kind| match classify("hub:1", stage, t, Error::from(kind)) {
+        let io = |kind| ureq::Error::Io(Error::from(kind));
+        let cause = |answered, e| match classify("hub:1", answered, t, e) {
             LiveError::HubUnreachable { cause, .. } => Some(cause),
             _ => None,
         };
         // Nothing answered: the doctor may carry on without the hub.
         assert!(
-            cause(Stage::Connect, K::ConnectionRefused)
+            cause(false, io(K::ConnectionRefused))
                 .unwrap()
                 .contains("refused")
         );
         assert!(
-            cause(Stage::Connect, K::HostUnreachable)
+            cause(false, io(K::HostUnreachable))
                 .unwrap()
                 .contains("no route")
         );
         assert!(
-            cause(Stage::Connect, K::NetworkUnreachable)
+            cause(false, io(K::NetworkUnreachable))
                 .unwrap()
                 .contains("no route")
         );
         assert_eq!(
-            cause(Stage::Connect, K::TimedOut).unwrap(),
+            cause(false, ureq::Error::Timeout(Timeout::Connect)).unwrap(),
             "no answer within 5 s"
         );
         // A TLS handshake (or a request) that nobody answers.
         assert_eq!(
-            cause(before, K::WouldBlock).unwrap(),
+            cause(false, ureq::Error::Timeout(Timeout::PerRead)).unwrap(),
             "no answer within 30 s"
         );
         assert!(
-            cause(before, K::ConnectionReset)
+            cause(false, io(K::ConnectionReset))
                 .unwrap()
                 .contains("closed")
         );
-        assert!(cause(before, K::UnexpectedEof).unwrap().contains("closed"));
-        // Something answered: these stop the doctor.
-        assert_eq!(cause(during, K::ConnectionReset), None);
-        assert_eq!(cause(during, K::WouldBlock), None);
-        assert_eq!(cause(before, K::PermissionDenied), None);
-        let refused_certificate = Error::new(
-            K::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        assert!(
+            cause(false, io(K::UnexpectedEof))
+                .unwrap()
+                .contains("closed")
         );
-        let err = classify("hub:1", before, t, refused_certificate);
-        assert!(!err.is_unreachable(), "{err}");
-        assert!(err.to_string().contains("--hub-cert"), "{err}");
+        // Something answered: these stop the doctor.
+        assert_eq!(cause(true, io(K::ConnectionReset)), None);
+        assert_eq!(cause(true, ureq::Error::Timeout(Timeout::PerRead)), None);
+        assert_eq!(cause(false, io(K::PermissionDenied)), None);
+        let refused = || rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        for refused_certificate in [
+            ureq::Error::Io(Error::new(K::InvalidData, refused())),
+            ureq::Error::Rustls(refused()),
+        ] {
+            let err = classify("hub:1", false, t, refused_certificate);
+            assert!(!err.is_unreachable(), "{err}");
+            assert!(err.to_string().contains("--hub-cert"), "{err}");
+        }
         let status = LiveError::Status {
             status: 401,
             path: "/api/v1/doctor/priors".into(),

@@ -8,7 +8,7 @@
 
 mod client;
 
-pub use client::{HubClient, LiveError, Timeouts, fetch_case, pinned_tls_config};
+pub use client::{HubClient, LiveError, Timeouts, fetch_case};
 
 use crate::case::Case;
 use crate::ids::{ActionId, FaultId};
