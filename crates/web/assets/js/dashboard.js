@@ -88,6 +88,7 @@ export async function show(view, { onEvent }) {
       grid.replaceChildren(...list.map(card));
     }
     renderBanner(list);
+    if (mode === 'away') renderReady();
   }
 
   function renderBanner(list) {
@@ -107,6 +108,16 @@ export async function show(view, { onEvent }) {
     }
   }
 
+  // The hub's status for the list below, asked at most every 10 s: the list follows
+  // every camera's change, the hub's disk changes slowly.
+  let hubAsked = null;
+  async function hubForReady() {
+    if (!hubAsked || Date.now() - hubAsked.at > 10000) {
+      hubAsked = { at: Date.now(), status: get('/hub').catch(() => ({})) };
+    }
+    return hubAsked.status;
+  }
+
   // What would fail during a week away: a camera offline, batteries for under 14 days,
   // a weak signal (under -70 dBm drops clips), the hub's disk nearly full.
   async function renderReady() {
@@ -114,8 +125,7 @@ export async function show(view, { onEvent }) {
       ready.hidden = true;
       return;
     }
-    let hubStatus = {};
-    try { hubStatus = await get('/hub'); } catch { /* the cameras still say enough */ }
+    const hubStatus = await hubForReady();
     const items = [];
     const link = (c, words) => h('li', {}, h('a', { href: `#/camera/${encodeURIComponent(c.id)}` }, c.name), `: ${words}`);
     for (const c of [...cams.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))) {
@@ -188,21 +198,24 @@ export async function show(view, { onEvent }) {
     }
     if (!id || e.type === 'notification' || e.type === 'telemetry' && !cams.has(id)) return;
     const wantsClip = e.type === 'event' && e.data && e.data.event === 'clip_recorded';
-    refresh(id, wantsClip, e.ts);
+    // The camera's own time of a state or event (its clock is the hub's, set at each
+    // connection), so the figure can run from the camera, not only from the hub.
+    const cameraTs = ['state', 'event'].includes(e.type) && e.data ? e.data.ts : undefined;
+    refresh(id, wantsClip, { ts: e.ts, cameraTs });
   });
 
   // One fetch per camera at a time: events that arrive while its fetch is out wait for
   // one more fetch (which starts after them, so it sees what they announced) instead of
   // a fetch each. A button press alone sends several light changes within a second.
   const refreshing = new Map();
-  function refresh(id, wantsClip, ts) {
+  function refresh(id, wantsClip, times) {
     let r = refreshing.get(id);
     if (!r) {
       r = { clip: false, waiting: [] };
       refreshing.set(id, r);
     }
     r.clip = r.clip || wantsClip;
-    r.waiting.push(ts);
+    r.waiting.push(times);
     if (r.running) return;
     r.running = (async () => {
       while (r.waiting.length) {
@@ -215,7 +228,7 @@ export async function show(view, { onEvent }) {
         } catch { continue; }
         renderCamera(id);
         const now = Date.now();
-        for (const t of answered) window.wlRendered.push({ ts: t, rendered: now });
+        for (const t of answered) window.wlRendered.push({ ...t, rendered: now });
         if (window.wlRendered.length > 5000) window.wlRendered.splice(0, 2500);
       }
       r.running = null;
@@ -237,10 +250,14 @@ export async function show(view, { onEvent }) {
     const fresh = card(cam);
     const oldImg = old.querySelector('.thumb img');
     const newImg = fresh.querySelector('.thumb img');
-    if (oldImg && newImg && oldImg.getAttribute('src') === newImg.getAttribute('src')) {
+    // (Only a picture that loaded: one asked for before the hub had written it failed
+    // and must be asked again.)
+    if (oldImg && newImg && oldImg.complete && oldImg.naturalWidth > 0
+      && oldImg.getAttribute('src') === newImg.getAttribute('src')) {
       newImg.replaceWith(oldImg);
     }
     old.replaceWith(fresh);
     renderBanner([...cams.values()]);
+    if (mode === 'away') renderReady();
   }
 }
