@@ -11,6 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_watchlight");
 fn demo(data: &Path) -> String {
     let out = Command::new(BIN)
         .arg("demo")
+        .arg("--once")
         .arg("--data")
         .arg(data)
         .output()

@@ -7,9 +7,9 @@ use watchlight_agent::demo::{self, DemoOptions};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Stay up after the story (until Ctrl-C) to explore the hub's API.
+    /// End after the story instead of staying up (until Ctrl-C) for the web app.
     #[arg(long)]
-    keep_running: bool,
+    once: bool,
     /// Keep the hub's and cameras' data here instead of a temporary folder.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -20,7 +20,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     demo::run(DemoOptions {
         bin,
         data: args.data,
-        keep_running: args.keep_running,
+        keep_running: !args.once,
     })?;
     Ok(())
 }

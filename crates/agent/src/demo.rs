@@ -510,7 +510,7 @@ fn the_end(hub: &HubProcess, cams: &[Cam]) {
 
 fn stay_up(options: &DemoOptions) {
     if options.keep_running {
-        println!("  everything keeps running; press Ctrl-C to stop");
+        println!("  everything keeps running for the web app; press Ctrl-C to stop");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
