@@ -143,7 +143,15 @@ fn a_cut_link_blinks_red_keeps_recording_and_delivers_everything_once_in_order()
         .post("/api/v1/arm", &json!({"mode": "away"}))
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    std::thread::sleep(Duration::from_millis(500));
+    // Armed once the camera reports the settings version that armed it.
+    wait_until(Duration::from_secs(10), || {
+        let c = hub
+            .api
+            .get(&format!("/api/v1/cameras/{}", cam.device_id))
+            .ok()?;
+        (c["state"]["settings_version"] == c["settings"]["version"]).then_some(())
+    })
+    .expect("the camera reports the armed settings");
 
     // Cut: red blink at the camera, offline at the hub.
     cam.sim("link", json!({"up": false})).unwrap();

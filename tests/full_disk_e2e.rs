@@ -137,6 +137,7 @@ fn a_full_hub_disk_keeps_cameras_paired_and_loses_no_event() {
                 cam.device_id
             );
         }
+        // A watch over the full disk's whole span: what must not happen has no event.
         std::thread::sleep(Duration::from_millis(500));
     }
     let hub_status = hub.api.get("/api/v1/hub").unwrap_or(Value::Null);
