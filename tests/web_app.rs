@@ -215,6 +215,28 @@ fn the_owner_runs_the_home_from_the_browser() {
         causes.chars().take(200).collect::<String>()
     );
     app.check_page("doctor");
+    // The doctor starts from the red blink the card shows: a harmless explanation (a
+    // disarmed system, a healthy camera) cannot explain it and must not come first.
+    assert_eq!(
+        app.eval("document.getElementById('doctor-light').dataset.light"),
+        json!("red_blink")
+    );
+    let top = app.eval("document.querySelector('#causes li')?.dataset.fault || ''");
+    let harmless = [
+        "not_armed",
+        "no_fault",
+        "motion_indicator",
+        "zones_exclude_motion",
+        "storage_full",
+    ];
+    assert!(
+        !harmless.contains(&top.as_str().unwrap_or("")),
+        "the doctor puts {top} first for a camera blinking red: {causes}"
+    );
+    assert!(
+        app.text("#light-assumed")
+            .contains("starts from this light")
+    );
 
     step("answer the troubleshooter's question and see it plan again");
     let asked = app.eval("!!document.getElementById('answer')");

@@ -609,8 +609,8 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
         Feature::SilentOnline => {
             if yes {
                 format!(
-                    "it is connected but has sent nothing for {} minutes",
-                    t.minutes_since_seen.unwrap_or(0.0)
+                    "it is connected but has sent nothing for {}",
+                    how_long(t.minutes_since_seen.unwrap_or(0.0))
                 )
             } else {
                 "it is connected and sending telemetry".into()
@@ -621,8 +621,8 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
             t.zones_off_pct.unwrap_or(0.0)
         ),
         Feature::OfflineFor => format!(
-            "it has been offline for {} minutes",
-            t.minutes_since_seen.unwrap_or(0.0)
+            "it has been offline for {}",
+            how_long(t.minutes_since_seen.unwrap_or(0.0))
         ),
         Feature::MotionIndicator => {
             if yes {
@@ -634,10 +634,42 @@ pub fn describe(finding: &Finding, case: &Case) -> String {
     }
 }
 
+/// A span in the words an owner uses ("under a minute", "12 minutes", "about 3 hours").
+fn how_long(minutes: f64) -> String {
+    match minutes {
+        m if m < 1.0 => "under a minute".into(),
+        m if m < 1.5 => "a minute".into(),
+        m if m < 90.0 => format!("{} minutes", m.round()),
+        m if m < 36.0 * 60.0 => format!("about {} hours", (m / 60.0).round()),
+        m => format!("about {} days", (m / 1440.0).round()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::case::Telemetry;
+
+    #[test]
+    fn spans_are_said_as_an_owner_says_them() {
+        let said: Vec<String> = [0.0, 0.4, 1.0, 12.3, 89.0, 95.0, 600.0, 4000.0]
+            .into_iter()
+            .map(how_long)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "under a minute",
+                "under a minute",
+                "a minute",
+                "12 minutes",
+                "89 minutes",
+                "about 2 hours",
+                "about 10 hours",
+                "about 3 days"
+            ]
+        );
+    }
 
     fn value(case: &Case, feature: Feature) -> Option<&'static str> {
         findings(case)

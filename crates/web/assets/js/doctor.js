@@ -17,6 +17,11 @@ export async function show(view, { params, onEvent }) {
   const base = `/cameras/${enc(id)}`;
   const answers = { observations: {}, failed: [], unavailable: [] };
   let cam = await get(base);
+  // The doctor starts from the light the hub knows the camera shows (the one on its
+  // card, which brought the owner here); the owner can say it shows another, and the
+  // doctor then asks which.
+  const shown = cam.light && typeof cam.light.light_id === 'string' ? cam.light.light_id : null;
+  if (shown) answers.observations.light = shown;
   let diagnosis = null;
   let done = false;
 
@@ -39,7 +44,17 @@ export async function show(view, { params, onEvent }) {
     const l = cam.light || {};
     head.replaceChildren(h('p', { class: 'light-line big', id: 'doctor-light', 'data-light': l.light_id },
       light(l), h('span', { class: 'meaning' }, l.meaning || '')),
-    h('p', { class: 'muted' }, `${stateWords(cam)}. The doctor has read what the hub knows about this camera; it asks only what it cannot see.`));
+    h('p', { class: 'muted' }, `${stateWords(cam)}. The doctor has read what the hub knows about this camera; it asks only what it cannot see.`),
+    answers.observations.light === shown && shown ? h('p', { id: 'light-assumed' },
+      'It starts from this light. ',
+      h('button', {
+        type: 'button',
+        onclick: (e) => act(e.currentTarget, async () => {
+          delete answers.observations.light;
+          renderHead();
+          await replan();
+        }),
+      }, 'The camera shows another light')) : null);
   }
 
   function renderCauses() {
@@ -122,9 +137,7 @@ export async function show(view, { params, onEvent }) {
   }
 
   renderHead();
-  diagnosis = await get(`${base}/diagnosis`);
-  renderCauses();
-  renderStep();
+  await replan();
 
   onEvent(async (e) => {
     if (e.device !== id || !['state', 'availability', 'paired'].includes(e.type)) return;
