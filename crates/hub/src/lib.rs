@@ -16,6 +16,7 @@ pub mod held;
 pub mod hub_light;
 mod ingest;
 pub mod live_view;
+mod loops;
 pub mod netwatch;
 pub mod ranges;
 pub mod runtime;
