@@ -6,7 +6,6 @@ use crate::netwatch::NetworkProbe;
 use crate::state::{HubState, Shared};
 use rumqttc::{Event, Packet, QoS};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -53,7 +52,7 @@ async fn mqtt_loop(
             _ = shutdown.changed() => break,
             event = eventloop.poll() => match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    hub.upstream_up.store(true, Ordering::Relaxed);
+                    hub.set_upstream_up(true);
                     tracing::info!("hub connected to the MQTT broker");
                     for f in &filters {
                         if let Err(e) = hub.mqtt.try_subscribe(f.clone(), QoS::AtLeastOnce) {
@@ -66,7 +65,7 @@ async fn mqtt_loop(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    if hub.upstream_up.swap(false, Ordering::Relaxed) {
+                    if hub.set_upstream_up(false) {
                         tracing::warn!("hub lost the MQTT broker: {e}");
                     }
                     tokio::select! {
@@ -92,11 +91,7 @@ async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
     loop {
         // Wake at the next deadline when it comes before the next tick, so a camera is
         // counted offline at its deadline, not up to a tick later.
-        let next = hub
-            .availability
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next_deadline();
+        let next = hub.next_availability_deadline();
         let tick = hub.now().saturating_add(TICK.as_millis() as u64);
         let wake = next.map_or(tick, |d| d.min(tick));
         tokio::select! {
@@ -106,7 +101,7 @@ async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
         let now = hub.now();
         seen = Some(now);
         let armed = hub.button.is_armed(now);
-        if hub.reset_armed.swap(armed, Ordering::Relaxed) != armed {
+        if hub.set_reset_armed(armed) != armed {
             tracing::warn!(armed, "hub reset button");
             hub.emit(
                 "hub_light",
@@ -115,7 +110,7 @@ async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
             );
         }
         hub.change_availability(|a| a.tick(now)).await;
-        hub.deadlines_seen.send_replace(now);
+        hub.deadlines_looked_at(now);
     }
 }
 
@@ -189,13 +184,8 @@ async fn netwatch_loop(
 fn network_sampled(hub: &HubState, sample: &crate::netwatch::Sample) {
     let light_before = crate::hub_light::hub_light(hub.facts()).id;
     let now = hub.now();
-    let (transition, memory, remembered) = {
-        let mut w = hub.netwatch.lock().unwrap_or_else(|p| p.into_inner());
-        let remembered = w.memory().clone();
-        let t = w.observe(sample, now);
-        (t, w.memory().clone(), remembered)
-    };
-    if memory != remembered {
+    let (transition, changed_memory) = hub.observe_network(sample, now);
+    if let Some(memory) = changed_memory {
         match serde_json::to_string(&memory) {
             Ok(json) => {
                 if let Err(e) = hub.store.config_set(crate::netwatch::MEMORY_KEY, &json) {

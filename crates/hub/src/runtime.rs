@@ -1,19 +1,17 @@
 //! Starting and stopping the hub: data folder, store, certificate, embedded broker,
 //! the hub's own MQTT session, the background loops (`loops`) and the HTTP(S) server.
 
-use crate::availability::AvailabilityTracker;
 use crate::clock::SharedClock;
 use crate::netwatch::{NetWatch, NetworkProbe};
-use crate::secrets::{new_token, sha256_hex};
-use crate::state::{HubState, Shared};
+use crate::secrets::new_token;
+use crate::state::{HubState, Shared, StateParts};
 use crate::system_network::SystemNetwork;
 use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use watchlight_broker::tls::HubCertificate;
 use watchlight_broker::{Broker, BrokerConfig};
@@ -408,10 +406,9 @@ fn build_state(
     mqtt_url: &str,
     http_url: &str,
 ) -> Result<Shared, HubError> {
-    let (live, _) = broadcast::channel(1024);
     let care = crate::care::Care::load(&store, &config.home)?;
     let netwatch = NetWatch::resume(load_network_memory(&store));
-    Ok(Arc::new(HubState {
+    Ok(Arc::new(HubState::new(StateParts {
         home: config.home.clone(),
         data_dir: config.data_dir.clone(),
         clock: config.clock.clone(),
@@ -422,26 +419,11 @@ fn build_state(
         mqtt_url: mqtt_url.to_string(),
         http_url: http_url.to_string(),
         cert_pem: cert.map(|c| c.cert_pem.clone()),
-        availability: Mutex::new(AvailabilityTracker::new()),
-        availability_order: tokio::sync::Mutex::new(()),
-        pairing: Mutex::new(Default::default()),
-        dropped: Mutex::new(Default::default()),
-        live,
-        upstream_up: AtomicBool::new(false),
-        reset_armed: AtomicBool::new(false),
-        button: HubButton::default(),
-        setup_token: Mutex::new(None),
-        http: reqwest::Client::new(),
         care,
-        netwatch: Mutex::new(netwatch),
-        storage: Mutex::default(),
+        netwatch,
         storage_reserve_bytes: config.storage_reserve_bytes,
-        memory_sessions: Mutex::default(),
-        live_view: crate::live_view::LiveViews::new(config.live_cap_ms),
-        held: Default::default(),
-        login_guesses: crate::api::owner_logins(),
-        deadlines_seen: watch::Sender::new(0),
-    }))
+        live_cap_ms: config.live_cap_ms,
+    })))
 }
 
 /// With no owner yet, opens the one-time link to create one (for [`SETUP_LINK_MS`]);
@@ -451,8 +433,7 @@ fn open_setup_link(hub: &HubState, http_url: &str) -> Result<Option<String>, Hub
         return Ok(None);
     }
     let token = new_token();
-    *hub.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some((sha256_hex(&token), hub.now() + SETUP_LINK_MS));
+    hub.open_setup_link(&token, hub.now() + SETUP_LINK_MS);
     Ok(Some(format!("{http_url}/setup?token={token}")))
 }
 
@@ -686,10 +667,7 @@ async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
         }
         let settings = hub.store.settings(&d.id)?;
         let known = hub.store.availability(&d.id)?.map(|a| a.availability);
-        hub.availability
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .track(&d.id, HubState::liveness(&settings, &d), known, now);
+        hub.track_availability(&d.id, HubState::liveness(&settings, &d), known, now);
         hub.publish_settings(&d.id, &settings).await;
     }
     Ok(())
