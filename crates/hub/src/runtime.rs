@@ -2,6 +2,7 @@
 //! the hub's own MQTT session, the background loops (`loops`) and the HTTP(S) server.
 
 use crate::clock::SharedClock;
+use crate::credentials::CredentialSink;
 use crate::netwatch::{NetWatch, NetworkProbe};
 use crate::secrets::new_token;
 use crate::state::{HubState, Shared, StateParts};
@@ -9,7 +10,7 @@ use crate::system_network::SystemNetwork;
 use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,97 +30,6 @@ pub enum MqttMode {
     /// Use an external broker (`mqtt://` or `mqtts://`); its credentials are managed
     /// outside the hub.
     External { url: String },
-}
-
-/// Where device credentials go when the broker is not ours (`--mqtt-url`): e.g. a
-/// Mosquitto password file rewritten and reloaded
-/// ([`watchlight_broker::passwd::PasswordFile`], what `--mosquitto-passwd` uses).
-pub trait CredentialSink: Send + Sync {
-    /// Lets `device` log in with `token` (replacing any previous one).
-    fn set(&self, device: &str, token: &str) -> Result<(), String>;
-    fn remove(&self, device: &str);
-    /// At start: refuse every camera the hub does not know (`known` are the ones it
-    /// does), so that cameras of a hub that was reset fall back to setup (SPEC §4.2).
-    fn retain(&self, _known: &[String]) {}
-}
-
-/// The sink of `--mosquitto-passwd FILE [--mosquitto-pid-file FILE]`: the hub edits
-/// Mosquitto's password file and sends Mosquitto `SIGHUP` to reload it.
-pub fn mosquitto_password_sink(
-    password_file: PathBuf,
-    pid_file: Option<PathBuf>,
-) -> Arc<dyn CredentialSink> {
-    Arc::new(watchlight_broker::passwd::PasswordFile::new(
-        password_file,
-        pid_file,
-    ))
-}
-
-impl CredentialSink for watchlight_broker::passwd::PasswordFile {
-    fn set(&self, device: &str, token: &str) -> Result<(), String> {
-        watchlight_broker::passwd::PasswordFile::set(self, device, token).map_err(|e| e.to_string())
-    }
-
-    fn remove(&self, device: &str) {
-        if let Err(e) = watchlight_broker::passwd::PasswordFile::remove(self, device) {
-            tracing::warn!(device, "could not remove the camera from Mosquitto: {e}");
-        }
-    }
-
-    fn retain(&self, known: &[String]) {
-        match self.retain_cameras(|d| known.iter().any(|k| k == d)) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                removed = n,
-                "removed cameras this hub does not know from Mosquitto's password file"
-            ),
-            Err(e) => tracing::warn!("could not prune Mosquitto's password file: {e}"),
-        }
-    }
-}
-
-/// The hub's reset button as the API (its simulated press and release) and the tick
-/// loop (arming after the hold) share it; a release that resets wakes
-/// [`HubHandle::reset_requested`].
-pub struct HubButton {
-    button: Mutex<crate::hub_light::ResetButton>,
-    reset: watch::Sender<bool>,
-}
-
-impl Default for HubButton {
-    fn default() -> Self {
-        HubButton {
-            button: Mutex::default(),
-            reset: watch::channel(false).0,
-        }
-    }
-}
-
-impl HubButton {
-    pub fn press(&self, now_ms: u64) {
-        self.lock().press(now_ms);
-    }
-
-    /// Lets go; held for the reset time, this asks the hub to reset.
-    pub fn release(&self, now_ms: u64) -> crate::hub_light::Release {
-        let r = self.lock().release(now_ms);
-        if r == crate::hub_light::Release::Reset {
-            self.reset.send_replace(true);
-        }
-        r
-    }
-
-    pub fn is_pressed(&self) -> bool {
-        self.lock().is_pressed()
-    }
-
-    pub fn is_armed(&self, now_ms: u64) -> bool {
-        self.lock().is_armed(now_ms)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, crate::hub_light::ResetButton> {
-        self.button.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 #[derive(Clone)]
@@ -479,8 +389,7 @@ fn bind_http(addr: SocketAddr) -> Result<std::net::TcpListener, HubError> {
 impl HubHandle {
     /// Resolves once the reset button was held for the reset time and released.
     pub async fn reset_requested(&self) {
-        let mut rx = self.state.button.reset.subscribe();
-        let _ = rx.wait_for(|asked| *asked).await;
+        self.state.button.reset_requested().await;
     }
 
     /// Stops serving, closes the hub's MQTT session and the broker.
@@ -616,32 +525,6 @@ pub fn load_or_create_token(path: &Path) -> Result<String, HubError> {
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(token)
-}
-
-/// Lets a camera's token in at the broker.
-pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> Result<(), String> {
-    match (&hub.broker_devices, &hub.credential_sink) {
-        (Some(devices), _) => devices
-            .insert(device, watchlight_broker::token_sha256(token))
-            .map_err(|e| e.to_string()),
-        (None, Some(sink)) => sink.set(device, token),
-        (None, None) => {
-            tracing::warn!(
-                device,
-                "external broker without --mosquitto-passwd: add this camera's credential there"
-            );
-            Ok(())
-        }
-    }
-}
-
-pub fn unregister_device_credential(hub: &HubState, device: &str) {
-    if let Some(devices) = &hub.broker_devices {
-        devices.remove(device);
-    }
-    if let Some(sink) = &hub.credential_sink {
-        sink.remove(device);
-    }
 }
 
 /// At start: let every known camera back in, resume tracking its availability from

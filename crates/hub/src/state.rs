@@ -54,7 +54,7 @@ pub struct HubState {
     /// The embedded broker's credential table; `None` with an external broker.
     pub(crate) broker_devices: Option<watchlight_broker::DeviceRegistry>,
     /// With an external broker: where device credentials go.
-    pub(crate) credential_sink: Option<Arc<dyn crate::runtime::CredentialSink>>,
+    pub(crate) credential_sink: Option<Arc<dyn crate::credentials::CredentialSink>>,
     /// What cameras are told to connect to.
     pub(crate) mqtt_url: String,
     pub(crate) http_url: String,
@@ -72,7 +72,7 @@ pub struct HubState {
     upstream_up: AtomicBool,
     reset_armed: AtomicBool,
     /// The reset button (simulated: `POST /api/v1/hub/button`); arms `reset_armed`.
-    pub(crate) button: crate::runtime::HubButton,
+    pub(crate) button: crate::reset_button::HubButton,
     /// SHA-256 of the one-time setup token and its expiry.
     setup_token: Mutex<Option<(String, u64)>>,
     pub(crate) http: reqwest::Client,
@@ -105,7 +105,7 @@ pub(crate) struct StateParts {
     pub store: Store,
     pub mqtt: AsyncClient,
     pub broker_devices: Option<watchlight_broker::DeviceRegistry>,
-    pub credential_sink: Option<Arc<dyn crate::runtime::CredentialSink>>,
+    pub credential_sink: Option<Arc<dyn crate::credentials::CredentialSink>>,
     pub mqtt_url: String,
     pub http_url: String,
     pub cert_pem: Option<String>,
@@ -138,7 +138,7 @@ impl HubState {
             live,
             upstream_up: AtomicBool::new(false),
             reset_armed: AtomicBool::new(false),
-            button: crate::runtime::HubButton::default(),
+            button: crate::reset_button::HubButton::default(),
             setup_token: Mutex::new(None),
             http: reqwest::Client::new(),
             care: p.care,
