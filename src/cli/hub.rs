@@ -134,7 +134,7 @@ fn serve(args: &HubArgs) -> anyhow::Result<()> {
             ))
             .into());
         }
-        config.external_credentials = Some(watchlight_hub::runtime::mosquitto_password_sink(
+        config.external_credentials = Some(watchlight_hub::credentials::mosquitto_password_sink(
             passwd.clone(),
             args.mosquitto_pid_file.clone(),
         ));

@@ -313,12 +313,7 @@ pub fn gather(hub: &HubState, device: &Device, now_ms: u64) -> Result<CaseInputs
         .map(|e| (e.ts_ms, e.kind()))
         .collect();
     events.reverse();
-    if let Some(p) = hub
-        .pairing
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&device.id)
-    {
+    if let Some(p) = hub.pairing_progress(&device.id) {
         match p.state.as_str() {
             "wifi_rejected" => events.push((p.updated_ms, EventKind::WifiRejected)),
             "join_timeout" => events.push((p.updated_ms, EventKind::JoinTimeout)),

@@ -85,16 +85,7 @@ async fn first_contact(hub: &HubState, device: &str) {
         {
             tracing::warn!(device, "could not use up the pairing code: {e}");
         }
-        if let Some(p) = hub
-            .pairing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(device)
-        {
-            p.state = "paired".into();
-            p.message = "The camera reached the hub".into();
-            p.updated_ms = now;
-        }
+        hub.pairing_done(device, now);
         hub.emit("paired", Some(device), json!({}));
     }
 }

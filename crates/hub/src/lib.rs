@@ -11,13 +11,16 @@ pub mod availability;
 pub mod care;
 pub mod clock;
 pub mod connlimit;
+pub mod credentials;
 pub mod doctor_case;
 pub mod held;
 pub mod hub_light;
 mod ingest;
 pub mod live_view;
+mod loops;
 pub mod netwatch;
 pub mod ranges;
+pub mod reset_button;
 pub mod runtime;
 pub mod secrets;
 pub mod snapshot;
@@ -25,9 +28,9 @@ pub mod state;
 pub mod storage;
 pub mod system_network;
 
+pub use credentials::{CredentialSink, register_device_credential, unregister_device_credential};
 pub use runtime::{
-    CredentialSink, HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode,
-    load_or_create_token, register_device_credential, unregister_device_credential,
+    HUB_TOKEN_FILE, Hub, HubConfig, HubError, HubHandle, MqttMode, load_or_create_token,
 };
 
 /// Re-exported so the binary needs no direct dependency on the store.

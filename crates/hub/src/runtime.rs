@@ -1,19 +1,18 @@
 //! Starting and stopping the hub: data folder, store, certificate, embedded broker,
-//! the hub's own MQTT session, the periodic jobs and the HTTP(S) server.
+//! the hub's own MQTT session, the background loops (`loops`) and the HTTP(S) server.
 
-use crate::availability::AvailabilityTracker;
 use crate::clock::SharedClock;
+use crate::credentials::CredentialSink;
 use crate::netwatch::{NetWatch, NetworkProbe};
-use crate::secrets::{new_token, sha256_hex};
-use crate::state::{HubState, Shared};
+use crate::secrets::new_token;
+use crate::state::{HubState, Shared, StateParts};
 use crate::system_network::SystemNetwork;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use watchlight_broker::tls::HubCertificate;
 use watchlight_broker::{Broker, BrokerConfig};
@@ -23,10 +22,6 @@ use watchlight_store::Store;
 pub const HUB_TOKEN_FILE: &str = "hub-mqtt.token";
 /// How long the one-time setup link works.
 pub const SETUP_LINK_MS: u64 = 30 * 60 * 1000;
-/// How often the availability deadlines are checked (battery cameras).
-const TICK: Duration = Duration::from_millis(100);
-/// How often retention and telemetry compaction run.
-const HOUSEKEEPING: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub enum MqttMode {
@@ -35,97 +30,6 @@ pub enum MqttMode {
     /// Use an external broker (`mqtt://` or `mqtts://`); its credentials are managed
     /// outside the hub.
     External { url: String },
-}
-
-/// Where device credentials go when the broker is not ours (`--mqtt-url`): e.g. a
-/// Mosquitto password file rewritten and reloaded
-/// ([`watchlight_broker::passwd::PasswordFile`], what `--mosquitto-passwd` uses).
-pub trait CredentialSink: Send + Sync {
-    /// Lets `device` log in with `token` (replacing any previous one).
-    fn set(&self, device: &str, token: &str) -> Result<(), String>;
-    fn remove(&self, device: &str);
-    /// At start: refuse every camera the hub does not know (`known` are the ones it
-    /// does), so that cameras of a hub that was reset fall back to setup (SPEC §4.2).
-    fn retain(&self, _known: &[String]) {}
-}
-
-/// The sink of `--mosquitto-passwd FILE [--mosquitto-pid-file FILE]`: the hub edits
-/// Mosquitto's password file and sends Mosquitto `SIGHUP` to reload it.
-pub fn mosquitto_password_sink(
-    password_file: PathBuf,
-    pid_file: Option<PathBuf>,
-) -> Arc<dyn CredentialSink> {
-    Arc::new(watchlight_broker::passwd::PasswordFile::new(
-        password_file,
-        pid_file,
-    ))
-}
-
-impl CredentialSink for watchlight_broker::passwd::PasswordFile {
-    fn set(&self, device: &str, token: &str) -> Result<(), String> {
-        watchlight_broker::passwd::PasswordFile::set(self, device, token).map_err(|e| e.to_string())
-    }
-
-    fn remove(&self, device: &str) {
-        if let Err(e) = watchlight_broker::passwd::PasswordFile::remove(self, device) {
-            tracing::warn!(device, "could not remove the camera from Mosquitto: {e}");
-        }
-    }
-
-    fn retain(&self, known: &[String]) {
-        match self.retain_cameras(|d| known.iter().any(|k| k == d)) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                removed = n,
-                "removed cameras this hub does not know from Mosquitto's password file"
-            ),
-            Err(e) => tracing::warn!("could not prune Mosquitto's password file: {e}"),
-        }
-    }
-}
-
-/// The hub's reset button as the API (its simulated press and release) and the tick
-/// loop (arming after the hold) share it; a release that resets wakes
-/// [`HubHandle::reset_requested`].
-pub struct HubButton {
-    button: Mutex<crate::hub_light::ResetButton>,
-    reset: watch::Sender<bool>,
-}
-
-impl Default for HubButton {
-    fn default() -> Self {
-        HubButton {
-            button: Mutex::default(),
-            reset: watch::channel(false).0,
-        }
-    }
-}
-
-impl HubButton {
-    pub fn press(&self, now_ms: u64) {
-        self.lock().press(now_ms);
-    }
-
-    /// Lets go; held for the reset time, this asks the hub to reset.
-    pub fn release(&self, now_ms: u64) -> crate::hub_light::Release {
-        let r = self.lock().release(now_ms);
-        if r == crate::hub_light::Release::Reset {
-            self.reset.send_replace(true);
-        }
-        r
-    }
-
-    pub fn is_pressed(&self) -> bool {
-        self.lock().is_pressed()
-    }
-
-    pub fn is_armed(&self, now_ms: u64) -> bool {
-        self.lock().is_armed(now_ms)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, crate::hub_light::ResetButton> {
-        self.button.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 #[derive(Clone)]
@@ -225,196 +129,253 @@ impl Hub {
         if let MqttMode::Embedded { listen } = &config.mqtt {
             Broker::check_listen(*listen)?;
         }
-        let dir = &config.data_dir;
-        // Everything the hub and its broker create is the hub user's alone (folders
-        // 0700, files 0600): the process's umask covers files made by mqtt5 and SQLite.
-        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-        watchlight_store::private::create_private_dir(dir).map_err(|source| HubError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        watchlight_broker::tls::install_ring_provider();
-        let store = Store::open(dir, config.clock.clone())?;
-        // Nothing uploads before we serve: any temp file now is a crash's leftover.
-        let strays = remove_stray_uploads(dir);
-        if strays > 0 {
-            tracing::info!(strays, "removed uploads a crash left unfinished");
-        }
-        let cert = if config.insecure {
-            None
-        } else {
-            Some(HubCertificate::load_or_create(dir)?)
-        };
-        let hub_token = load_or_create_token(&dir.join(HUB_TOKEN_FILE))?;
-
-        // The broker, or the external one's address.
-        let (broker, broker_host, broker_port, broker_tls) = match &config.mqtt {
-            MqttMode::Embedded { listen } => {
-                let broker = Broker::start(BrokerConfig {
-                    listen: *listen,
-                    tls: cert.as_ref().map(HubCertificate::identity),
-                    home: config.home.clone(),
-                    hub_token: hub_token.clone(),
-                    persist_dir: Some(dir.join("mqtt")),
-                })
-                .await?;
-                let addr = broker.local_addr();
-                (
-                    Some(broker),
-                    reachable_host(addr),
-                    addr.port(),
-                    cert.is_some(),
-                )
-            }
-            MqttMode::External { url } => {
-                let (tls, host, port) = parse_mqtt_url(url)?;
-                (None, host, port, tls)
-            }
-        };
-        let mqtt_url = format!(
-            "{}://{}:{}",
-            if broker_tls { "mqtts" } else { "mqtt" },
-            broker_host,
-            broker_port
-        );
-
-        // The hub's own MQTT session.
-        let mut opts = MqttOptions::new("watchlight-hub", broker_host.clone(), broker_port);
-        opts.set_credentials("hub", hub_token.clone());
-        opts.set_keep_alive(Duration::from_secs(5));
-        opts.set_clean_session(false);
-        // Oversized payloads must reach us to be counted, not kill the connection.
-        opts.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
-        if broker_tls {
-            let pem = cert
-                .as_ref()
-                .map(|c| c.cert_pem.clone())
-                .ok_or_else(|| HubError::Tls("mqtts:// needs the hub certificate".into()))?;
-            let tls = watchlight_broker::tls::pinned_client_config(&pem)?;
-            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
-        let (client, eventloop) = AsyncClient::new(opts, 1024);
-
+        let folder = open_data_folder(&config)?;
+        let link = start_or_reach_broker(&config, &folder).await?;
+        let mqtt_url = link.url();
+        let (mqtt, eventloop) = hub_mqtt_session(&link, &folder)?;
         let http_addr = listener.local_addr().map_err(|error| HubError::Http {
             addr: config.http_addr,
             error,
         })?;
-        let http_url = format!(
-            "{}://{}:{}",
-            if cert.is_some() { "https" } else { "http" },
-            reachable_host(http_addr),
-            http_addr.port()
-        );
-
-        let (live, _) = broadcast::channel(1024);
-        let care = crate::care::Care::load(&store, &config.home)?;
-        let netwatch = NetWatch::resume(load_network_memory(&store));
-        let state = Arc::new(HubState {
-            home: config.home.clone(),
-            data_dir: dir.clone(),
-            clock: config.clock.clone(),
-            store,
-            mqtt: client.clone(),
-            broker_devices: broker.as_ref().map(|b| b.devices().clone()),
-            credential_sink: config.external_credentials.clone(),
-            mqtt_url: mqtt_url.clone(),
-            http_url: http_url.clone(),
-            cert_pem: cert.as_ref().map(|c| c.cert_pem.clone()),
-            availability: Mutex::new(AvailabilityTracker::new()),
-            availability_order: tokio::sync::Mutex::new(()),
-            pairing: Mutex::new(Default::default()),
-            dropped: Mutex::new(Default::default()),
-            live,
-            upstream_up: AtomicBool::new(false),
-            reset_armed: AtomicBool::new(false),
-            button: HubButton::default(),
-            setup_token: Mutex::new(None),
-            http: reqwest::Client::new(),
-            care,
-            netwatch: Mutex::new(netwatch),
-            storage: Mutex::default(),
-            storage_reserve_bytes: config.storage_reserve_bytes,
-            memory_sessions: Mutex::default(),
-            live_view: crate::live_view::LiveViews::new(config.live_cap_ms),
-            held: Default::default(),
-            login_guesses: crate::api::owner_logins(),
-            deadlines_seen: watch::Sender::new(0),
-        });
-
+        let http_url = http_url(http_addr, folder.cert.is_some());
+        let state = build_state(
+            &config,
+            folder.store,
+            folder.cert.as_ref(),
+            &link,
+            mqtt,
+            &mqtt_url,
+            &http_url,
+        )?;
         restore_devices(&state).await?;
-
-        let setup_url = if state.store.owner()?.is_none() {
-            let token = new_token();
-            *state.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((sha256_hex(&token), state.now() + SETUP_LINK_MS));
-            Some(format!("{http_url}/setup?token={token}"))
-        } else {
-            None
-        };
-
+        let setup_url = open_setup_link(&state, &http_url)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
-        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
-        tasks.push(tokio::spawn(mqtt_loop(
-            state.clone(),
+        let mut tasks = crate::loops::spawn(
+            &state,
             eventloop,
-            msg_tx,
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(ingest_loop(state.clone(), msg_rx)));
-        tasks.push(tokio::spawn(tick_loop(state.clone(), shutdown_rx.clone())));
-        tasks.push(tokio::spawn(crate::care::run(
-            state.clone(),
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(housekeeping_loop(
-            state.clone(),
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(netwatch_loop(
-            state.clone(),
             config.network.clone(),
             config.network_every,
-            shutdown_rx.clone(),
-        )));
-
-        let app = crate::api::router(state.clone());
-        let handle = axum_server::Handle::new();
-        let server_handle = handle.clone();
-        let tls = match &cert {
-            Some(c) => Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem(
-                    c.cert_pem.clone().into_bytes(),
-                    c.key_pem.clone().into_bytes(),
-                )
-                .await
-                .map_err(|e| HubError::Tls(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let budget =
-            crate::connlimit::Budget::new(crate::connlimit::PER_ADDRESS, crate::connlimit::TOTAL);
-        let server: JoinHandle<()> = tokio::spawn(async move {
-            if let Err(e) = crate::connlimit::serve(listener, tls, app, server_handle, budget).await
-            {
-                tracing::error!("http server stopped: {e}");
-            }
-        });
+            &shutdown_rx,
+        );
+        let (http, server) = serve_http(listener, folder.cert.as_ref(), state.clone()).await?;
         tasks.push(server);
         tracing::info!(%http_url, %mqtt_url, home = %config.home, "hub running");
         Ok(HubHandle {
             http_url,
             mqtt_url,
             http_addr,
-            mqtt_addr: broker.as_ref().map(Broker::local_addr),
+            mqtt_addr: link.broker.as_ref().map(Broker::local_addr),
             setup_url,
             state,
             shutdown,
-            broker,
-            http: handle,
+            broker: link.broker,
+            http,
             tasks,
         })
     }
+}
+
+/// What a start reads from (or first creates in) the data folder.
+struct DataFolder {
+    store: Store,
+    /// `None` when insecure.
+    cert: Option<HubCertificate>,
+    /// The hub's own MQTT password ([`HUB_TOKEN_FILE`]).
+    hub_token: String,
+}
+
+/// Creates the data folder (the hub user's alone), opens the store, removes what a crash
+/// left unfinished, and loads or creates the certificate and the hub's MQTT token.
+fn open_data_folder(config: &HubConfig) -> Result<DataFolder, HubError> {
+    let dir = &config.data_dir;
+    // Everything the hub and its broker create is the hub user's alone (folders
+    // 0700, files 0600): the process's umask covers files made by mqtt5 and SQLite.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    watchlight_store::private::create_private_dir(dir).map_err(|source| HubError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
+    watchlight_broker::tls::install_ring_provider();
+    let store = Store::open(dir, config.clock.clone())?;
+    // Nothing uploads before we serve: any temp file now is a crash's leftover.
+    let strays = remove_stray_uploads(dir);
+    if strays > 0 {
+        tracing::info!(strays, "removed uploads a crash left unfinished");
+    }
+    let cert = if config.insecure {
+        None
+    } else {
+        Some(HubCertificate::load_or_create(dir)?)
+    };
+    let hub_token = load_or_create_token(&dir.join(HUB_TOKEN_FILE))?;
+    Ok(DataFolder {
+        store,
+        cert,
+        hub_token,
+    })
+}
+
+/// The broker the hub and its cameras talk to.
+struct BrokerLink {
+    /// The embedded broker; `None` with an external one.
+    broker: Option<Broker>,
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+impl BrokerLink {
+    /// What cameras are told to connect to.
+    fn url(&self) -> String {
+        format!(
+            "{}://{}:{}",
+            if self.tls { "mqtts" } else { "mqtt" },
+            self.host,
+            self.port
+        )
+    }
+}
+
+/// Starts the embedded broker (with the hub's certificate and token), or reads where the
+/// external one is.
+async fn start_or_reach_broker(
+    config: &HubConfig,
+    folder: &DataFolder,
+) -> Result<BrokerLink, HubError> {
+    match &config.mqtt {
+        MqttMode::Embedded { listen } => {
+            let broker = Broker::start(BrokerConfig {
+                listen: *listen,
+                tls: folder.cert.as_ref().map(HubCertificate::identity),
+                home: config.home.clone(),
+                hub_token: folder.hub_token.clone(),
+                persist_dir: Some(config.data_dir.join("mqtt")),
+            })
+            .await?;
+            let addr = broker.local_addr();
+            Ok(BrokerLink {
+                broker: Some(broker),
+                host: reachable_host(addr),
+                port: addr.port(),
+                tls: folder.cert.is_some(),
+            })
+        }
+        MqttMode::External { url } => {
+            let (tls, host, port) = parse_mqtt_url(url)?;
+            Ok(BrokerLink {
+                broker: None,
+                host,
+                port,
+                tls,
+            })
+        }
+    }
+}
+
+/// The hub's own MQTT session (it connects once its event loop is polled).
+fn hub_mqtt_session(
+    link: &BrokerLink,
+    folder: &DataFolder,
+) -> Result<(AsyncClient, rumqttc::EventLoop), HubError> {
+    let mut opts = MqttOptions::new("watchlight-hub", link.host.clone(), link.port);
+    opts.set_credentials("hub", folder.hub_token.clone());
+    opts.set_keep_alive(Duration::from_secs(5));
+    opts.set_clean_session(false);
+    // Oversized payloads must reach us to be counted, not kill the connection.
+    opts.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+    if link.tls {
+        let pem = folder
+            .cert
+            .as_ref()
+            .map(|c| c.cert_pem.clone())
+            .ok_or_else(|| HubError::Tls("mqtts:// needs the hub certificate".into()))?;
+        let tls = watchlight_broker::tls::pinned_client_config(&pem)?;
+        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    Ok(AsyncClient::new(opts, 1024))
+}
+
+/// The hub's URL for cameras and the owner, from where HTTP listens.
+fn http_url(addr: SocketAddr, https: bool) -> String {
+    format!(
+        "{}://{}:{}",
+        if https { "https" } else { "http" },
+        reachable_host(addr),
+        addr.port()
+    )
+}
+
+/// The hub's shared state at start: nothing tracked yet, the owner services and the
+/// network memory loaded from the store.
+fn build_state(
+    config: &HubConfig,
+    store: Store,
+    cert: Option<&HubCertificate>,
+    link: &BrokerLink,
+    mqtt: AsyncClient,
+    mqtt_url: &str,
+    http_url: &str,
+) -> Result<Shared, HubError> {
+    let care = crate::care::Care::load(&store, &config.home)?;
+    let netwatch = NetWatch::resume(load_network_memory(&store));
+    Ok(Arc::new(HubState::new(StateParts {
+        home: config.home.clone(),
+        data_dir: config.data_dir.clone(),
+        clock: config.clock.clone(),
+        store,
+        mqtt,
+        broker_devices: link.broker.as_ref().map(|b| b.devices().clone()),
+        credential_sink: config.external_credentials.clone(),
+        mqtt_url: mqtt_url.to_string(),
+        http_url: http_url.to_string(),
+        cert_pem: cert.map(|c| c.cert_pem.clone()),
+        care,
+        netwatch,
+        storage_reserve_bytes: config.storage_reserve_bytes,
+        live_cap_ms: config.live_cap_ms,
+    })))
+}
+
+/// With no owner yet, opens the one-time link to create one (for [`SETUP_LINK_MS`]);
+/// only its token's digest is kept.
+fn open_setup_link(hub: &HubState, http_url: &str) -> Result<Option<String>, HubError> {
+    if hub.store.owner()?.is_some() {
+        return Ok(None);
+    }
+    let token = new_token();
+    hub.open_setup_link(&token, hub.now() + SETUP_LINK_MS);
+    Ok(Some(format!("{http_url}/setup?token={token}")))
+}
+
+/// Serves the API and the web app on `listener` (HTTPS with the hub's certificate, when
+/// there is one) within the connection budget; the handle stops it.
+async fn serve_http(
+    listener: std::net::TcpListener,
+    cert: Option<&HubCertificate>,
+    hub: Shared,
+) -> Result<(axum_server::Handle, JoinHandle<()>), HubError> {
+    let app = crate::api::router(hub);
+    let handle = axum_server::Handle::new();
+    let server_handle = handle.clone();
+    let tls = match cert {
+        Some(c) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem(
+                c.cert_pem.clone().into_bytes(),
+                c.key_pem.clone().into_bytes(),
+            )
+            .await
+            .map_err(|e| HubError::Tls(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let budget =
+        crate::connlimit::Budget::new(crate::connlimit::PER_ADDRESS, crate::connlimit::TOTAL);
+    let server = tokio::spawn(async move {
+        if let Err(e) = crate::connlimit::serve(listener, tls, app, server_handle, budget).await {
+            tracing::error!("http server stopped: {e}");
+        }
+    });
+    Ok((handle, server))
 }
 
 /// The HTTP listener, bound before anything else so its URL is known to pairing.
@@ -428,8 +389,7 @@ fn bind_http(addr: SocketAddr) -> Result<std::net::TcpListener, HubError> {
 impl HubHandle {
     /// Resolves once the reset button was held for the reset time and released.
     pub async fn reset_requested(&self) {
-        let mut rx = self.state.button.reset.subscribe();
-        let _ = rx.wait_for(|asked| *asked).await;
+        self.state.button.reset_requested().await;
     }
 
     /// Stops serving, closes the hub's MQTT session and the broker.
@@ -567,32 +527,6 @@ pub fn load_or_create_token(path: &Path) -> Result<String, HubError> {
     Ok(token)
 }
 
-/// Lets a camera's token in at the broker.
-pub fn register_device_credential(hub: &HubState, device: &str, token: &str) -> Result<(), String> {
-    match (&hub.broker_devices, &hub.credential_sink) {
-        (Some(devices), _) => devices
-            .insert(device, watchlight_broker::token_sha256(token))
-            .map_err(|e| e.to_string()),
-        (None, Some(sink)) => sink.set(device, token),
-        (None, None) => {
-            tracing::warn!(
-                device,
-                "external broker without --mosquitto-passwd: add this camera's credential there"
-            );
-            Ok(())
-        }
-    }
-}
-
-pub fn unregister_device_credential(hub: &HubState, device: &str) {
-    if let Some(devices) = &hub.broker_devices {
-        devices.remove(device);
-    }
-    if let Some(sink) = &hub.credential_sink {
-        sink.remove(device);
-    }
-}
-
 /// At start: let every known camera back in, resume tracking its availability from
 /// what was recorded, and publish its settings again (retained).
 async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
@@ -616,124 +550,10 @@ async fn restore_devices(hub: &Shared) -> Result<(), HubError> {
         }
         let settings = hub.store.settings(&d.id)?;
         let known = hub.store.availability(&d.id)?.map(|a| a.availability);
-        hub.availability
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .track(&d.id, HubState::liveness(&settings, &d), known, now);
+        hub.track_availability(&d.id, HubState::liveness(&settings, &d), known, now);
         hub.publish_settings(&d.id, &settings).await;
     }
     Ok(())
-}
-
-async fn mqtt_loop(
-    hub: Shared,
-    mut eventloop: rumqttc::EventLoop,
-    messages: mpsc::UnboundedSender<(String, bytes::Bytes)>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let filters = crate::ingest::filters(&hub.home);
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            event = eventloop.poll() => match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    hub.upstream_up.store(true, Ordering::Relaxed);
-                    tracing::info!("hub connected to the MQTT broker");
-                    for f in &filters {
-                        if let Err(e) = hub.mqtt.try_subscribe(f.clone(), QoS::AtLeastOnce) {
-                            tracing::warn!("could not subscribe to {f}: {e}");
-                        }
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = messages.send((p.topic.clone(), p.payload.clone()));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    if hub.upstream_up.swap(false, Ordering::Relaxed) {
-                        tracing::warn!("hub lost the MQTT broker: {e}");
-                    }
-                    tokio::select! {
-                        _ = shutdown.changed() => break,
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn ingest_loop(hub: Shared, mut messages: mpsc::UnboundedReceiver<(String, bytes::Bytes)>) {
-    while let Some((topic, payload)) = messages.recv().await {
-        crate::ingest::handle(&hub, &topic, &payload).await;
-    }
-}
-
-/// Applies the battery check-in deadlines and arms the reset button, woken by the hub's
-/// clock.
-async fn tick_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
-    let mut seen = None;
-    loop {
-        // Wake at the next deadline when it comes before the next tick, so a camera is
-        // counted offline at its deadline, not up to a tick later.
-        let next = hub
-            .availability
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next_deadline();
-        let tick = hub.now().saturating_add(TICK.as_millis() as u64);
-        let wake = next.map_or(tick, |d| d.min(tick));
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = crate::clock::next_look(hub.clock.as_ref(), seen, wake) => {}
-        }
-        let now = hub.now();
-        seen = Some(now);
-        let armed = hub.button.is_armed(now);
-        if hub.reset_armed.swap(armed, Ordering::Relaxed) != armed {
-            tracing::warn!(armed, "hub reset button");
-            hub.emit(
-                "hub_light",
-                None,
-                serde_json::json!(crate::hub_light::hub_light(hub.facts())),
-            );
-        }
-        hub.change_availability(|a| a.tick(now)).await;
-        hub.deadlines_seen.send_replace(now);
-    }
-}
-
-/// Retention of clips and compaction of telemetry, at start and every [`HOUSEKEEPING`]
-/// of the hub's time.
-async fn housekeeping_loop(hub: Shared, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        let h = hub.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let now = h.now();
-            let deleted = match h.store.retention(now) {
-                Ok(r) => r.deleted,
-                Err(e) => {
-                    tracing::warn!("retention failed: {e}");
-                    Vec::new()
-                }
-            };
-            for d in deleted.iter().chain(&h.keep_reserve()) {
-                h.emit(
-                    "clip_deleted",
-                    Some(&d.device_id),
-                    serde_json::json!({"clip_id": d.clip_id, "reason": format!("{:?}", d.reason).to_lowercase()}),
-                );
-            }
-            if let Err(e) = h.store.compact(now) {
-                tracing::warn!("telemetry compaction failed: {e}");
-            }
-        })
-        .await;
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = crate::clock::sleep(hub.clock.as_ref(), HOUSEKEEPING) => {}
-        }
-    }
 }
 
 /// What the hub remembered of its network; a value it cannot read is forgotten (and
@@ -750,88 +570,6 @@ fn load_network_memory(store: &Store) -> crate::netwatch::Memory {
             tracing::warn!("could not read the hub's network memory: {e}");
             Default::default()
         }
-    }
-}
-
-/// Looks at the hub's network at start and every `every` of the hub's time: feeds [`NetWatch`] (the
-/// light's `network_up`, the doctor's `hub_network`), keeps its memory in the store, and
-/// tells each change: the log, a notice for the owner, the live stream (and the light
-/// when it changes).
-async fn netwatch_loop(
-    hub: Shared,
-    probe: Arc<dyn NetworkProbe>,
-    every: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut unreadable_said = false;
-    loop {
-        let p = probe.clone();
-        match tokio::task::spawn_blocking(move || p.sample()).await {
-            Ok(Ok(sample)) => {
-                unreadable_said = false;
-                let h = hub.clone();
-                let _ = tokio::task::spawn_blocking(move || network_sampled(&h, &sample)).await;
-            }
-            Ok(Err(e)) if !unreadable_said => {
-                unreadable_said = true;
-                tracing::warn!("cannot look at the hub's network: {e}");
-            }
-            Ok(Err(_)) => {}
-            Err(e) => tracing::warn!("the network probe failed: {e}"),
-        }
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = crate::clock::sleep(hub.clock.as_ref(), every) => {}
-        }
-    }
-}
-
-/// Applies one sample of the hub's network (blocking: it writes to the store).
-fn network_sampled(hub: &HubState, sample: &crate::netwatch::Sample) {
-    let light_before = crate::hub_light::hub_light(hub.facts()).id;
-    let now = hub.now();
-    let (transition, memory, remembered) = {
-        let mut w = hub.netwatch.lock().unwrap_or_else(|p| p.into_inner());
-        let remembered = w.memory().clone();
-        let t = w.observe(sample, now);
-        (t, w.memory().clone(), remembered)
-    };
-    if memory != remembered {
-        match serde_json::to_string(&memory) {
-            Ok(json) => {
-                if let Err(e) = hub.store.config_set(crate::netwatch::MEMORY_KEY, &json) {
-                    tracing::warn!("could not keep the hub's network memory: {e}");
-                }
-            }
-            Err(e) => tracing::warn!("could not encode the hub's network memory: {e}"),
-        }
-    }
-    let Some(t) = transition else {
-        return;
-    };
-    let message = t.message();
-    let data = serde_json::json!({
-        "hub_network": t.to,
-        "from": t.from,
-        "addresses": t.addresses,
-        "previous_addresses": t.previous_addresses,
-    });
-    if t.to == watchlight_doctor::HubNetwork::Ok {
-        tracing::info!(from = ?t.from, addresses = ?t.addresses, "hub network: {message}");
-    } else {
-        tracing::warn!(from = ?t.from, addresses = ?t.addresses, "hub network: {message}");
-    }
-    if t.worth_a_notice()
-        && let Err(e) = hub
-            .store
-            .add_notice(crate::netwatch::NOTICE_KIND, None, &message, &data)
-    {
-        tracing::warn!("could not record the hub network notice: {e}");
-    }
-    hub.emit("hub_network", None, data);
-    let light = crate::hub_light::hub_light(hub.facts());
-    if light.id != light_before {
-        hub.emit("hub_light", None, serde_json::json!(light));
     }
 }
 

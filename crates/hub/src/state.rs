@@ -12,10 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 use watchlight_doctor::HubNetwork;
 use watchlight_store::{Command, Device, NewCommand, Store, StoreError};
 
+use crate::secrets::{constant_time_eq, sha256_hex};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use watchlight_broker::guesses::{Limits, Verdict};
 use watchlight_protocol::messages::{
     Availability, AvailabilityMsg, CommandMsg, SettingsMsg, encode,
 };
@@ -43,61 +46,306 @@ impl PairingProgress {
 }
 
 pub struct HubState {
+    pub(crate) home: String,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) clock: SharedClock,
+    pub(crate) store: Store,
+    pub(crate) mqtt: AsyncClient,
+    /// The embedded broker's credential table; `None` with an external broker.
+    pub(crate) broker_devices: Option<watchlight_broker::DeviceRegistry>,
+    /// With an external broker: where device credentials go.
+    pub(crate) credential_sink: Option<Arc<dyn crate::credentials::CredentialSink>>,
+    /// What cameras are told to connect to.
+    pub(crate) mqtt_url: String,
+    pub(crate) http_url: String,
+    /// The certificate cameras pin; `None` when insecure.
+    pub(crate) cert_pem: Option<String>,
+    availability: Mutex<AvailabilityTracker>,
+    /// Held from computing an availability change to having applied it
+    /// ([`HubState::change_availability`]), so changes are published, stored and told
+    /// in the order the tracker made them.
+    availability_order: tokio::sync::Mutex<()>,
+    pairing: Mutex<HashMap<String, PairingProgress>>,
+    /// Dropped MQTT payloads by reason.
+    dropped: Mutex<BTreeMap<String, u64>>,
+    live: broadcast::Sender<Value>,
+    upstream_up: AtomicBool,
+    reset_armed: AtomicBool,
+    /// The reset button (simulated: `POST /api/v1/hub/button`); arms `reset_armed`.
+    pub(crate) button: crate::reset_button::HubButton,
+    /// SHA-256 of the one-time setup token and its expiry.
+    setup_token: Mutex<Option<(String, u64)>>,
+    pub(crate) http: reqwest::Client,
+    /// The owner services: notifications, battery, arming schedule, reports, metrics.
+    pub(crate) care: crate::care::Care,
+    /// The hub's own network, sampled by the runtime (`netwatch_loop`).
+    netwatch: Mutex<crate::netwatch::NetWatch>,
+    /// Whether the disk is full, kept in memory (`storage`).
+    pub(crate) storage: Mutex<crate::storage::StorageWatch>,
+    /// Free space the hub keeps by deleting the oldest clips (`storage`).
+    pub(crate) storage_reserve_bytes: u64,
+    /// Owner sessions opened while the disk was full (`storage`): digest → expiry.
+    pub(crate) memory_sessions: Mutex<HashMap<[u8; 32], u64>>,
+    /// Who watches which camera live, and the relay of its frames.
+    pub(crate) live_view: crate::live_view::LiveViews,
+    /// Secret command arguments until delivered (memory only).
+    held: crate::held::Held,
+    /// Wrong owner passwords per source address (`api::limits`).
+    login_guesses: Mutex<watchlight_broker::guesses::GuessLimiter>,
+    /// The hub's time the availability deadlines were last applied at (`tick_loop`).
+    deadlines_seen: tokio::sync::watch::Sender<u64>,
+}
+
+/// What a start gives the hub's state: its configuration and what it loaded; the rest
+/// (availability, pairings, sessions, held secrets) starts empty.
+pub(crate) struct StateParts {
     pub home: String,
     pub data_dir: PathBuf,
     pub clock: SharedClock,
     pub store: Store,
     pub mqtt: AsyncClient,
-    /// The embedded broker's credential table; `None` with an external broker.
     pub broker_devices: Option<watchlight_broker::DeviceRegistry>,
-    /// With an external broker: where device credentials go.
-    pub credential_sink: Option<Arc<dyn crate::runtime::CredentialSink>>,
-    /// What cameras are told to connect to.
+    pub credential_sink: Option<Arc<dyn crate::credentials::CredentialSink>>,
     pub mqtt_url: String,
     pub http_url: String,
-    /// The certificate cameras pin; `None` when insecure.
     pub cert_pem: Option<String>,
-    pub availability: Mutex<AvailabilityTracker>,
-    /// Held from computing an availability change to having applied it
-    /// ([`HubState::change_availability`]), so changes are published, stored and told
-    /// in the order the tracker made them.
-    pub availability_order: tokio::sync::Mutex<()>,
-    pub pairing: Mutex<HashMap<String, PairingProgress>>,
-    /// Dropped MQTT payloads by reason.
-    pub dropped: Mutex<BTreeMap<String, u64>>,
-    pub live: broadcast::Sender<Value>,
-    pub upstream_up: AtomicBool,
-    pub reset_armed: AtomicBool,
-    /// The reset button (simulated: `POST /api/v1/hub/button`); arms `reset_armed`.
-    pub button: crate::runtime::HubButton,
-    /// SHA-256 of the one-time setup token and its expiry.
-    pub setup_token: Mutex<Option<(String, u64)>>,
-    pub http: reqwest::Client,
-    /// The owner services: notifications, battery, arming schedule, reports, metrics.
     pub care: crate::care::Care,
-    /// The hub's own network, sampled by the runtime (`netwatch_loop`).
-    pub netwatch: Mutex<crate::netwatch::NetWatch>,
-    /// Whether the disk is full, kept in memory (`storage`).
-    pub storage: Mutex<crate::storage::StorageWatch>,
-    /// Free space the hub keeps by deleting the oldest clips (`storage`).
+    pub netwatch: crate::netwatch::NetWatch,
     pub storage_reserve_bytes: u64,
-    /// Owner sessions opened while the disk was full (`storage`): digest → expiry.
-    pub memory_sessions: Mutex<HashMap<[u8; 32], u64>>,
-    /// Who watches which camera live, and the relay of its frames.
-    pub live_view: crate::live_view::LiveViews,
-    /// Secret command arguments until delivered (memory only).
-    pub held: crate::held::Held,
-    /// Wrong owner passwords per source address (`api::limits`).
-    pub login_guesses: Mutex<watchlight_broker::guesses::GuessLimiter>,
-    /// The hub's time the availability deadlines were last applied at (`tick_loop`).
-    pub deadlines_seen: tokio::sync::watch::Sender<u64>,
+    pub live_cap_ms: u64,
 }
 
 pub type Shared = Arc<HubState>;
 
 impl HubState {
+    pub(crate) fn new(p: StateParts) -> HubState {
+        let (live, _) = broadcast::channel(1024);
+        HubState {
+            home: p.home,
+            data_dir: p.data_dir,
+            clock: p.clock,
+            store: p.store,
+            mqtt: p.mqtt,
+            broker_devices: p.broker_devices,
+            credential_sink: p.credential_sink,
+            mqtt_url: p.mqtt_url,
+            http_url: p.http_url,
+            cert_pem: p.cert_pem,
+            availability: Mutex::new(AvailabilityTracker::new()),
+            availability_order: tokio::sync::Mutex::new(()),
+            pairing: Mutex::new(Default::default()),
+            dropped: Mutex::new(Default::default()),
+            live,
+            upstream_up: AtomicBool::new(false),
+            reset_armed: AtomicBool::new(false),
+            button: crate::reset_button::HubButton::default(),
+            setup_token: Mutex::new(None),
+            http: reqwest::Client::new(),
+            care: p.care,
+            netwatch: Mutex::new(p.netwatch),
+            storage: Mutex::default(),
+            storage_reserve_bytes: p.storage_reserve_bytes,
+            memory_sessions: Mutex::default(),
+            live_view: crate::live_view::LiveViews::new(p.live_cap_ms),
+            held: Default::default(),
+            login_guesses: crate::api::owner_logins(),
+            deadlines_seen: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
     pub fn now(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// The hub's database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The owner services.
+    pub fn care(&self) -> &crate::care::Care {
+        &self.care
+    }
+
+    /// Listens to every record [`HubState::emit`] sends from now on.
+    pub fn subscribe_live(&self) -> broadcast::Receiver<Value> {
+        self.live.subscribe()
+    }
+
+    /// Says the availability deadlines and the reset button were looked at the hub's
+    /// time `now_ms` (what [`HubState::deadlines_applied`] waits for).
+    pub(crate) fn deadlines_looked_at(&self, now_ms: u64) {
+        self.deadlines_seen.send_replace(now_ms);
+    }
+
+    /// Records whether the hub's own MQTT session is up; returns whether it was.
+    pub(crate) fn set_upstream_up(&self, up: bool) -> bool {
+        self.upstream_up.swap(up, Ordering::Relaxed)
+    }
+
+    /// Records whether the reset button is armed; returns whether it was.
+    pub(crate) fn set_reset_armed(&self, armed: bool) -> bool {
+        self.reset_armed.swap(armed, Ordering::Relaxed)
+    }
+
+    /// Opens the one-time link to create the owner until `expires_ms`; only the token's
+    /// digest is kept.
+    pub(crate) fn open_setup_link(&self, token: &str, expires_ms: u64) {
+        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((sha256_hex(token), expires_ms));
+    }
+
+    /// Whether the one-time setup link can still be used.
+    pub(crate) fn setup_link_open(&self) -> bool {
+        self.setup_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(_, expires)| self.now() < *expires)
+    }
+
+    /// Runs `create_owner` when `token` opens the setup link (`None` when it does not)
+    /// and closes the link once it succeeded. The link stays locked meanwhile, so one
+    /// link creates one owner.
+    pub(crate) fn redeem_setup_link<E>(
+        &self,
+        token: &str,
+        create_owner: impl FnOnce() -> Result<(), E>,
+    ) -> Option<Result<(), E>> {
+        let mut slot = self.setup_token.lock().unwrap_or_else(|p| p.into_inner());
+        let valid = slot.as_ref().is_some_and(|(digest, expires)| {
+            self.now() < *expires && constant_time_eq(&sha256_hex(token), digest)
+        });
+        if !valid {
+            return None;
+        }
+        let created = create_owner();
+        if created.is_ok() {
+            *slot = None;
+        }
+        Some(created)
+    }
+
+    /// Whether an owner login from `ip` may be checked now.
+    pub(crate) fn login_verdict(&self, ip: IpAddr) -> Verdict {
+        self.login_guesses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(ip, self.now())
+    }
+
+    /// Counts an owner login from `ip`; when a wrong one has just locked the address
+    /// out, the limits it broke.
+    pub(crate) fn record_login(&self, ip: IpAddr, ok: bool) -> Option<Limits> {
+        let mut guesses = self.login_guesses.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now();
+        guesses.record(ip, ok, now);
+        if !ok && matches!(guesses.check(ip, now), Verdict::LockedOut { .. }) {
+            Some(guesses.limits())
+        } else {
+            None
+        }
+    }
+
+    /// Where `device`'s pairing stands, when the hub has followed one since it started.
+    pub(crate) fn pairing_progress(&self, device: &str) -> Option<PairingProgress> {
+        self.pairing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(device)
+            .cloned()
+    }
+
+    /// Moves `device`'s pairing to `state`; `restart` opens a new pairing window. A
+    /// finished pairing stays `paired` unless restarted: then this returns false.
+    pub(crate) fn set_pairing_progress(
+        &self,
+        device: &str,
+        state: &str,
+        message: &str,
+        restart: bool,
+    ) -> bool {
+        let now = self.now();
+        let mut map = self.pairing.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry(device.to_string())
+            .or_insert_with(|| PairingProgress {
+                state: String::new(),
+                message: String::new(),
+                started_ms: now,
+                updated_ms: now,
+            });
+        if entry.state == "paired" && !restart {
+            return false;
+        }
+        if restart {
+            entry.started_ms = now;
+        }
+        entry.state = state.into();
+        entry.message = message.into();
+        entry.updated_ms = now;
+        true
+    }
+
+    /// The camera reached the hub: the pairing the hub followed, if any, is done.
+    pub(crate) fn pairing_done(&self, device: &str, now_ms: u64) {
+        if let Some(p) = self
+            .pairing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(device)
+        {
+            p.state = "paired".into();
+            p.message = "The camera reached the hub".into();
+            p.updated_ms = now_ms;
+        }
+    }
+
+    /// Feeds one sample of the hub's network to [`crate::netwatch::NetWatch`]: the change
+    /// it makes, if any, and its memory when the sample changed that (to be kept).
+    pub(crate) fn observe_network(
+        &self,
+        sample: &crate::netwatch::Sample,
+        now_ms: u64,
+    ) -> (
+        Option<crate::netwatch::Transition>,
+        Option<crate::netwatch::Memory>,
+    ) {
+        let mut w = self.netwatch.lock().unwrap_or_else(|p| p.into_inner());
+        let remembered = w.memory().clone();
+        let t = w.observe(sample, now_ms);
+        let memory = w.memory().clone();
+        (t, (memory != remembered).then_some(memory))
+    }
+
+    /// Starts or goes on tracking `device`'s availability; `known` is what was recorded.
+    pub(crate) fn track_availability(
+        &self,
+        device: &str,
+        liveness: Liveness,
+        known: Option<Availability>,
+        now_ms: u64,
+    ) {
+        self.availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .track(device, liveness, known, now_ms);
+    }
+
+    /// Stops tracking a removed camera's availability.
+    pub(crate) fn forget_availability(&self, device: &str) {
+        self.availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget(device);
+    }
+
+    /// The hub's time of the next battery check-in deadline, if any.
+    pub(crate) fn next_availability_deadline(&self) -> Option<u64> {
+        self.availability
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_deadline()
     }
 
     /// Resolves once the availability deadlines and the reset button have been looked at
@@ -224,10 +472,7 @@ impl HubState {
             return Ok(next);
         }
         if let Some(d) = self.store.device(device)? {
-            self.availability
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .track(device, Self::liveness(&next, &d), None, self.now());
+            self.track_availability(device, Self::liveness(&next, &d), None, self.now());
         }
         self.publish_settings(device, &next).await;
         self.emit("settings", Some(device), json!({"version": next.version}));

@@ -213,7 +213,7 @@ fn telemetry(ts: u64, resting: u32, loaded: u32, temp: f32, rssi: i32) -> String
 /// there is to see.
 async fn care_settled(hub: &watchlight_hub::HubHandle) {
     let now = hub.state.now();
-    tokio::time::timeout(Duration::from_secs(10), hub.state.care.settled(now))
+    tokio::time::timeout(Duration::from_secs(10), hub.state.care().settled(now))
         .await
         .expect("the care task looks at the hub's time");
 }
@@ -318,7 +318,7 @@ async fn each_notification_type_reaches_a_webhook_once() {
     // Storage: a notice the store writes; the doctor: the function its module calls.
     t.hub
         .state
-        .store
+        .store()
         .add_notice("storage_full", None, "Hub storage is full", &json!({}))
         .unwrap();
     hook.wait_for("storage").await;
@@ -720,7 +720,7 @@ async fn the_doctor_tells_a_dead_battery_once_without_being_asked() {
     let stored = t
         .hub
         .state
-        .store
+        .store()
         .findings(Some(&d.id), 0, u64::MAX / 2)
         .unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
@@ -1061,7 +1061,7 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
     let readings = || {
         t.hub
             .state
-            .store
+            .store()
             .telemetry(&d.id, 0, u64::MAX)
             .unwrap()
             .len()
@@ -1165,7 +1165,7 @@ async fn a_report_across_a_month_boundary_is_stored_and_served() {
     config.clock = shared;
     let hub = watchlight_hub::Hub::start(config).await.unwrap();
     care_settled(&hub).await;
-    let reports = hub.state.store.reports().unwrap();
+    let reports = hub.state.store().reports().unwrap();
     assert_eq!(reports.iter().filter(|r| r.trigger == "monthly").count(), 1);
     // And knows the battery from the store before the camera's next telemetry.
     let battery = watchlight_hub::care::battery::json(&hub.state, &d.id).unwrap();

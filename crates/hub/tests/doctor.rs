@@ -488,7 +488,7 @@ async fn the_hub_watches_its_own_network_for_its_light_and_the_doctor() {
     assert_eq!(t.get_json("/hub").await["network"], "address_changed");
     let p_hub_moved = p_of(&diagnosis(&t, &id).await, "hub_unreachable");
     assert!(p_hub_moved > p_hub_fine, "{p_hub_fine} -> {p_hub_moved}");
-    let notices = t.hub.state.store.notices(10, true).unwrap();
+    let notices = t.hub.state.store().notices(10, true).unwrap();
     let n = notices.iter().find(|n| n.kind == "hub_network").unwrap();
     assert!(
         n.message.contains("192.168.1.10") && n.message.contains("192.168.1.23"),
@@ -520,7 +520,7 @@ async fn the_hub_watches_its_own_network_for_its_light_and_the_doctor() {
     let told = || {
         t.hub
             .state
-            .store
+            .store()
             .notices(20, false)
             .unwrap()
             .into_iter()

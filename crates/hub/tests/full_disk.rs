@@ -36,7 +36,7 @@ async fn stored_seqs(t: &TestHub, device: &str) -> Vec<u64> {
     let mut seqs: Vec<u64> = t
         .hub
         .state
-        .store
+        .store()
         .events(Some(device), 0, u64::MAX / 2, 1000)
         .unwrap()
         .iter()
@@ -59,9 +59,9 @@ async fn a_full_disk_loses_no_event_refuses_uploads_with_507_and_says_so() {
             "seq {seq}"
         );
     }
-    let mut live = t.hub.state.live.subscribe();
+    let mut live = t.hub.state.subscribe_live();
 
-    t.hub.state.store.inject_disk_full(true);
+    t.hub.state.store().inject_disk_full(true);
     // Seq 6 and 7 (motion_start, motion_end) cannot be stored: not acknowledged.
     dev.publish("event", event(6, "motion_start")).await;
     dev.publish("event", event(7, "motion_end")).await;
@@ -110,7 +110,7 @@ async fn a_full_disk_loses_no_event_refuses_uploads_with_507_and_says_so() {
         .await
         .unwrap();
     assert_eq!(r.status(), 507, "{}", r.text().await.unwrap());
-    assert!(t.hub.state.store.clip(&id, &clip).unwrap().is_none());
+    assert!(t.hub.state.store().clip(&id, &clip).unwrap().is_none());
 
     // The owner logs in all the same, and sees the hub light and the doctor sees it.
     let http = reqwest::Client::new();
@@ -129,13 +129,13 @@ async fn a_full_disk_loses_no_event_refuses_uploads_with_507_and_says_so() {
         hub["storage_full"]["refused"].as_u64().unwrap() >= 3,
         "{hub}"
     );
-    let device = t.hub.state.store.device(&id).unwrap().unwrap();
+    let device = t.hub.state.store().device(&id).unwrap().unwrap();
     let case =
         watchlight_hub::doctor_case::case_now(&t.hub.state, &device, t.hub.state.now()).unwrap();
     assert_eq!(case.telemetry.hub_storage_free_pct, Some(0.0));
 
     // Room again: the camera sends 6 and 7 again; stored once each, no gap.
-    t.hub.state.store.inject_disk_full(false);
+    t.hub.state.store().inject_disk_full(false);
     dev.publish("event", event(6, "motion_start")).await;
     assert!(acked(&mut dev, 6, Duration::from_secs(5)).await);
     dev.publish("event", event(7, "motion_end")).await;

@@ -39,7 +39,7 @@ async fn pairing_and_availability_through_a_private_mosquitto() {
     config.mqtt = MqttMode::External {
         url: format!("mqtt://127.0.0.1:{port}"),
     };
-    config.external_credentials = Some(watchlight_hub::runtime::mosquitto_password_sink(
+    config.external_credentials = Some(watchlight_hub::credentials::mosquitto_password_sink(
         files.password_file.clone(),
         Some(files.pid_file.clone()),
     ));

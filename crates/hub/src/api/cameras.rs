@@ -110,15 +110,12 @@ pub async fn pair(
     }
     let settings = hub.store.settings(&device_id)?;
     crate::register_device_credential(&hub, &device_id, &token).map_err(ApiError::Internal)?;
-    hub.availability
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .track(
-            &device_id,
-            HubState::liveness(&settings, &device),
-            None,
-            now,
-        );
+    hub.track_availability(
+        &device_id,
+        HubState::liveness(&settings, &device),
+        None,
+        now,
+    );
     hub.publish_settings(&device_id, &settings).await;
     crate::care::on_cameras_changed(&hub).await;
     crate::care::homeassistant::announce(&hub, &device_id).await;
@@ -198,26 +195,9 @@ pub async fn pair(
 }
 
 fn set_progress(hub: &HubState, device: &str, state: &str, message: &str, restart: bool) {
-    let now = hub.now();
-    let mut map = hub.pairing.lock().unwrap_or_else(|p| p.into_inner());
-    let entry = map
-        .entry(device.to_string())
-        .or_insert_with(|| PairingProgress {
-            state: String::new(),
-            message: String::new(),
-            started_ms: now,
-            updated_ms: now,
-        });
-    if entry.state == "paired" && !restart {
+    if !hub.set_pairing_progress(device, state, message, restart) {
         return;
     }
-    if restart {
-        entry.started_ms = now;
-    }
-    entry.state = state.into();
-    entry.message = message.into();
-    entry.updated_ms = now;
-    drop(map);
     hub.emit(
         "pairing",
         Some(device),
@@ -226,11 +206,7 @@ fn set_progress(hub: &HubState, device: &str, state: &str, message: &str, restar
 }
 
 fn progress(hub: &HubState, device: &str) -> Option<PairingProgress> {
-    hub.pairing
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(device)
-        .cloned()
+    hub.pairing_progress(device)
 }
 
 /// Polls the camera's provisioning status to tell the owner when the Wi-Fi refused
@@ -351,10 +327,7 @@ pub async fn forget(
 ) -> Result<StatusCode, ApiError> {
     known(&hub, &id)?;
     crate::unregister_device_credential(&hub, &id);
-    hub.availability
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .forget(&id);
+    hub.forget_availability(&id);
     hub.store.remove_device(&id)?;
     crate::snapshot::remove(&hub.data_dir, &id);
     crate::care::on_cameras_changed(&hub).await;

@@ -37,11 +37,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 /// Before checking a login: refuses an address that guessed too often.
 pub fn before_login(hub: &HubState, peer: Peer) -> Result<(), ApiError> {
     let Some(ip) = peer.0 else { return Ok(()) };
-    let verdict = hub
-        .login_guesses
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(ip, hub.now());
+    let verdict = hub.login_verdict(ip);
     match verdict {
         Verdict::Allowed => Ok(()),
         Verdict::LockedOut { retry_in_ms } => Err(ApiError::TooManyLogins {
@@ -53,11 +49,7 @@ pub fn before_login(hub: &HubState, peer: Peer) -> Result<(), ApiError> {
 /// After checking a login: a wrong one counts against the address.
 pub fn after_login(hub: &HubState, peer: Peer, ok: bool) {
     let Some(ip) = peer.0 else { return };
-    let mut guesses = hub.login_guesses.lock().unwrap_or_else(|p| p.into_inner());
-    let now = hub.now();
-    guesses.record(ip, ok, now);
-    if !ok && matches!(guesses.check(ip, now), Verdict::LockedOut { .. }) {
-        let limits = guesses.limits();
+    if let Some(limits) = hub.record_login(ip, ok) {
         tracing::warn!(
             %ip,
             failures = limits.max_failures,

@@ -65,7 +65,7 @@ async fn take_snapshot(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let d = known(&hub, &id)?;
-    let mut events = hub.live.subscribe();
+    let mut events = hub.subscribe_live();
     let cmd = hub.new_command(&id, "snapshot", Map::new())?;
     if d.first_connected_ms.is_some() {
         hub.send_command(&cmd).await;

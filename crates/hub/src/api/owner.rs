@@ -4,7 +4,7 @@
 use super::auth::{Owner, SESSION_COOKIE, session_cookie};
 use super::{ApiError, JsonBody, JsonOrForm};
 use crate::hub_light::hub_light;
-use crate::secrets::{constant_time_eq, hash_password, new_token, sha256_hex, verify_password};
+use crate::secrets::{constant_time_eq, hash_password, new_token, verify_password};
 use crate::state::Shared;
 use axum::Json;
 use axum::extract::State;
@@ -38,22 +38,21 @@ pub async fn setup(
     if hub.store.owner()?.is_some() {
         return Err(ApiError::Conflict("the hub already has an owner".into()));
     }
-    {
-        let mut slot = hub.setup_token.lock().unwrap_or_else(|p| p.into_inner());
-        let valid = slot.as_ref().is_some_and(|(digest, expires)| {
-            hub.now() < *expires && constant_time_eq(&sha256_hex(&body.token), digest)
-        });
-        if !valid {
+    let created = hub.redeem_setup_link(&body.token, || {
+        validate_username(&body.username)?;
+        let hash =
+            hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        hub.store.create_owner(&body.username, &hash)?;
+        Ok::<(), ApiError>(())
+    });
+    match created {
+        Some(created) => created?,
+        None => {
             return Err(ApiError::Forbidden(
                 "the setup link is wrong, used or expired; run 'watchlight hub owner create'"
                     .into(),
             ));
         }
-        validate_username(&body.username)?;
-        let hash =
-            hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        hub.store.create_owner(&body.username, &hash)?;
-        *slot = None;
     }
     tracing::info!(username = %body.username, "owner created through the setup link");
     Ok(Json(json!({"owner": body.username})))
@@ -212,12 +211,6 @@ pub async fn hub_button(
 /// a hub that has an owner says so instead of offering the form.
 pub async fn setup_status(State(hub): State<Shared>) -> Result<Json<Value>, ApiError> {
     let owner = hub.store.owner()?.is_some();
-    let link_open = !owner
-        && hub
-            .setup_token
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|(_, expires)| hub.now() < *expires);
+    let link_open = !owner && hub.setup_link_open();
     Ok(Json(json!({"owner_exists": owner, "link_open": link_open})))
 }

@@ -13,7 +13,7 @@ pub async fn live(
     _: Owner,
     State(hub): State<Shared>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = hub.live.subscribe();
+    let rx = hub.subscribe_live();
     let stream = BroadcastStream::new(rx).filter_map(|item| async move {
         match item {
             Ok(v) => {
