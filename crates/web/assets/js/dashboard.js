@@ -78,17 +78,28 @@ export async function show(view, { onEvent }) {
     ));
   }
 
-  function render() {
-    const list = [...cams.values()].sort((a, b) =>
+  // Cameras that need attention first, then by name: the grid's order, and the banner
+  // names the first of them.
+  function sorted() {
+    return [...cams.values()].sort((a, b) =>
       (needsAttention(b) - needsAttention(a)) || a.name.localeCompare(b.name, undefined, { numeric: true }));
+  }
+
+  function render() {
+    const list = sorted();
     if (!list.length) {
       grid.replaceChildren(h('p', { class: 'empty' }, 'No cameras yet. ',
         h('a', { href: '#/add', class: 'button primary' }, 'Add a camera')));
     } else {
       grid.replaceChildren(...list.map(card));
     }
-    renderBanner(list);
-    if (mode === 'away') renderReady();
+    return renderSummary();
+  }
+
+  // What stands above the cards and follows every camera: the banner, "Ready to leave?".
+  function renderSummary() {
+    renderBanner(sorted());
+    return renderReady();
   }
 
   function renderBanner(list) {
@@ -178,8 +189,7 @@ export async function show(view, { onEvent }) {
   renderArming(arm);
   for (const c of list.cameras) cams.set(c.id, c);
   await Promise.all(list.cameras.map((c) => loadClips(c.id)));
-  render();
-  await renderReady();
+  await render();
   feed.replaceChildren(...(notes.notifications || []).map(notice));
 
   onEvent(async (e) => {
@@ -257,7 +267,6 @@ export async function show(view, { onEvent }) {
       newImg.replaceWith(oldImg);
     }
     old.replaceWith(fresh);
-    renderBanner([...cams.values()]);
-    if (mode === 'away') renderReady();
+    renderSummary();
   }
 }
