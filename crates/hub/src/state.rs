@@ -2,23 +2,24 @@
 //! publishing settings and commands, applying availability transitions, feeding the
 //! live stream.
 
+mod owner_access;
+mod pairing;
+
+pub use pairing::{PAIRING_WINDOW_MS, PairingProgress};
+
 use crate::availability::{AvailabilityTracker, Liveness, Transition};
 use crate::clock::SharedClock;
 use crate::hub_light::HubFacts;
 use rumqttc::{AsyncClient, QoS};
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use watchlight_doctor::HubNetwork;
 use watchlight_store::{Command, Device, NewCommand, Store, StoreError};
 
-use crate::secrets::{constant_time_eq, sha256_hex};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
-use watchlight_broker::guesses::{Limits, Verdict};
 use watchlight_protocol::messages::{
     Availability, AvailabilityMsg, CommandMsg, SettingsMsg, encode,
 };
@@ -26,24 +27,6 @@ use watchlight_protocol::topics::DeviceTopics;
 use watchlight_protocol::{Settings, SettingsPatch};
 
 pub use watchlight_store::COMMAND_EXPIRY_MS;
-/// How long the pairing window stays open after an owner starts adding a camera.
-pub const PAIRING_WINDOW_MS: u64 = 5 * 60 * 1000;
-
-/// Where a pairing stands, as the owner sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PairingProgress {
-    /// `provisioning`, `setup`, `joining`, `wifi_rejected`, `join_timeout`, `paired`.
-    pub state: String,
-    pub message: String,
-    pub started_ms: u64,
-    pub updated_ms: u64,
-}
-
-impl PairingProgress {
-    pub fn is_open(&self, now_ms: u64) -> bool {
-        self.state != "paired" && now_ms < self.started_ms + PAIRING_WINDOW_MS
-    }
-}
 
 pub struct HubState {
     pub(crate) home: String,
@@ -186,119 +169,6 @@ impl HubState {
     /// Records whether the reset button is armed; returns whether it was.
     pub(crate) fn set_reset_armed(&self, armed: bool) -> bool {
         self.reset_armed.swap(armed, Ordering::Relaxed)
-    }
-
-    /// Opens the one-time link to create the owner until `expires_ms`; only the token's
-    /// digest is kept.
-    pub(crate) fn open_setup_link(&self, token: &str, expires_ms: u64) {
-        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((sha256_hex(token), expires_ms));
-    }
-
-    /// Whether the one-time setup link can still be used.
-    pub(crate) fn setup_link_open(&self) -> bool {
-        self.setup_token
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|(_, expires)| self.now() < *expires)
-    }
-
-    /// Runs `create_owner` when `token` opens the setup link (`None` when it does not)
-    /// and closes the link once it succeeded. The link stays locked meanwhile, so one
-    /// link creates one owner.
-    pub(crate) fn redeem_setup_link<E>(
-        &self,
-        token: &str,
-        create_owner: impl FnOnce() -> Result<(), E>,
-    ) -> Option<Result<(), E>> {
-        let mut slot = self.setup_token.lock().unwrap_or_else(|p| p.into_inner());
-        let valid = slot.as_ref().is_some_and(|(digest, expires)| {
-            self.now() < *expires && constant_time_eq(&sha256_hex(token), digest)
-        });
-        if !valid {
-            return None;
-        }
-        let created = create_owner();
-        if created.is_ok() {
-            *slot = None;
-        }
-        Some(created)
-    }
-
-    /// Whether an owner login from `ip` may be checked now.
-    pub(crate) fn login_verdict(&self, ip: IpAddr) -> Verdict {
-        self.login_guesses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .check(ip, self.now())
-    }
-
-    /// Counts an owner login from `ip`; when a wrong one has just locked the address
-    /// out, the limits it broke.
-    pub(crate) fn record_login(&self, ip: IpAddr, ok: bool) -> Option<Limits> {
-        let mut guesses = self.login_guesses.lock().unwrap_or_else(|p| p.into_inner());
-        let now = self.now();
-        guesses.record(ip, ok, now);
-        if !ok && matches!(guesses.check(ip, now), Verdict::LockedOut { .. }) {
-            Some(guesses.limits())
-        } else {
-            None
-        }
-    }
-
-    /// Where `device`'s pairing stands, when the hub has followed one since it started.
-    pub(crate) fn pairing_progress(&self, device: &str) -> Option<PairingProgress> {
-        self.pairing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(device)
-            .cloned()
-    }
-
-    /// Moves `device`'s pairing to `state`; `restart` opens a new pairing window. A
-    /// finished pairing stays `paired` unless restarted: then this returns false.
-    pub(crate) fn set_pairing_progress(
-        &self,
-        device: &str,
-        state: &str,
-        message: &str,
-        restart: bool,
-    ) -> bool {
-        let now = self.now();
-        let mut map = self.pairing.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map
-            .entry(device.to_string())
-            .or_insert_with(|| PairingProgress {
-                state: String::new(),
-                message: String::new(),
-                started_ms: now,
-                updated_ms: now,
-            });
-        if entry.state == "paired" && !restart {
-            return false;
-        }
-        if restart {
-            entry.started_ms = now;
-        }
-        entry.state = state.into();
-        entry.message = message.into();
-        entry.updated_ms = now;
-        true
-    }
-
-    /// The camera reached the hub: the pairing the hub followed, if any, is done.
-    pub(crate) fn pairing_done(&self, device: &str, now_ms: u64) {
-        if let Some(p) = self
-            .pairing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(device)
-        {
-            p.state = "paired".into();
-            p.message = "The camera reached the hub".into();
-            p.updated_ms = now_ms;
-        }
     }
 
     /// Feeds one sample of the hub's network to [`crate::netwatch::NetWatch`]: the change
