@@ -48,7 +48,12 @@ const MAY_DEPEND_ON: &[(&str, &[&str])] = &[
     ),
     (
         "watchlight-sim",
-        &["watchlight-protocol", "watchlight-doctor"],
+        &[
+            "watchlight-protocol",
+            "watchlight-hw",
+            "watchlight-camera",
+            "watchlight-doctor",
+        ],
     ),
     (
         "watchlight",

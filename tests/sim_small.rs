@@ -1,10 +1,35 @@
-//! The fleet simulator's small scenario (`examples/sim/small.toml`: 30 cameras, link
-//! cuts and silent links, motion, a hub killed with -9 and a hub restarted) against a
-//! real hub: nothing is lost silently, every link fault is detected within its SPEC §10
-//! bar, the doctor names the link faults, and the fleet comes back after each hub fault.
+//! The fleet simulator's small scenario (`examples/sim/small.toml`: 32 cameras running
+//! the camera core, every fault kind the simulator has) against a real hub: nothing is
+//! lost silently, every fault the hub can see is detected within its SPEC §10 bar, the
+//! doctor names the injected fault, and the fleet comes back after each hub fault.
 
 use serde_json::Value;
 use std::process::Command;
+
+/// Faults the doctor does not name from the hub's view and the owner's opening words,
+/// and why; each must be named once the owner answers its questions, unless listed in
+/// [`NOT_EVEN_AFTER_QUESTIONS`].
+const MISSED_AS_ASKED: &[(&str, &str)] = &[
+    (
+        "router_down",
+        "the simulated access point takes the cameras down but not the hub's own network \
+         (the hub runs on loopback), which the knowledge base reads as rarely the router; a \
+         camera at -82 dBm then reads as a weak link until the owner says their phone is \
+         offline too",
+    ),
+    (
+        "wifi_password_change",
+        "a camera its access point refuses shows the same red blink and leaves the hub the \
+         same silence as one that lost its link",
+    ),
+];
+
+/// Faults the doctor misses even after the owner's answers.
+const NOT_EVEN_AFTER_QUESTIONS: &[(&str, &str)] = &[(
+    "wifi_password_change",
+    "the doctor does not ask whether the Wi-Fi password changed: with a strong signal it \
+     puts a hung camera first and proposes a reboot",
+)];
 
 #[test]
 fn small_fleet_loses_nothing_detects_faults_in_time_and_the_doctor_names_them() {
@@ -20,34 +45,84 @@ fn small_fleet_loses_nothing_detects_faults_in_time_and_the_doctor_names_them() 
         "watchlight sim failed:\n{stderr}\n{stdout}"
     );
     let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    println!("figure: doctor on injected faults {}", report["doctor"]);
     let ev = &report["events"];
     assert_eq!(report["lost_silently"], false, "{ev}");
     assert_eq!(ev["lost"], 0, "{ev}");
     assert_eq!(ev["duplicated"], 0, "{ev}");
-    assert!(ev["recorded"].as_u64().unwrap() > 20, "{ev}");
+    assert!(ev["recorded"].as_u64().unwrap() > 100, "{ev}");
     assert_eq!(ev["recorded"], ev["delivered"], "{ev}");
 
     let faults = report["faults"].as_array().expect("faults");
-    assert_eq!(faults.len(), 5, "{report}");
+    let kinds: Vec<&str> = faults.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    for kind in [
+        "link_cut",
+        "link_silent",
+        "rssi_degrade",
+        "router_down",
+        "wifi_password_change",
+        "battery_drain",
+        "battery_cold",
+        "camera_hang",
+        "sensor_fail",
+        "disarm",
+        "zones_exclude",
+        "motion_indicator_on",
+        "motion",
+        "hub_kill",
+        "hub_restart",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} fault in {kinds:?}");
+    }
+    let mut named = std::collections::BTreeSet::new();
     for f in faults {
         let kind = f["kind"].as_str().unwrap();
-        match kind {
-            "link_cut" | "link_silent" => {
-                assert_eq!(f["detected"], f["cameras"], "{f}");
-                assert_eq!(f["within_bar"], true, "{kind} detected too late: {f}");
-                let doctor = f["doctor"].as_array().unwrap();
-                assert!(!doctor.is_empty(), "{f}");
+        if kind == "hub_kill" || kind == "hub_restart" {
+            assert!(f["recovery_s"].as_f64().is_some(), "no recovery: {f}");
+            continue;
+        }
+        assert_eq!(
+            f["detected"], f["detectable"],
+            "{kind} not seen on every camera: {f}"
+        );
+        assert_eq!(f["within_bar"], true, "{kind} detected too late: {f}");
+        let expect = f["expect"]
+            .as_str()
+            .expect("a camera fault names its SPEC §8 id");
+        named.insert(expect.to_string());
+        let doctor = f["doctor"].as_array().unwrap();
+        assert!(
+            !doctor.is_empty(),
+            "the doctor was not asked about {kind}: {f}"
+        );
+        for d in doctor {
+            let missed = |list: &[(&str, &str)]| list.iter().any(|(k, _)| *k == kind);
+            if !missed(MISSED_AS_ASKED) {
+                assert_eq!(d["top"], expect, "the doctor misnamed {kind}: {d}");
+            }
+            if !missed(NOT_EVEN_AFTER_QUESTIONS) {
                 assert_eq!(
-                    f["doctor_right"].as_u64(),
-                    Some(doctor.len() as u64),
-                    "the doctor misnamed {kind}: {f}"
+                    d["top_after_questions"], expect,
+                    "the doctor misnamed {kind} after the owner's answers: {d}"
                 );
             }
-            "hub_kill" | "hub_restart" => {
-                assert!(f["recovery_s"].as_f64().is_some(), "no recovery: {f}");
-            }
-            "motion" => assert!(!f["doctor"].as_array().unwrap().is_empty(), "{f}"),
-            other => panic!("unexpected fault kind {other}"),
         }
+    }
+    // Every SPEC §8 fault but the hub's own is injected ("hub_unreachable" needs the
+    // doctor asked without the hub: tests/doctor_live.rs).
+    for id in [
+        "wifi_credentials_rejected",
+        "wifi_signal_weak",
+        "network_down",
+        "battery_low",
+        "battery_dead",
+        "motion_indicator",
+        "not_armed",
+        "zones_exclude_motion",
+        "firmware_fault",
+        "hardware_fault",
+        "no_fault",
+    ] {
+        assert!(named.contains(id), "no injected fault expects {id}");
     }
 }

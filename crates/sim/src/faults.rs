@@ -1,16 +1,19 @@
 //! Carrying out the faults that hit the hub, and judging every fault: when the hub saw
 //! it (its live stream) and what the doctor says of it (its live diagnosis endpoint).
 
+use crate::camera::Control;
 use crate::hubproc::{Api, Hub, HubSpec};
 use crate::observe::{HubCost, Stream};
+use crate::owner::ask_doctor;
 use crate::report::{self, DoctorAnswer, FaultReport};
 use crate::run::{Fleet, SimError, detection_bar_ms, run_err, start_hub};
 use crate::scenario::{CameraSpec, FaultKind, PlannedFault};
-use serde_json::Value;
+use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
+use watchlight_protocol::{EventKind, ZoneGrid};
 
 /// Kills (or stops) the hub, starts it again after `for_ms`, and waits until every
 /// mains camera is connected and every queue empty. Returns the report and the window
@@ -60,6 +63,7 @@ pub(crate) async fn hub_fault(
             kind: f.kind.as_str().into(),
             at_s: f.at_ms as f64 / 1000.0,
             cameras: 0,
+            detectable: 0,
             expect: None,
             detected: 0,
             detection_ms: report::Summary::default(),
@@ -78,16 +82,120 @@ pub(crate) async fn hub_fault(
 
 /// At most this many cameras of one fault are asked about through the doctor.
 const DOCTOR_SAMPLE: usize = 3;
+/// A `rssi_degrade` camera's signal.
+const DEGRADED_RSSI_DBM: i32 = -80;
+/// `battery_cold`: the frost, the cells' age and how much of the pack is used.
+const COLD: (f64, f64, f64) = (-25.0, 12.0, 0.6);
+/// How long after the hub noticed a camera gone the owner looks at it and asks the
+/// doctor (at least three quarters into the fault, never after it ends).
+const OWNER_LOOKS_AFTER: Duration = Duration::from_secs(10);
+/// How long after a fault's motion the owner looks for clips and asks the doctor.
+const LOOK_AFTER_MOTION: Duration = Duration::from_secs(8);
+/// How long a camera may take to run settings the owner changed (a mains camera gets
+/// them at once).
+const SETTINGS_WAIT: Duration = Duration::from_secs(10);
 
-pub(crate) async fn judge_link_fault(
+/// Carries out a fault on cameras and judges it, in a task of its own. Also returns the
+/// window in which the fault holds the cameras' events up on purpose, if it does.
+pub(crate) fn camera_fault(
+    f: PlannedFault,
+    fleet: Arc<Fleet>,
+    stream: Arc<Stream>,
+    api: Arc<RwLock<Api>>,
+) -> (tokio::task::JoinHandle<FaultReport>, Option<report::Window>) {
+    let start = Instant::now();
+    let send = |c: usize, ctl: Control| {
+        let _ = fleet.controls[c].send(ctl);
+    };
+    let for_ms = f.for_ms;
+    let mut held = true;
+    for &c in &f.cameras {
+        match f.kind {
+            FaultKind::LinkCut | FaultKind::RouterDown => send(c, Control::LinkCut { for_ms }),
+            FaultKind::LinkSilent => send(c, Control::LinkSilent { for_ms }),
+            FaultKind::RssiDegrade => send(
+                c,
+                Control::RssiDegrade {
+                    rssi_dbm: DEGRADED_RSSI_DBM,
+                    for_ms,
+                },
+            ),
+            FaultKind::WifiPasswordChange => send(c, Control::WifiPasswordChange { for_ms }),
+            FaultKind::CameraHang => send(c, Control::Hang { for_ms }),
+            FaultKind::BatteryDrain => send(c, Control::BatteryDrain { depth: 1.0 }),
+            FaultKind::BatteryCold => send(
+                c,
+                Control::BatteryCold {
+                    temp_c: COLD.0,
+                    age_months: COLD.1,
+                    depth: COLD.2,
+                },
+            ),
+            FaultKind::SensorFail => send(c, Control::SensorFail),
+            // Carried out through the owner's API in the judging task.
+            FaultKind::Disarm | FaultKind::ZonesExclude | FaultKind::MotionIndicatorOn => {}
+            FaultKind::Motion => send(c, Control::Motion),
+            FaultKind::HubKill | FaultKind::HubRestart => {}
+        }
+        held &= matches!(
+            f.kind,
+            FaultKind::LinkCut
+                | FaultKind::LinkSilent
+                | FaultKind::RssiDegrade
+                | FaultKind::RouterDown
+                | FaultKind::WifiPasswordChange
+                | FaultKind::CameraHang
+        );
+    }
+    let window = (held && !f.cameras.is_empty()).then(|| report::Window {
+        from: start,
+        to: start + Duration::from_millis(f.for_ms + 30_000),
+        cameras: Some(f.cameras.iter().copied().collect()),
+    });
+    let task = tokio::spawn(async move {
+        match f.kind {
+            FaultKind::BatteryDrain => {
+                judge_event_fault(f, start, fleet, api, EventKind::BatteryCritical).await
+            }
+            FaultKind::BatteryCold => {
+                judge_event_fault(f, start, fleet, api, EventKind::BatteryLow).await
+            }
+            FaultKind::SensorFail => {
+                // Motion passes while the sensor is dead: no clip comes of it.
+                for &c in &f.cameras {
+                    let _ = fleet.controls[c].send(Control::Motion);
+                }
+                judge_event_fault(f, start, fleet, api, EventKind::SelfTestFailed).await
+            }
+            FaultKind::Disarm | FaultKind::ZonesExclude | FaultKind::MotionIndicatorOn => {
+                settings_fault(f, fleet, api).await
+            }
+            FaultKind::Motion => judge_motion(f, start, fleet, api).await,
+            _ => judge_link_fault(f, start, fleet, stream, api).await,
+        }
+    });
+    (task, window)
+}
+
+async fn judge_link_fault(
     f: PlannedFault,
     start: Instant,
-    specs: Vec<CameraSpec>,
+    fleet: Arc<Fleet>,
     stream: Arc<Stream>,
     api: Arc<RwLock<Api>>,
 ) -> FaultReport {
-    let bar = f
+    let specs = &fleet.specs;
+    // A battery camera asleep through an outage shorter than its bar never misses a
+    // check-in: the hub cannot see it, and need not.
+    let detectable: Vec<usize> = f
         .cameras
+        .iter()
+        .copied()
+        .filter(|&c| {
+            !specs[c].profile.profile().on_battery() || f.for_ms >= detection_bar_ms(&specs[c])
+        })
+        .collect();
+    let bar = detectable
         .iter()
         .map(|&c| detection_bar_ms(&specs[c]))
         .max()
@@ -95,17 +203,15 @@ pub(crate) async fn judge_link_fault(
     // Wait for every camera's offline notice, up to twice the bar and the fault.
     let by = start + Duration::from_millis((2 * bar).min(f.for_ms.max(bar)) + 2_000);
     let mut latencies = Vec::new();
-    let mut asked = Vec::new();
-    let mut remaining: Vec<usize> = f.cameras.clone();
+    let mut detected = Vec::new();
+    let mut remaining: Vec<usize> = detectable.clone();
     while !remaining.is_empty() && Instant::now() < by {
         let mut still = Vec::new();
         for c in remaining {
             match stream.first(c, "offline", start) {
                 Some(at) => {
                     latencies.push(at.duration_since(start).as_millis() as u64);
-                    if asked.len() < DOCTOR_SAMPLE {
-                        asked.push(c);
-                    }
+                    detected.push(c);
                 }
                 None => still.push(c),
             }
@@ -113,24 +219,155 @@ pub(crate) async fn judge_link_fault(
         remaining = still;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let a = api.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let doctor = ask_doctor(&a, &specs, &asked).await;
+    // The owner looks a while after the hub said so (walks up to the camera, watches
+    // it drop again), while the fault still holds.
+    let noticed = start + Duration::from_millis(latencies.iter().copied().max().unwrap_or(0));
+    let ask_at = (noticed + OWNER_LOOKS_AFTER)
+        .max(start + Duration::from_millis(f.for_ms * 3 / 4))
+        .min(start + Duration::from_millis(f.for_ms.saturating_sub(1_000)));
+    sleep_until(ask_at).await;
+    let asked = spread(&detected, specs);
+    let doctor = ask_doctor(&api, &fleet, &f, &asked, start).await;
     let within = remaining.is_empty() && latencies.iter().all(|&l| l <= bar);
-    finish_camera_fault(&f, latencies, Some(bar), within, doctor)
+    let mut r = finish_camera_fault(&f, latencies, Some(bar), within, doctor);
+    r.detectable = detectable.len();
+    r
 }
 
-pub(crate) async fn judge_motion(
+/// Up to [`DOCTOR_SAMPLE`] of `cameras`, taken from each fleet group in turn (a fault
+/// that hits the whole home is asked about on cameras of every kind).
+fn spread(cameras: &[usize], specs: &[CameraSpec]) -> Vec<usize> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &c in cameras {
+        let g = specs[c].group;
+        if groups.len() <= g {
+            groups.resize(g + 1, Vec::new());
+        }
+        groups[g].push(c);
+    }
+    let mut out = Vec::new();
+    for round in 0.. {
+        let before = out.len();
+        for g in &groups {
+            if let Some(&c) = g.get(round)
+                && out.len() < DOCTOR_SAMPLE
+            {
+                out.push(c);
+            }
+        }
+        if out.len() == before || out.len() == DOCTOR_SAMPLE {
+            break;
+        }
+    }
+    out
+}
+
+/// A fault the camera reports itself: detected when its event (`want`) is on the
+/// hub's live stream.
+async fn judge_event_fault(
     f: PlannedFault,
     start: Instant,
-    specs: Vec<CameraSpec>,
+    fleet: Arc<Fleet>,
+    api: Arc<RwLock<Api>>,
+    want: EventKind,
+) -> FaultReport {
+    let by = start + Duration::from_millis(f.for_ms.max(30_000));
+    let mut seen: Vec<(usize, u64)> = Vec::new();
+    while seen.len() < f.cameras.len() && Instant::now() < by {
+        seen = f
+            .cameras
+            .iter()
+            .filter_map(|&c| first_on_stream(&fleet, c, want, start).map(|ms| (c, ms)))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The owner asks once the camera had time to show what it shows (a flash).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked: Vec<usize> = seen.iter().map(|&(c, _)| c).take(DOCTOR_SAMPLE).collect();
+    if f.kind.with_motion() {
+        sleep_until(start + LOOK_AFTER_MOTION).await;
+    }
+    let doctor = ask_doctor(&api, &fleet, &f, &asked, start).await;
+    let latencies: Vec<u64> = seen.iter().map(|&(_, ms)| ms).collect();
+    let within = latencies.len() == f.cameras.len();
+    finish_camera_fault(&f, latencies, None, within, doctor)
+}
+
+/// When camera `c`'s first `kind` event made since `from` reached the live stream, ms
+/// after `from`.
+fn first_on_stream(fleet: &Fleet, c: usize, kind: EventKind, from: Instant) -> Option<u64> {
+    let ledger = fleet
+        .shared
+        .ledger
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    ledger
+        .events
+        .iter()
+        .filter(|((cam, _), r)| *cam == c && r.kind == kind && r.created >= from)
+        .filter_map(|(_, r)| r.sse_at)
+        .min()
+        .map(|at| at.duration_since(from).as_millis() as u64)
+}
+
+/// The owner changes the cameras' settings in the app, waits until each runs them,
+/// then motion passes.
+async fn settings_fault(f: PlannedFault, fleet: Arc<Fleet>, api: Arc<RwLock<Api>>) -> FaultReport {
+    let patch = match f.kind {
+        FaultKind::Disarm => json!({"armed": false}),
+        FaultKind::MotionIndicatorOn => json!({"motion_indicator": true}),
+        // Only the top row watched (the road far off): where people pass is left out.
+        _ => {
+            let cells: Vec<bool> = (0..ZoneGrid::DEFAULT_ROWS)
+                .flat_map(|r| (0..ZoneGrid::DEFAULT_COLS).map(move |_| r == 0))
+                .collect();
+            json!({"zones": {"cols": ZoneGrid::DEFAULT_COLS, "rows": ZoneGrid::DEFAULT_ROWS, "enabled": cells}})
+        }
+    };
+    let a = api.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut versions = Vec::new();
+    for &c in &f.cameras {
+        let before = fleet.status[c].settings_version.load(Ordering::Relaxed);
+        let device = fleet.specs[c].device_id();
+        match a
+            .patch(&format!("/api/v1/cameras/{device}/settings"), &patch)
+            .await
+        {
+            Ok((200, _)) => {}
+            Ok((status, body)) => tracing::warn!(device, status, %body, "settings refused"),
+            Err(e) => tracing::warn!(device, "settings: {e}"),
+        }
+        versions.push((c, before));
+    }
+    let by = Instant::now() + SETTINGS_WAIT;
+    while Instant::now() < by
+        && versions
+            .iter()
+            .any(|&(c, v)| fleet.status[c].settings_version.load(Ordering::Relaxed) <= v)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let moved = Instant::now();
+    for &c in &f.cameras {
+        let _ = fleet.controls[c].send(Control::Motion);
+    }
+    judge_motion(f, moved, fleet, api).await
+}
+
+async fn judge_motion(
+    f: PlannedFault,
+    start: Instant,
+    fleet: Arc<Fleet>,
     api: Arc<RwLock<Api>>,
 ) -> FaultReport {
     // The doctor is asked once the motion's events are in.
-    sleep_until(start + Duration::from_secs(6)).await;
-    let a = api.read().unwrap_or_else(|p| p.into_inner()).clone();
+    sleep_until(start + LOOK_AFTER_MOTION).await;
     let asked: Vec<usize> = f.cameras.iter().copied().take(DOCTOR_SAMPLE).collect();
-    let doctor = ask_doctor(&a, &specs, &asked).await;
-    finish_camera_fault(&f, Vec::new(), None, true, doctor)
+    let doctor = ask_doctor(&api, &fleet, &f, &asked, start).await;
+    let mut r = finish_camera_fault(&f, Vec::new(), None, true, doctor);
+    // Nothing for the hub to detect: the camera does its job, or what the owner set.
+    r.detectable = 0;
+    r
 }
 
 fn finish_camera_fault(
@@ -150,6 +387,7 @@ fn finish_camera_fault(
         kind: f.kind.as_str().into(),
         at_s: f.at_ms as f64 / 1000.0,
         cameras: f.cameras.len(),
+        detectable: f.cameras.len(),
         expect,
         detected: latencies.len(),
         detection_ms: report::Summary::of(latencies),
@@ -161,37 +399,4 @@ fn finish_camera_fault(
         recovery_s: None,
         drained_s: None,
     }
-}
-
-async fn ask_doctor(api: &Api, specs: &[CameraSpec], cameras: &[usize]) -> Vec<DoctorAnswer> {
-    let mut out = Vec::new();
-    for &c in cameras {
-        let device = specs[c].device_id();
-        match api
-            .get(&format!("/api/v1/cameras/{device}/diagnosis"))
-            .await
-        {
-            Ok(v) => {
-                let top = &v["causes"][0];
-                let step = &v["plan"][0];
-                out.push(DoctorAnswer {
-                    device,
-                    top: top["id"].as_str().unwrap_or("").to_string(),
-                    p: top["p"].as_f64().unwrap_or(0.0),
-                    first_step: step["action"]
-                        .as_str()
-                        .or_else(|| step["question"].as_str())
-                        .map(str::to_string)
-                        .or_else(|| step.get("text").and_then(Value::as_str).map(str::to_string)),
-                });
-            }
-            Err(e) => out.push(DoctorAnswer {
-                device,
-                top: format!("error: {e}"),
-                p: 0.0,
-                first_step: None,
-            }),
-        }
-    }
-    out
 }

@@ -346,14 +346,27 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), HubError> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<(u16, Value), HubError> {
+        self.send(reqwest::Method::PATCH, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<(u16, Value), HubError> {
         let resp = self
             .client
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(self.token.as_str())
             .json(body)
             .send()
             .await
-            .map_err(|e| err(format!("POST {path}: {e}")))?;
+            .map_err(|e| err(format!("{method} {path}: {e}")))?;
         let status = resp.status().as_u16();
         Ok((status, resp.json().await.unwrap_or(Value::Null)))
     }

@@ -7,17 +7,22 @@
 //! - [`hubproc`]: the hub child process, its owner and API, and its cost from `/proc`.
 //! - [`camera`]: one simulated camera: its own MQTT connection and credential, the
 //!   camera's side of the protocol without video, an event queue emptied only by the
-//!   hub's acknowledgements.
+//!   hub's acknowledgements, and the faults it takes.
+//! - [`body`]: what a simulated camera is made of: the camera core and the simulated
+//!   battery pack (sans-IO); its light, lifecycle and events are a real camera's.
 //! - [`shared`]: what the cameras share with the run (gate, event ledger, status).
 //! - [`provision`]: the cameras' provisioning endpoints, so pairing is real pairing.
 //! - [`observe`]: the hub's live stream, API probes, CPU and memory samples.
+//! - `owner`: the simulated owner asking the doctor (opening words, answers).
 //! - [`run`]: a whole run; `faults`: the hub's faults carried out, every fault
 //!   judged; [`report`]: what it prints.
 
+pub mod body;
 pub mod camera;
 mod faults;
 pub mod hubproc;
 pub mod observe;
+mod owner;
 pub mod provision;
 pub mod report;
 pub mod run;

@@ -47,9 +47,18 @@ impl Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorAnswer {
     pub device: String,
+    /// The light the owner reported (what the camera showed).
+    pub light: Option<String>,
+    /// The case the hub built for the doctor (`GET .../case`) just before, with the
+    /// owner's observations: what the doctor saw.
+    pub case: Value,
     pub top: String,
     pub p: f64,
     pub first_step: Option<String>,
+    /// The doctor's questions the owner answered, `field=answer`, in order.
+    pub questions: Vec<String>,
+    /// The top cause once those were answered.
+    pub top_after_questions: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +67,9 @@ pub struct FaultReport {
     pub kind: String,
     pub at_s: f64,
     pub cameras: usize,
+    /// Of those, the cameras the hub can be expected to see it on (a battery camera
+    /// asleep through a short outage misses no check-in).
+    pub detectable: usize,
     /// The SPEC §8 fault id the doctor should name.
     pub expect: Option<String>,
     /// Cameras the hub marked offline (live stream) after the fault began.
@@ -139,11 +151,44 @@ pub struct Report {
     pub sim_cpu_s: f64,
     /// An event that was recorded and is neither in the API nor reported dropped.
     pub lost_silently: bool,
+    /// The doctor's top-1 on the injected faults, by the SPEC §8 id expected.
+    pub doctor: DoctorFigures,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DoctorFigures {
+    pub asked: usize,
+    pub right: usize,
+    /// Right once the owner answered the doctor's questions.
+    pub right_after_questions: usize,
+    /// expected id -> (right, asked)
+    pub by_fault: std::collections::BTreeMap<String, (usize, usize)>,
+}
+
+impl DoctorFigures {
+    pub fn of(faults: &[FaultReport]) -> DoctorFigures {
+        let mut d = DoctorFigures::default();
+        for f in faults {
+            let Some(expect) = &f.expect else { continue };
+            for a in &f.doctor {
+                let right = usize::from(&a.top == expect);
+                let e = d.by_fault.entry(expect.clone()).or_default();
+                e.0 += right;
+                e.1 += 1;
+                d.asked += 1;
+                d.right += right;
+                d.right_after_questions +=
+                    usize::from(a.top_after_questions.as_ref() == Some(expect));
+            }
+        }
+        d
+    }
 }
 
 impl Report {
     pub fn judged(mut self) -> Report {
         self.lost_silently = self.events.lost > 0;
+        self.doctor = DoctorFigures::of(&self.faults);
         self
     }
 
@@ -156,11 +201,11 @@ impl Report {
         );
         for f in &self.faults {
             out.push_str(&format!("fault {} {} at {:.0} s", f.index, f.kind, f.at_s));
-            if f.cameras > 0 {
+            if f.detectable > 0 {
                 out.push_str(&format!(
                     ": {}/{} detected, p50 {} max {} (bar {}){}",
                     f.detected,
-                    f.cameras,
+                    f.detectable,
                     ms(f.detection_ms.p50),
                     ms(f.detection_ms.max),
                     ms(f.bar_ms),
@@ -176,12 +221,27 @@ impl Report {
             }
             for d in &f.doctor {
                 out.push_str(&format!(
-                    "; doctor on {}: {} {:.2} (expected {})",
+                    "; doctor on {} ({}): {} {:.2}{} (expected {})",
                     d.device,
+                    d.light.as_deref().unwrap_or("no light given"),
                     d.top,
                     d.p,
+                    match &d.top_after_questions {
+                        Some(t) if *t != d.top => format!(", {t} after {}", d.questions.join(", ")),
+                        _ => String::new(),
+                    },
                     f.expect.as_deref().unwrap_or("-")
                 ));
+            }
+            out.push('\n');
+        }
+        if self.doctor.asked > 0 {
+            out.push_str(&format!(
+                "doctor: {}/{} named the injected fault first ({} once the owner answered its questions)",
+                self.doctor.right, self.doctor.asked, self.doctor.right_after_questions
+            ));
+            for (id, (right, asked)) in &self.doctor.by_fault {
+                out.push_str(&format!("; {id} {right}/{asked}"));
             }
             out.push('\n');
         }

@@ -73,9 +73,9 @@ pub fn raise_nofile() -> u64 {
 
 pub(crate) struct Fleet {
     pub(crate) specs: Vec<CameraSpec>,
-    controls: Vec<mpsc::UnboundedSender<Control>>,
-    status: Vec<Arc<Status>>,
-    shared: Arc<Shared>,
+    pub(crate) controls: Vec<mpsc::UnboundedSender<Control>>,
+    pub(crate) status: Vec<Arc<Status>>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Fleet {
@@ -273,40 +273,15 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
                     fleet.clone(),
                 )));
             }
-            FaultKind::LinkCut | FaultKind::LinkSilent | FaultKind::RouterDown => {
-                let start = Instant::now();
-                for &c in &f.cameras {
-                    let ctl = if f.kind == FaultKind::LinkSilent {
-                        Control::LinkSilent { for_ms: f.for_ms }
-                    } else {
-                        Control::LinkCut { for_ms: f.for_ms }
-                    };
-                    let _ = fleet.controls[c].send(ctl);
-                }
-                windows.push(report::Window {
-                    from: start,
-                    to: start + Duration::from_millis(f.for_ms + 30_000),
-                    cameras: Some(f.cameras.iter().copied().collect()),
-                });
-                pending.push(tokio::spawn(crate::faults::judge_link_fault(
+            _ => {
+                let (judged, held) = crate::faults::camera_fault(
                     f.clone(),
-                    start,
-                    fleet.specs.clone(),
+                    fleet.clone(),
                     stream.clone(),
                     api.clone(),
-                )));
-            }
-            FaultKind::Motion => {
-                let start = Instant::now();
-                for &c in &f.cameras {
-                    let _ = fleet.controls[c].send(Control::Motion);
-                }
-                pending.push(tokio::spawn(crate::faults::judge_motion(
-                    f.clone(),
-                    start,
-                    fleet.specs.clone(),
-                    api.clone(),
-                )));
+                );
+                windows.extend(held);
+                pending.push(judged);
             }
         }
     }
@@ -398,6 +373,7 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         open_files_allowed: nofile,
         sim_cpu_s: crate::hubproc::sample(std::process::id()).map_or(0.0, |s| s.cpu_s),
         lost_silently: false,
+        doctor: Default::default(),
     }
     .judged())
 }

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use watchlight_doctor::FaultId;
-use watchlight_protocol::ProfileId;
+use watchlight_protocol::{ProfileId, Trigger};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -119,14 +119,33 @@ pub enum FaultKind {
     LinkCut,
     /// The cameras' radio passes nothing and closes nothing: only keepalives tell.
     LinkSilent,
+    /// The signal falls to -80 dBm and the link drops for a few seconds every 8-14 s.
+    RssiDegrade,
     /// The home's router: every camera's link is cut at once.
     RouterDown,
+    /// The Wi-Fi password changed: the access point refuses the cameras' until the
+    /// fault ends (the owner gives them the new one).
+    WifiPasswordChange,
+    /// The battery pack runs empty: critical, the farewell flash, dark.
+    BatteryDrain,
+    /// A frost (-25 °C) on a part-used, year-old pack: it sags under load.
+    BatteryCold,
+    /// The firmware hangs: nothing sent, the light frozen; power-cycled after `for_s`.
+    CameraHang,
+    /// The image sensor dies (and motion passes in front of the camera).
+    SensorFail,
+    /// The owner turns the cameras' arming off (and motion passes).
+    Disarm,
+    /// The owner's activity zones leave out where people pass (and motion passes).
+    ZonesExclude,
+    /// The owner turns the motion indicator on (and motion passes).
+    MotionIndicatorOn,
     /// `kill -9` of the hub, then a restart after `for_s`.
     HubKill,
     /// SIGTERM to the hub, then a restart after `for_s` (the embedded broker restarts
     /// with it).
     HubRestart,
-    /// A burst of motion on the cameras: `motion_start` and `motion_end` events.
+    /// A burst of motion on the cameras: what a camera doing its job records.
     Motion,
 }
 
@@ -135,7 +154,16 @@ impl FaultKind {
         match self {
             FaultKind::LinkCut => "link_cut",
             FaultKind::LinkSilent => "link_silent",
+            FaultKind::RssiDegrade => "rssi_degrade",
             FaultKind::RouterDown => "router_down",
+            FaultKind::WifiPasswordChange => "wifi_password_change",
+            FaultKind::BatteryDrain => "battery_drain",
+            FaultKind::BatteryCold => "battery_cold",
+            FaultKind::CameraHang => "camera_hang",
+            FaultKind::SensorFail => "sensor_fail",
+            FaultKind::Disarm => "disarm",
+            FaultKind::ZonesExclude => "zones_exclude",
+            FaultKind::MotionIndicatorOn => "motion_indicator_on",
             FaultKind::HubKill => "hub_kill",
             FaultKind::HubRestart => "hub_restart",
             FaultKind::Motion => "motion",
@@ -146,17 +174,45 @@ impl FaultKind {
     /// whose link drops alone is at the edge of the Wi-Fi; the hub's faults are judged
     /// on recovery and loss, not diagnosed.
     pub fn default_expect(self) -> Option<FaultId> {
-        match self {
-            FaultKind::LinkCut | FaultKind::LinkSilent => Some(FaultId::WifiSignalWeak),
-            FaultKind::RouterDown => Some(FaultId::NetworkDown),
-            FaultKind::Motion => Some(FaultId::NoFault),
-            FaultKind::HubKill | FaultKind::HubRestart => None,
-        }
+        Some(match self {
+            FaultKind::LinkCut | FaultKind::LinkSilent | FaultKind::RssiDegrade => {
+                FaultId::WifiSignalWeak
+            }
+            FaultKind::RouterDown => FaultId::NetworkDown,
+            FaultKind::WifiPasswordChange => FaultId::WifiCredentialsRejected,
+            FaultKind::BatteryDrain => FaultId::BatteryDead,
+            FaultKind::BatteryCold => FaultId::BatteryLow,
+            FaultKind::CameraHang => FaultId::FirmwareFault,
+            FaultKind::SensorFail => FaultId::HardwareFault,
+            FaultKind::Disarm => FaultId::NotArmed,
+            FaultKind::ZonesExclude => FaultId::ZonesExcludeMotion,
+            FaultKind::MotionIndicatorOn => FaultId::MotionIndicator,
+            FaultKind::Motion => FaultId::NoFault,
+            FaultKind::HubKill | FaultKind::HubRestart => return None,
+        })
     }
 
     /// Whether the kind hits the hub rather than chosen cameras.
     pub fn is_hub(self) -> bool {
         matches!(self, FaultKind::HubKill | FaultKind::HubRestart)
+    }
+
+    /// Whether the kind needs cameras on batteries.
+    pub fn needs_battery(self) -> bool {
+        matches!(self, FaultKind::BatteryDrain | FaultKind::BatteryCold)
+    }
+
+    /// Whether motion passes in front of the cameras as part of the fault, so the
+    /// owner can say whether clips appeared.
+    pub fn with_motion(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Motion
+                | FaultKind::SensorFail
+                | FaultKind::Disarm
+                | FaultKind::ZonesExclude
+                | FaultKind::MotionIndicatorOn
+        )
     }
 }
 
@@ -299,13 +355,29 @@ impl Scenario {
                 }
                 continue;
             }
-            let available: usize = match &f.group {
-                Some(name) => self
-                    .fleet
-                    .iter()
-                    .find(|g| g.name() == name)
-                    .map(|g| g.count)
-                    .ok_or_else(|| invalid(format!("{what}: no fleet group named '{name}'")))?,
+            let group =
+                match &f.group {
+                    Some(name) => Some(self.fleet.iter().find(|g| g.name() == name).ok_or_else(
+                        || invalid(format!("{what}: no fleet group named '{name}'")),
+                    )?),
+                    None => None,
+                };
+            let profile = |g: &Group| g.profile.parse::<ProfileId>().expect("checked above");
+            if f.kind.needs_battery() && !group.is_some_and(|g| profile(g).profile().on_battery()) {
+                return Err(invalid(format!(
+                    "{what}: needs 'group' naming a group of battery cameras"
+                )));
+            }
+            if f.kind == FaultKind::ZonesExclude
+                && group.is_none_or(|g| profile(g).profile().trigger == Trigger::Pir)
+            {
+                return Err(invalid(format!(
+                    "{what}: needs 'group' naming cameras whose picture decides what they record \
+                     (not a 'pir'-trigger profile such as xt: zones do not apply to it)"
+                )));
+            }
+            let available: usize = match group {
+                Some(g) => g.count,
                 None => self.fleet.iter().map(|g| g.count).sum(),
             };
             if f.cameras == 0 || f.cameras > available {
@@ -493,6 +565,14 @@ mod tests {
             (
                 "duration_s = 9\nconnect_concurrency = 64\n[[fleet]]\nprofile = \"mini\"\ncount = 1",
                 "connect_concurrency",
+            ),
+            (
+                "duration_s = 9\n[[fleet]]\nprofile = \"mini\"\ncount = 1\n[[fault]]\nkind = \"battery_drain\"\nat_s = 1\ngroup = \"mini\"",
+                "battery cameras",
+            ),
+            (
+                "duration_s = 9\n[[fleet]]\nprofile = \"xt\"\ncount = 1\n[[fault]]\nkind = \"zones_exclude\"\nat_s = 1\ngroup = \"xt\"",
+                "zones do not apply",
             ),
         ] {
             let err = Scenario::parse(text).unwrap_err().to_string();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
-use watchlight_protocol::EventKind;
+use watchlight_protocol::{EventKind, LightId};
 
 /// Hub time: ms since the Unix epoch (hub and simulator share the machine's clock).
 pub fn wall_ms() -> u64 {
@@ -57,6 +57,31 @@ pub struct Status {
     pub queued: AtomicU64,
     pub connects: AtomicU64,
     pub failed_connects: AtomicU64,
+    /// The version of the settings the camera runs with.
+    pub settings_version: AtomicU64,
+    pub light: Mutex<SeenLight>,
+}
+
+/// What an owner looking at the camera sees, and the red or green light that would
+/// have sent them to the doctor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeenLight {
+    pub now: Option<LightId>,
+    pub last_alarming: Option<(Instant, LightId)>,
+}
+
+impl SeenLight {
+    /// What the owner tells the doctor after a fault that began at `since`: the last
+    /// red or green light since then (an owner asks about the light that worried
+    /// them, even when it has stopped), else the light shown now.
+    pub fn reported(&self, since: Instant) -> Option<LightId> {
+        // The camera's clock counts whole milliseconds: a light shown within the
+        // millisecond `since` fell in counts as after it.
+        match self.last_alarming {
+            Some((at, light)) if at + std::time::Duration::from_millis(1) >= since => Some(light),
+            _ => self.now,
+        }
+    }
 }
 
 /// The string at `key` of a JSON object (live stream payloads).

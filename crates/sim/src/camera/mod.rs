@@ -1,40 +1,47 @@
 //! One simulated camera: a task with its own MQTT connection and credential, speaking
-//! the camera's side of the protocol (docs/contracts.md, "MQTT") without video. It
-//! keeps its events in a queue until the hub acknowledges each on `cmd/ack` (sent
-//! again after 5 s, and on every new connection), so a hub killed mid-write loses
-//! nothing the camera recorded.
+//! the camera's side of the protocol (docs/contracts.md, "MQTT") without video, with the
+//! camera core deciding its light, lifecycle, battery and triggers ([`crate::body`]). It
+//! keeps its events in a queue until the hub acknowledges each on `cmd/ack` (sent again
+//! after 5 s, and on every new connection), so a hub killed mid-write loses nothing the
+//! camera recorded.
 //!
 //! - Mains (`mini`): connected all the time with the keepalive of its settings and a
 //!   last will `offline`; telemetry every `telemetry_s`.
-//! - Battery: wakes at each check-in (its settings' `checkin_interval`) and on motion,
-//!   connects, reports `online`, state and telemetry, delivers its queue, lingers
-//!   1.5 s, reports `sleeping` and disconnects cleanly.
+//! - Battery: wakes at each check-in (its settings' `checkin_interval`) and on what it
+//!   records, connects, reports `online`, state and telemetry, delivers its queue,
+//!   lingers 1.5 s, reports `sleeping` and disconnects cleanly.
 //!
 //! A link cut drops the socket (the broker sees it close); a silent link stops polling
 //! the connection, so nothing crosses and nothing closes and the broker learns of it
-//! only from the missing keepalives. Connection attempts pass a gate shared by the
-//! fleet ([`Shared::gate`]), which keeps the cameras waiting for a CONNACK below the
-//! hub's per-address limit.
+//! only from the missing keepalives; a hung camera does the same and its light freezes.
+//! Connection attempts pass a gate shared by the fleet ([`Shared::gate`]), which keeps
+//! the cameras waiting for a CONNACK below the hub's per-address limit. The faults a
+//! camera takes are in [`control`].
 
+mod control;
+
+use crate::body::{Act, Body};
 use crate::scenario::CameraSpec;
 pub use crate::shared::{EventRecord, Ledger, Shared, Status, str_field, wall_ms};
+pub use control::Control;
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
     TlsConfiguration, Transport,
 };
-use serde_json::Map;
+use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, sleep_until};
+use watchlight_camera::Input;
 use watchlight_protocol::messages::{
-    Availability, AvailabilityMsg, EventAckMsg, EventMsg, LightReport, SettingsMsg, StateMsg,
-    TelemetryMsg, decode, encode,
+    Availability, AvailabilityMsg, EventAckMsg, EventMsg, SettingsMsg, StateMsg, TelemetryMsg,
+    decode, encode,
 };
 use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
-use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light};
+use watchlight_protocol::{EventKind, LifecycleState};
 
 /// The hub's acknowledgement is awaited this long before an event is sent again.
 const ACK_WAIT: Duration = Duration::from_secs(5);
@@ -48,25 +55,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const BACKOFF_MAX_MS: u64 = 16_000;
 /// How long after `motion_start` a camera sends `motion_end`.
 const MOTION_LASTS: Duration = Duration::from_secs(4);
-
-#[derive(Debug)]
-pub enum Control {
-    /// The camera's credential from pairing.
-    Provisioned {
-        token: String,
-    },
-    /// The access point is gone for `for_ms`.
-    LinkCut {
-        for_ms: u64,
-    },
-    /// The radio passes nothing, closes nothing, for `for_ms`.
-    LinkSilent {
-        for_ms: u64,
-    },
-    Motion,
-    /// No more motion of its own (the run is ending); what is under way finishes.
-    Quiet,
-}
 
 enum Conn {
     /// Not connected; try again at `retry_at` (battery: the next check-in).
@@ -123,6 +111,9 @@ pub struct Camera {
     topics: DeviceTopics,
     battery: bool,
     token: Option<String>,
+    /// The credential came while the camera was still booting: it is taken once the
+    /// camera is in setup mode, as a camera's provisioning endpoint opens only then.
+    provision_pending: bool,
     conn: Conn,
     queue: VecDeque<Queued>,
     next_seq: u64,
@@ -137,6 +128,8 @@ pub struct Camera {
     next_motion: Option<Instant>,
     motion_end_at: Option<Instant>,
     next_checkin: Instant,
+    body: Body,
+    faults: control::Faults,
 }
 
 fn far() -> Instant {
@@ -154,11 +147,18 @@ impl Camera {
                 rng.between(spec.motion_every_ms / 2, spec.motion_every_ms * 3 / 2),
             )
         });
+        // Where people pass in this camera's picture: the lower half, somewhere across.
+        let motion_at = (
+            rng.between(200, 800) as f32 / 1000.0,
+            rng.between(550, 900) as f32 / 1000.0,
+        );
         let battery = spec.profile.profile().on_battery();
-        Camera {
+        let body = Body::new(spec.profile, 0, motion_at);
+        let mut camera = Camera {
             topics: DeviceTopics::new(shared.home.clone(), spec.device_id()),
             battery,
             token: None,
+            provision_pending: false,
             conn: Conn::Down { retry_at: far() },
             queue: VecDeque::new(),
             next_seq: 1,
@@ -173,10 +173,23 @@ impl Camera {
             next_motion,
             motion_end_at: None,
             next_checkin: far(),
+            body,
+            faults: control::Faults::default(),
             spec,
             shared,
             status,
-        }
+        };
+        camera.act();
+        camera
+    }
+
+    /// The camera's own clock (the body's), ms since it was made.
+    fn ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.started + Duration::from_millis(ms)
     }
 
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Control>) {
@@ -221,59 +234,39 @@ impl Camera {
         if let Some(m) = self.motion_end_at {
             at(m);
         }
+        if let Some(w) = self.body.next_wake() {
+            at(self.at(w));
+        }
+        if let Some(f) = self.fault_wake() {
+            at(f);
+        }
         t
     }
 
-    fn on_control(&mut self, c: Control) {
-        let now = Instant::now();
-        match c {
-            Control::Provisioned { token } => {
-                self.token = Some(token);
-                self.conn = Conn::Down { retry_at: now };
-            }
-            Control::LinkCut { for_ms } => {
-                let until = now + Duration::from_millis(for_ms);
-                self.link_down_until = Some(until);
-                if matches!(self.conn, Conn::Up { .. } | Conn::Connecting { .. }) {
-                    self.lost();
-                }
-                self.conn = Conn::Down {
-                    retry_at: if self.battery {
-                        self.next_checkin.max(until)
-                    } else {
-                        until
-                    },
-                };
-            }
-            Control::LinkSilent { for_ms } => {
-                let until = now + Duration::from_millis(for_ms);
-                self.link_down_until = Some(until);
-                match std::mem::replace(&mut self.conn, Conn::Down { retry_at: until }) {
-                    Conn::Up { client, el, .. } => {
-                        self.lost();
-                        self.conn = Conn::Silent {
-                            _client: client,
-                            _el: el,
-                            until,
-                        };
-                    }
-                    Conn::Connecting { .. } => self.lost(),
-                    other => self.conn = other,
-                }
-            }
-            Control::Motion => self.motion(),
-            Control::Quiet => self.next_motion = None,
-        }
-    }
-
-    /// The connection is gone without a goodbye.
+    /// The connection is gone without a goodbye: the camera notices, and its core shows
+    /// the connection lost.
     fn lost(&mut self) {
         self.status.connected.store(false, Ordering::Relaxed);
         self.reconnects += 1;
+        let now = self.ms(Instant::now());
+        self.body.input(now, Input::LinkLost);
+        self.act();
     }
 
     fn on_timer(&mut self) {
         let now = Instant::now();
+        if self.fault_timer(now) {
+            // A hung camera does nothing else.
+            return;
+        }
+        let ms = self.ms(now);
+        self.body.tick(ms);
+        if self.provision_pending && self.body.state() == LifecycleState::Setup {
+            self.provision_pending = false;
+            self.body.input(ms, Input::Provisioned);
+            self.conn = Conn::Down { retry_at: now };
+        }
+        self.act();
         if self.link_down_until.is_some_and(|u| now >= u) {
             self.link_down_until = None;
         }
@@ -285,19 +278,12 @@ impl Camera {
         }
         if self.motion_end_at.is_some_and(|m| now >= m) {
             self.motion_end_at = None;
-            self.record(EventKind::MotionEnd);
+            self.body.motion_end(ms);
+            self.act();
         }
         if !self.battery && self.token.is_some() && now >= self.next_telemetry {
             self.next_telemetry = now + self.shared.telemetry_every;
-            let telemetry = encode(&self.telemetry());
-            if let Conn::Up { client, .. } = &self.conn {
-                let _ = client.try_publish(
-                    self.topics.topic(DeviceTopic::Telemetry),
-                    QoS::AtMostOnce,
-                    false,
-                    telemetry,
-                );
-            }
+            self.send_telemetry();
         }
         match std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() }) {
             Conn::Down { retry_at } if now >= retry_at => self.try_connect(),
@@ -310,9 +296,9 @@ impl Camera {
             Conn::Up { client, el, since } => {
                 self.conn = Conn::Up { client, el, since };
                 self.deliver(now);
-                if self.battery
-                    && (now >= since + MAX_CHECKIN
-                        || (self.queue.is_empty() && now >= since + LINGER))
+                let done = self.queue.is_empty() && now >= since + LINGER;
+                if (self.battery || self.faults.powering_off)
+                    && (now >= since + MAX_CHECKIN || done)
                 {
                     self.goodbye();
                 }
@@ -321,15 +307,78 @@ impl Camera {
         }
     }
 
+    /// Motion in front of the camera, for [`MOTION_LASTS`]: what it records is the
+    /// core's decision (armed, zones, the sensor working).
     fn motion(&mut self) {
-        if self.motion_end_at.is_some() {
+        if self.faults.hung() {
             return;
         }
-        self.record(EventKind::MotionStart);
-        self.motion_end_at = Some(Instant::now() + MOTION_LASTS);
+        // Motion again while motion is under way is another trigger: it extends.
+        let now = Instant::now();
+        self.body.motion_start(self.ms(now));
+        self.motion_end_at = Some(now + MOTION_LASTS);
+        self.act();
     }
 
-    fn record(&mut self, kind: EventKind) {
+    /// Telemetry now, when connected.
+    fn send_telemetry(&mut self) {
+        let telemetry = encode(&self.telemetry());
+        if let Conn::Up { client, .. } = &self.conn {
+            let _ = client.try_publish(
+                self.topics.topic(DeviceTopic::Telemetry),
+                QoS::AtMostOnce,
+                false,
+                telemetry,
+            );
+        }
+    }
+
+    /// Carries out what the body asks.
+    fn act(&mut self) {
+        while let Some(a) = self.body.next_act() {
+            match a {
+                Act::Event { kind, data } => self.record(kind, data),
+                Act::StateChanged => self.light_changed(),
+                Act::PowerOff => {
+                    // The camera says what it has left to say, then goes dark.
+                    self.faults.powering_off = true;
+                }
+                Act::Forget => {
+                    self.token = None;
+                    self.conn = Conn::Down { retry_at: far() };
+                }
+            }
+        }
+    }
+
+    /// The light or state changed: the hub hears it at once when connected, and the
+    /// run can read what an owner looking at the camera would see.
+    fn light_changed(&mut self) {
+        let light = self.body.light_id();
+        let started = self.started;
+        let alarming = self
+            .body
+            .last_alarming()
+            .map(|(at, l)| (started + Duration::from_millis(at), l));
+        {
+            let mut seen = self.status.light.lock().unwrap_or_else(|p| p.into_inner());
+            seen.now = Some(light);
+            seen.last_alarming = alarming;
+        }
+        self.status
+            .settings_version
+            .store(self.body.settings_version(), Ordering::Relaxed);
+        if let Conn::Up { client, .. } = &self.conn {
+            let _ = client.try_publish(
+                self.topics.topic(DeviceTopic::State),
+                QoS::AtLeastOnce,
+                true,
+                encode(&self.state()),
+            );
+        }
+    }
+
+    fn record(&mut self, kind: EventKind, data: Map<String, Value>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let msg = EventMsg {
@@ -337,7 +386,7 @@ impl Camera {
             ts: wall_ms(),
             seq,
             event: kind,
-            data: Map::new(),
+            data,
         };
         self.shared
             .ledger
@@ -369,6 +418,7 @@ impl Camera {
         if self.battery
             && self.token.is_some()
             && self.link_down_until.is_none()
+            && !self.faults.hung()
             && let Conn::Down { retry_at } = &mut self.conn
         {
             *retry_at = Instant::now();
@@ -403,8 +453,39 @@ impl Camera {
             self.conn = Conn::Down { retry_at: far() };
             return;
         };
+        if self.faults.off {
+            self.conn = Conn::Down { retry_at: far() };
+            return;
+        }
+        let ms = self.ms(now);
+        if !matches!(
+            self.body.state(),
+            LifecycleState::Joining
+                | LifecycleState::Online
+                | LifecycleState::Offline
+                // The battery's last breath: what is queued (`battery_critical`) goes.
+                | LifecycleState::Shutdown
+        ) {
+            // Booting, or back in setup: the core says when it joins.
+            self.conn = Conn::Down {
+                retry_at: now + Duration::from_millis(200),
+            };
+            return;
+        }
         if let Some(until) = self.link_down_until {
+            // A battery camera between check-ins believes itself online until it tries.
+            if self.body.state() == LifecycleState::Online {
+                self.body.input(ms, Input::LinkLost);
+                self.act();
+            }
             self.conn = Conn::Down { retry_at: until };
+            return;
+        }
+        if self.faults.wifi_refuses(now) {
+            // The access point refuses the passphrase the camera has.
+            self.body.input(ms, Input::WifiRejected);
+            self.act();
+            self.failed_connect();
             return;
         }
         let Ok(permit) = self.shared.gate.clone().try_acquire_owned() else {
@@ -458,6 +539,10 @@ impl Camera {
     fn failed_connect(&mut self) {
         self.status.failed_connects.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
+        if self.body.state() == LifecycleState::Online {
+            self.body.input(self.ms(now), Input::LinkLost);
+            self.act();
+        }
         let retry_at = if self.battery {
             self.next_checkin = now + self.checkin_every;
             self.next_checkin
@@ -479,6 +564,7 @@ impl Camera {
                     return;
                 };
                 self.backoff_ms = 1_000;
+                self.body.input(self.ms(now), Input::HubConnected);
                 self.status.connected.store(true, Ordering::Relaxed);
                 self.status.ever_connected.store(true, Ordering::Relaxed);
                 let _ = client.try_subscribe(self.topics.settings(), QoS::AtLeastOnce);
@@ -514,6 +600,7 @@ impl Camera {
                     el,
                     since: now,
                 };
+                self.act();
                 self.deliver(now);
             }
             Ok(Event::Incoming(Packet::Publish(p))) => self.on_message(&p.topic, &p.payload),
@@ -549,6 +636,12 @@ impl Camera {
         {
             self.keepalive_s = u64::from(s.settings.keepalive.max(1));
             self.checkin_every = Duration::from_secs(u64::from(s.settings.checkin_interval.max(1)));
+            let now = self.ms(Instant::now());
+            self.body.input(now, Input::Settings(Box::new(s.settings)));
+            self.act();
+            self.status
+                .settings_version
+                .store(self.body.settings_version(), Ordering::Relaxed);
         }
     }
 
@@ -580,6 +673,11 @@ impl Camera {
     fn asleep(&mut self) {
         self.status.connected.store(false, Ordering::Relaxed);
         let now = Instant::now();
+        if self.faults.powering_off {
+            self.faults.off = true;
+            self.conn = Conn::Down { retry_at: far() };
+            return;
+        }
         self.next_checkin = now + self.checkin_every;
         self.conn = Conn::Down {
             retry_at: self.next_checkin,
@@ -587,26 +685,28 @@ impl Camera {
     }
 
     fn state(&self) -> StateMsg {
+        let now = Instant::now();
         StateMsg {
             v: 1,
             ts: wall_ms(),
-            state: LifecycleState::Online,
-            light: LightReport::new(ConditionId::Idle, Light::OFF),
+            state: self.body.state(),
+            light: self.body.light_report(self.ms(now), wall_ms()),
             profile: self.spec.profile,
             firmware: "sim".into(),
-            settings_version: 0,
+            settings_version: self.body.settings_version(),
         }
     }
 
     fn telemetry(&mut self) -> TelemetryMsg {
         let jitter = (self.rng.next() % 5) as i32 - 2;
+        let reading = self.body.battery_reading();
         TelemetryMsg {
             v: 1,
             ts: wall_ms(),
-            battery_resting_mv: self.battery.then_some(3_150),
-            battery_loaded_mv: self.battery.then_some(3_020),
-            temperature_c: Some(21.0),
-            rssi_dbm: Some(self.spec.rssi_dbm + jitter),
+            battery_resting_mv: reading.map(|r| r.resting_mv),
+            battery_loaded_mv: reading.map(|r| r.loaded_mv),
+            temperature_c: Some(reading.map_or(21.0, |r| r.temp_c)),
+            rssi_dbm: Some(self.faults.rssi(self.spec.rssi_dbm) + jitter),
             uptime_s: self.started.elapsed().as_secs(),
             queue_bytes: self.queue.iter().map(|q| q.payload.len() as u64).sum(),
             reconnects: self.reconnects,
