@@ -1,25 +1,25 @@
-//! The agent's loop: the camera core driven by real time.
+//! The agent's driver: the decisions of [`crate::machine::Machine`] carried out on real
+//! time, with the I/O they need.
 //!
-//! One task owns everything (core, queue, recorder, detector, hardware simulations,
-//! the MQTT session); the local endpoint, the MQTT event loop and clip uploads talk to
-//! it through channels. Each turn: wait for the earliest of the core's timeout, the
-//! next frame, a battery reading, or a message; feed the core; carry out its outputs;
-//! deliver the oldest queued item if the hub is reachable.
+//! One task owns everything (the machine and the camera core inside it, the disk queue,
+//! the recorder, the detector, the hardware simulations, the MQTT session); the local
+//! endpoint, the MQTT event loop, clip uploads and live frames talk to it through
+//! channels. Each turn: wait for the earliest of the machine's timeout, the next frame,
+//! the button's release, or a message; report it to the machine; carry out its outputs
+//! (answering at once those that ask something: a Wi-Fi join, the oldest queued item, a
+//! battery reading); finish a clip whose recording stopped.
 //!
-//! Delivery is one item at a time, oldest first: an event is published (QoS 1) and
-//! deleted from the queue on its PUBACK; a clip is uploaded over HTTP (video, then
-//! thumbnail, both with their SHA-256), then its `clip_recorded` event is published,
-//! and only that PUBACK deletes it. A cut connection re-sends the item: the hub keeps
-//! each `(device, seq)` once and clip uploads are idempotent, so it arrives once.
+//! The frame loop stays here: reading the image sensor and the PIR, pixel motion and the
+//! clip recorder are hardware and computation whose results the core hears as inputs.
 
 use crate::config::{AgentConfig, SceneChoice};
 use crate::disk_queue::{self, DiskQueue};
 use crate::live::{Live, LiveReport};
 use crate::local::{self, BatteryBody, Control, LocalShared, ProvisionBody};
+use crate::machine::{Head, HeadBody, Input, Machine, MachineConfig, Output, Qos};
 use crate::persist::{Credentials, DataDir, PROVISION_URL_FILE, PersistError, QUEUE_DIR};
 use crate::scene::CameraScene;
 use crate::session::{self, Session, SessionConfig, SessionEvent};
-use rand::Rng;
 use rumqttc::QoS;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -27,42 +27,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use watchlight_camera::queue::{DEFAULT_BUDGET_BYTES, ItemBody, QueueError, QueuedEvent};
-use watchlight_camera::{Command, Core, Input, Output, PersistedState, RecordTrigger, Timed};
-use watchlight_hw::sim::{Load, SimBattery, SimWifi};
-use watchlight_hw::{BatteryGauge, Clock, FrameError, WifiCredentials, WifiError, WifiLink};
+use watchlight_camera::{Core, Input as CoreInput, PersistedState, RecordTrigger};
+use watchlight_hw::sim::{SimBattery, SimWifi};
+use watchlight_hw::{BatteryGauge, Clock, FrameError, WifiCredentials, WifiLink};
 use watchlight_media::{ClipRecorder, ClipTrigger, MediaError, MotionSample, RecorderConfig};
 use watchlight_motion::{Detector, DetectorConfig, MotionError};
-use watchlight_protocol::messages::{
-    Availability, AvailabilityMsg, CmdResultMsg, CommandMsg, EventAckMsg, EventMsg, LightReport,
-    SettingsMsg, StateMsg, TelemetryMsg, decode, encode,
-};
-use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
-use watchlight_protocol::{ConditionId, EventKind, LifecycleState, Light, LightId, Part};
+use watchlight_protocol::{EventKind, LightId, Part};
 
-/// How often a battery camera reads its pack.
-const BATTERY_READ_EVERY_MS: u64 = 10_000;
-/// A battery camera stays connected this long after a check-in, for commands.
-const CHECKIN_LINGER_MS: u64 = 1_500;
-/// A battery camera whose queue the hub does not take (its disk is full) goes back to
-/// sleep after this long connected, and tries again at its next check-in.
-const MAX_CHECKIN_MS: u64 = 30_000;
-/// After saying goodbye (sleeping, rejoining) the camera waits this long for its
-/// session to send the message before it goes.
-const HANG_UP_LINGER_MS: u64 = 2_000;
-/// While joining, a failed connection is retried this often (the core's join timeout
-/// still ends it after 60 s).
-const JOIN_RETRY_MS: u64 = 1_000;
-/// After a `wifi` command, the camera rejoins this long later (its result can leave first).
-const REJOIN_AFTER_MS: u64 = 200;
-/// A failed clip upload is retried after this long.
-const DELIVERY_RETRY_MS: u64 = 2_000;
-/// How long the camera waits for the hub to acknowledge a stored event (`cmd/ack`)
-/// before sending it again (the hub stores each seq once).
-const HUB_ACK_WAIT_MS: u64 = 5_000;
 /// Consecutive PIR frames count as one trigger per this interval.
 const PIR_EVERY_MS: u64 = 500;
-/// Meta keys starting with this are the agent's own and never leave the camera.
-const PRIVATE_META: &str = "_";
 const THUMBNAIL_LEN_KEY: &str = "_thumbnail_bytes";
 
 #[derive(Debug, thiserror::Error)]
@@ -122,34 +95,25 @@ impl Clock for MonoClock {
     }
 }
 
-enum InFlight {
-    Uploading { seq: u64 },
-    Publishing { seq: u64 },
-}
-
 struct UploadDone {
     seq: u64,
     result: Result<(), String>,
 }
 
-/// A `wifi` command under way: answered once the camera is back with the new
-/// credentials, or back with the old ones because the access point refused the new.
-struct WifiChange {
-    cmd_id: String,
-    previous: (String, String),
-    error: Option<String>,
+/// A queued clip as read for delivery, kept until its upload starts.
+struct PeekedClip {
+    seq: u64,
+    meta: Map<String, Value>,
+    bytes: Vec<u8>,
 }
 
 struct Runtime {
     config: AgentConfig,
     ready: Ready,
     data: DataDir,
-    core: Core,
+    machine: Machine,
     queue: DiskQueue,
-    creds: Option<Credentials>,
     start: Instant,
-    /// Hub time minus monotonic time, ms (set by `cmd/time`; the system clock until then).
-    hub_offset_ms: i64,
 
     scene: CameraScene,
     detector: Detector,
@@ -166,45 +130,23 @@ struct Runtime {
     sensor_failing: bool,
     /// The last PIR read failed (logged once per run of failures).
     pir_failing: bool,
+    /// A recording stopped this turn: finish and queue the clip once the turn's events are queued.
+    clip_due: bool,
 
     wifi: Option<SimWifi>,
     link_up: bool,
     radio: crate::radio::SimRadio,
-    /// When to drop the link and rejoin with new Wi-Fi credentials.
-    rejoin_at: Option<u64>,
-    /// The goodbye under way is a rejoin, not a battery camera going to sleep.
-    rejoining: bool,
-    wifi_change: Option<WifiChange>,
     battery: Option<SimBattery<MonoClock>>,
-    next_battery_read: u64,
-    powered_off: bool,
     button_release_at: Option<u64>,
 
     session: Option<Session>,
-    sessions_made: u64,
-    connected: bool,
-    /// A battery camera said goodbye on purpose: its `Closed` is not a lost link.
-    closing: bool,
-    ever_connected: bool,
-    reconnects: u32,
-    pending_connect_at: Option<u64>,
-    join_retry_at: Option<u64>,
-    linger_until: Option<u64>,
     session_tx: mpsc::UnboundedSender<SessionEvent>,
     session_rx: mpsc::UnboundedReceiver<SessionEvent>,
-
-    in_flight: Option<InFlight>,
-    /// When to give up waiting for the hub's acknowledgement of the event in flight.
-    hub_ack_by: Option<u64>,
-    /// When a battery camera's check-in connected (see `MAX_CHECKIN_MS`).
-    checkin_since: Option<u64>,
-    /// A recording stopped this turn: finish and queue the clip once the turn's events are queued.
-    clip_due: bool,
-    retry_delivery_at: Option<u64>,
+    peeked_clip: Option<PeekedClip>,
     upload_tx: mpsc::UnboundedSender<UploadDone>,
     upload_rx: mpsc::UnboundedReceiver<UploadDone>,
     http: Option<reqwest::Client>,
-    /// Snapshots and live view.
+    /// Snapshot and live frame uploads.
     live: Live,
     live_rx: mpsc::UnboundedReceiver<LiveReport>,
 
@@ -212,9 +154,6 @@ struct Runtime {
     shared: Arc<LocalShared>,
     clips_recorded: u64,
     delivered: u64,
-    shown: (ConditionId, Light),
-    /// When the shown light ends by itself and what follows it (core time).
-    shown_ends: Option<(u64, ConditionId, Light)>,
 }
 
 impl Runtime {
@@ -295,14 +234,22 @@ impl Runtime {
             s.profile = config.profile.as_str().into();
             s.link_up = true;
         });
-        Ok(Runtime {
+        let machine = Machine::new(
+            core,
+            MachineConfig {
+                profile: config.profile,
+                credentials: creds,
+                hub_offset_ms: wall,
+                // Cameras started together draw different reconnect jitter.
+                seed: rand::random(),
+            },
+        );
+        let mut runtime = Runtime {
             ready,
             data,
-            core,
+            machine,
             queue,
-            creds,
             start,
-            hub_offset_ms: wall,
             scene,
             detector,
             detector_key: (settings.sensitivity, settings.zones.clone()),
@@ -315,32 +262,16 @@ impl Runtime {
             last_pir_at: None,
             sensor_failing: false,
             pir_failing: false,
+            clip_due: false,
             wifi,
             link_up: true,
             radio: crate::radio::SimRadio::new(),
-            rejoin_at: None,
-            rejoining: false,
-            wifi_change: None,
             battery,
-            next_battery_read: 0,
-            powered_off: false,
             button_release_at: None,
             session: None,
-            sessions_made: 0,
-            connected: false,
-            closing: false,
-            ever_connected: false,
-            reconnects: 0,
-            pending_connect_at: None,
-            join_retry_at: None,
-            linger_until: None,
             session_tx,
             session_rx,
-            in_flight: None,
-            hub_ack_by: None,
-            checkin_since: None,
-            clip_due: false,
-            retry_delivery_at: None,
+            peeked_clip: None,
             upload_tx,
             upload_rx,
             http: None,
@@ -350,30 +281,20 @@ impl Runtime {
             shared,
             clips_recorded: 0,
             delivered: 0,
-            shown: (ConditionId::Idle, Light::OFF),
-            shown_ends: None,
             config,
-        })
+        };
+        runtime.queue_changed(0);
+        Ok(runtime)
     }
 
     fn mono(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn hub_time(&self, mono_ms: u64) -> u64 {
-        (mono_ms as i64 + self.hub_offset_ms).max(0) as u64
-    }
-
-    fn topics(&self) -> Option<DeviceTopics> {
-        self.creds
-            .as_ref()
-            .map(|c| DeviceTopics::new(c.home.clone(), c.device_id.clone()))
-    }
-
     async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
         let now = self.mono();
-        self.core.handle_input(now, Input::PowerOn);
-        self.after_input()?;
+        self.machine.handle_input(now, Input::PowerOn);
+        self.turn()?;
         tokio::pin!(stop);
         loop {
             let wake = self.next_wake();
@@ -382,12 +303,15 @@ impl Runtime {
                 _ = &mut stop => break,
                 _ = tokio::time::sleep(sleep_for) => {}
                 Some(c) = self.control_rx.recv() => self.on_control(c)?,
-                Some(e) = self.session_rx.recv() => self.on_session(e)?,
-                Some(u) = self.upload_rx.recv() => self.on_upload(u)?,
+                Some(e) = self.session_rx.recv() => self.on_session(e),
+                Some(u) = self.upload_rx.recv() => {
+                    let now = self.mono();
+                    self.machine.handle_input(now, Input::UploadDone { seq: u.seq, result: u.result });
+                }
                 Some(r) = self.live_rx.recv() => self.on_live(r),
             }
             self.on_time()?;
-            self.after_input()?;
+            self.turn()?;
         }
         self.goodbye().await;
         Ok(())
@@ -395,7 +319,15 @@ impl Runtime {
 
     /// A clean stop: say offline (the last will would say it too, later).
     async fn goodbye(&mut self) {
-        if self.connected && self.hang_up(Availability::Offline) {
+        if !self.machine.is_connected() {
+            return;
+        }
+        let now = self.mono();
+        self.machine.handle_input(now, Input::Shutdown);
+        if let Err(e) = self.perform_all() {
+            tracing::warn!("while saying goodbye: {e}");
+        }
+        if self.session.is_some() {
             // The process exits next: give the session a moment to send the message.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -403,138 +335,57 @@ impl Runtime {
 
     fn next_wake(&self) -> u64 {
         let now = self.mono();
-        let mut wake = now + 1_000;
         let candidates = [
-            self.core.poll_timeout(),
-            (!self.powered_off).then_some(self.next_frame_at),
-            self.battery.as_ref().map(|_| self.next_battery_read),
+            self.machine.poll_timeout(),
+            (!self.machine.is_powered_off()).then_some(self.next_frame_at),
             self.button_release_at,
-            self.pending_connect_at,
-            self.join_retry_at,
-            self.linger_until,
-            self.retry_delivery_at,
-            self.rejoin_at,
-            self.hub_ack_by,
-            self.live.plan.next_deadline(),
         ];
-        for t in candidates.into_iter().flatten() {
-            wake = wake.min(t);
-        }
-        wake
+        candidates.into_iter().flatten().fold(now + 1_000, u64::min)
     }
 
     /// Everything that is due now.
     fn on_time(&mut self) -> Result<(), AgentError> {
         let now = self.mono();
-        self.core.handle_timeout(now);
-        let due = |t: Option<u64>| t.is_some_and(|t| t <= now);
-        if due(self.button_release_at) {
+        self.machine.handle_timeout(now);
+        if self.button_release_at.is_some_and(|t| t <= now) {
             self.button_release_at = None;
-            self.core.handle_input(now, Input::ButtonUp);
+            self.machine
+                .handle_input(now, Input::Core(CoreInput::ButtonUp));
         }
-        if !self.powered_off && self.next_frame_at <= now {
+        if !self.machine.is_powered_off() && self.next_frame_at <= now {
             self.frame(now)?;
             self.next_frame_at = next_frame_at(self.next_frame_at, self.frame_every_ms, now);
-        }
-        if self.battery.is_some() && self.next_battery_read <= now {
-            self.next_battery_read = now + BATTERY_READ_EVERY_MS;
-            self.read_battery(now);
-        }
-        if due(self.pending_connect_at) {
-            self.pending_connect_at = None;
-            self.start_session();
-        }
-        if due(self.join_retry_at) {
-            self.join_retry_at = None;
-            if self.core.state() == LifecycleState::Joining && self.session.is_none() {
-                self.connect(0);
-            }
-        }
-        if due(self.retry_delivery_at) {
-            self.retry_delivery_at = None;
-        }
-        if due(self.hub_ack_by) {
-            // The hub has not said it stored the event (its disk may be full): keep it
-            // and send it again.
-            self.hub_ack_by = None;
-            if let Some(InFlight::Publishing { seq }) = self.in_flight.take() {
-                tracing::info!(
-                    seq,
-                    "the hub has not stored the event yet: sending it again"
-                );
-                self.retry_delivery_at = Some(now + DELIVERY_RETRY_MS);
-            }
-        }
-        if due(self.rejoin_at) {
-            self.rejoin_at = None;
-            self.rejoin();
-        }
-        let live = self.live.plan.tick(now);
-        if live.stopped {
-            tracing::warn!("live view: no answer from the hub, stopped");
-            self.core
-                .handle_input(now, Input::Command(Command::LiveStop));
-        }
-        for id in live.expired {
-            self.publish_result(
-                &id,
-                Some("the image sensor gave no frame for the snapshot".into()),
-            );
-        }
-        if due(self.linger_until) {
-            self.linger_until = None;
-            if self.closing {
-                // The goodbye was not answered: hang up anyway.
-                let rejoin = std::mem::take(&mut self.rejoining);
-                self.drop_session();
-                if rejoin {
-                    self.connect(0);
-                }
-            } else if self.connected {
-                let overdue = self
-                    .checkin_since
-                    .is_some_and(|t| now >= t + MAX_CHECKIN_MS);
-                let done = self.in_flight.is_none() && self.queue.is_empty();
-                if (done || overdue) && !self.live.plan.is_busy() {
-                    self.sleep_now();
-                } else {
-                    self.linger_until = Some(now + 250);
-                }
-            }
         }
         Ok(())
     }
 
-    /// Carries out the core's outputs, delivers what can be delivered, updates status.
-    fn after_input(&mut self) -> Result<(), AgentError> {
-        // Outputs can cause inputs (a failed connect), which cause outputs: drain until quiet.
-        for _ in 0..16 {
-            let mut any = false;
-            while let Some(Timed { t_ms, output }) = self.core.poll_output() {
-                any = true;
-                self.on_output(t_ms, output)?;
-            }
-            if !any {
-                break;
-            }
-        }
+    /// Carries out the machine's outputs, finishes a clip whose recording stopped,
+    /// updates the status the local endpoint shows.
+    fn turn(&mut self) -> Result<(), AgentError> {
+        self.perform_all()?;
         if std::mem::take(&mut self.clip_due) {
             self.finish_clip()?;
-            while let Some(Timed { t_ms, output }) = self.core.poll_output() {
-                self.on_output(t_ms, output)?;
-            }
+            self.perform_all()?;
         }
-        self.pump()?;
         self.refresh_status();
         Ok(())
     }
 
+    fn perform_all(&mut self) -> Result<(), AgentError> {
+        while let Some(output) = self.machine.poll_output() {
+            self.perform(output)?;
+        }
+        Ok(())
+    }
+
     fn refresh_status(&self) {
-        let (condition, light) = self.shown;
+        let (condition, light) = self.machine.shown();
         let id = LightId::of(condition, light);
-        let state = self.core.state().as_str().to_string();
+        let core = self.machine.core();
+        let state = core.state().as_str().to_string();
         let queue_items = self.queue.len();
         let queue_bytes = self.queue.bytes_used();
+        let live = self.machine.live();
         self.shared.update(|s| {
             s.state = state;
             s.light_id = id.as_str().into();
@@ -542,14 +393,14 @@ impl Runtime {
             s.meaning = id.meaning().into();
             s.link_up = self.link_up;
             s.link_silent = self.radio.is_silent();
-            s.connected = self.connected;
-            s.recording = self.core.is_recording();
+            s.connected = self.machine.is_connected();
+            s.recording = core.is_recording();
             s.queue_items = queue_items;
             s.queue_bytes = queue_bytes;
             s.clips_recorded = self.clips_recorded;
             s.delivered = self.delivered;
-            s.live = self.live.plan.is_streaming();
-            s.live_frames_sent = self.live.plan.frames_sent();
+            s.live = live.is_streaming();
+            s.live_frames_sent = live.frames_sent();
             let health = |part| {
                 if self.scene.is_broken(part) {
                     "broken"
@@ -561,19 +412,129 @@ impl Runtime {
             s.motion_sensor = health(Part::MotionSensor).into();
             s.parts_failed = Part::ALL
                 .into_iter()
-                .filter(|p| self.core.part_failed(*p))
+                .filter(|p| core.part_failed(*p))
                 .map(|p| p.as_str().to_string())
                 .collect();
         });
     }
 
-    // ----- the core's outputs ----------------------------------------------------------
+    // ----- the machine's outputs -----------------------------------------------------
 
-    fn on_output(&mut self, t_ms: u64, output: Output) -> Result<(), AgentError> {
+    fn perform(&mut self, output: Output) -> Result<(), AgentError> {
+        let now = self.mono();
         match output {
-            Output::Light { condition, light } => {
-                self.shown = (condition, light);
-                self.shown_ends = self.core.light_ends();
+            Output::JoinWifi { ssid, passphrase } => {
+                let link_up = self.link_up;
+                let wifi = self
+                    .wifi
+                    .get_or_insert_with(|| SimWifi::new(&ssid, &passphrase, -55));
+                wifi.set_outage(!link_up);
+                let result = wifi.join(&WifiCredentials { ssid, passphrase });
+                let rssi_dbm = wifi.rssi_dbm();
+                self.machine
+                    .handle_input(now, Input::WifiJoined { result, rssi_dbm });
+            }
+            Output::DropWifiLink => {
+                if let Some(w) = &mut self.wifi {
+                    w.drop_link();
+                }
+                self.report_rssi(now);
+            }
+            Output::Connect {
+                session,
+                keepalive_s,
+                last_will,
+            } => self.start_session(now, session, keepalive_s, last_will),
+            Output::Subscribe { filter } => {
+                if let Some(s) = &self.session {
+                    s.subscribe(filter);
+                }
+            }
+            Output::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                tag,
+            } => {
+                let qos = match qos {
+                    Qos::AtMostOnce => QoS::AtMostOnce,
+                    Qos::AtLeastOnce => QoS::AtLeastOnce,
+                };
+                let sent = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.publish(topic, qos, retain, payload, tag));
+                if let (false, Some(tag)) = (sent, tag) {
+                    self.machine.handle_input(now, Input::PublishFailed { tag });
+                }
+            }
+            Output::Disconnect => {
+                if let Some(s) = &self.session {
+                    s.disconnect();
+                }
+            }
+            Output::DropSession => {
+                if let Some(s) = self.session.take() {
+                    s.abort();
+                }
+            }
+            Output::PeekQueue => {
+                let head = self.peek_oldest()?;
+                self.machine.handle_input(now, Input::Oldest(head));
+            }
+            Output::Upload { seq } => self.upload(seq)?,
+            Output::Enqueue(event) => {
+                self.queue.push_event(&event)?;
+                self.queue_changed(now);
+            }
+            Output::DeleteItem { seq } => {
+                if self.queue.seqs().contains(&seq) {
+                    self.queue.ack(seq)?;
+                    self.delivered += 1;
+                    self.queue_changed(now);
+                }
+            }
+            Output::ClearQueue => {
+                for seq in self.queue.seqs() {
+                    self.queue.ack(seq)?;
+                }
+                self.queue_changed(now);
+            }
+            Output::SaveState(state) => self.data.save_core(&state)?,
+            Output::SaveCredentials(creds) => {
+                if let Err(e) = self.data.save_credentials(&creds) {
+                    tracing::error!("could not save the Wi-Fi credentials: {e}");
+                }
+            }
+            Output::ForgetCredentials => self.data.forget_credentials()?,
+            Output::ReadBattery => self.read_battery(now, false),
+            Output::BatteryLoad(load) => {
+                if let Some(b) = &mut self.battery {
+                    b.set_load(load);
+                }
+            }
+            Output::StartRecording { t_ms, trigger } => {
+                let trigger = match trigger {
+                    RecordTrigger::Pir => ClipTrigger::Pir,
+                    RecordTrigger::Pixel => ClipTrigger::Pixel,
+                    RecordTrigger::Manual => ClipTrigger::Manual,
+                };
+                let start_ts = self.machine.hub_time(t_ms);
+                if let Err(e) = self.recorder.start(trigger, start_ts) {
+                    // Recording goes on with the clip already under way.
+                    tracing::warn!("clip recorder: {e}");
+                }
+                self.recording_start_ts = start_ts;
+            }
+            // Queued after the events of this turn (motion_end comes first).
+            Output::StopRecording => self.clip_due = true,
+            Output::SettingsChanged => self.apply_settings_to_hardware(),
+            Output::Light {
+                t_ms,
+                condition,
+                light,
+            } => {
                 let id = LightId::of(condition, light);
                 if self.config.print_lights {
                     println!(
@@ -585,9 +546,8 @@ impl Runtime {
                     );
                 }
                 tracing::info!(condition = condition.as_str(), light = id.as_str(), "light");
-                self.publish_state();
             }
-            Output::State(state) => {
+            Output::State { t_ms, state } => {
                 tracing::info!(state = state.as_str(), "lifecycle");
                 if self.config.print_lights {
                     println!(
@@ -596,85 +556,21 @@ impl Runtime {
                         state.as_str()
                     );
                 }
-                if state != LifecycleState::Joining {
-                    self.join_retry_at = None;
-                }
-                self.publish_state();
             }
-            Output::Event { kind, data } => {
-                let event = QueuedEvent {
-                    kind,
-                    ts: self.hub_time(t_ms),
-                    data,
-                };
-                if matches!(kind, EventKind::WifiRejected | EventKind::JoinTimeout) {
-                    let label = if kind == EventKind::WifiRejected {
-                        "wifi_rejected"
-                    } else {
-                        "join_timeout"
-                    };
-                    self.shared.update(|s| s.last_error = Some(label.into()));
-                }
-                if self.creds.is_some() {
-                    self.queue.push_event(&event)?;
-                }
-            }
-            Output::StartRecording { trigger } => {
-                let trigger = match trigger {
-                    RecordTrigger::Pir => ClipTrigger::Pir,
-                    RecordTrigger::Pixel => ClipTrigger::Pixel,
-                    RecordTrigger::Manual => ClipTrigger::Manual,
-                };
-                let start_ts = self.hub_time(t_ms);
-                if let Err(e) = self.recorder.start(trigger, start_ts) {
-                    // Recording goes on with the clip already under way.
-                    tracing::warn!("clip recorder: {e}");
-                }
-                self.recording_start_ts = start_ts;
-                if let Some(b) = &mut self.battery {
-                    b.set_load(Load::Recording);
-                }
-            }
-            Output::StopRecording { reason } => {
-                tracing::info!(reason = reason.as_str(), "recording stopped");
-                // Queued after the events of this turn (motion_end comes first).
-                self.clip_due = true;
-                if let Some(b) = &mut self.battery {
-                    b.set_load(Load::Idle);
-                }
-            }
-            Output::Connect { attempt } => self.connect(attempt),
-            Output::CheckIn => self.check_in(),
-            Output::SaveState(state) => {
-                self.data.save_core(&state)?;
-                if !state.provisioned && !state.setup_completed && self.creds.is_some() {
-                    // Back to setup: the credentials are forgotten.
-                    self.forget_hub()?;
-                }
-            }
-            Output::FactoryReset => {
-                self.forget_hub()?;
-                for seq in self.queue.seqs() {
-                    self.queue.ack(seq)?;
-                }
-            }
-            Output::PowerOff => {
-                tracing::warn!("battery critical: powered off until fresh batteries");
-                self.powered_off = true;
-                self.drop_session();
-            }
-            Output::SettingsRejected { reason } => {
-                tracing::warn!("settings refused: {reason}");
-            }
+            Output::LastError(error) => self.shared.update(|s| s.last_error = error),
         }
         Ok(())
     }
 
-    fn forget_hub(&mut self) -> Result<(), AgentError> {
-        self.drop_session();
-        self.creds = None;
-        self.data.forget_credentials()?;
-        Ok(())
+    fn report_rssi(&mut self, now: u64) {
+        let rssi = self.wifi.as_ref().and_then(|w| w.rssi_dbm());
+        self.machine.handle_input(now, Input::Rssi(rssi));
+    }
+
+    fn queue_changed(&mut self, now: u64) {
+        let (items, bytes) = (self.queue.len(), self.queue.bytes_used());
+        self.machine
+            .handle_input(now, Input::Queue { items, bytes });
     }
 
     fn finish_clip(&mut self) -> Result<(), AgentError> {
@@ -682,9 +578,9 @@ impl Runtime {
             return Ok(());
         }
         let result = self.recorder.finish();
-        let Some(creds) = self.creds.as_mut() else {
+        if self.machine.credentials().is_none() {
             return Ok(());
-        };
+        }
         let clip = match result {
             Ok(clip) => clip,
             Err(MediaError::TooFewFrames(n)) => {
@@ -696,24 +592,15 @@ impl Runtime {
             Err(e) => {
                 // A recording that cannot be finished is reported, never lost silently,
                 // and never ends the camera.
-                let clip_id = format!(
-                    "{}-{}-{}",
-                    creds.device_id, self.recording_start_ts, creds.clips_made
-                );
-                creds.clips_made += 1;
-                self.data.save_credentials(creds)?;
+                let clip_id = self.name_clip(self.recording_start_ts)?;
                 tracing::error!(clip_id, "clip recorder: {e}: the clip is dropped");
                 let event = unfinished_clip_event(&clip_id, self.recording_start_ts, &e);
                 self.queue.push_event(&event)?;
+                self.queue_changed(self.mono());
                 return Ok(());
             }
         };
-        let clip_id = format!(
-            "{}-{}-{}",
-            creds.device_id, clip.meta.start_ts, creds.clips_made
-        );
-        creds.clips_made += 1;
-        self.data.save_credentials(creds)?;
+        let clip_id = self.name_clip(clip.meta.start_ts)?;
         let mut meta = match serde_json::to_value(&clip.meta) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
@@ -733,87 +620,36 @@ impl Runtime {
         if self.config.print_lights {
             println!("clip id={clip_id} bytes={}", clip.meta.bytes);
         }
-        if self.battery.is_some() {
-            self.check_in();
-        }
+        let now = self.mono();
+        self.queue_changed(now);
+        self.machine.handle_input(now, Input::ClipQueued);
         Ok(())
     }
 
-    // ----- connection --------------------------------------------------------------------
-
-    fn connect(&mut self, attempt: u32) {
-        if self.powered_off || self.session.is_some() || self.pending_connect_at.is_some() {
-            return;
-        }
-        let Some(creds) = &self.creds else { return };
-        let wifi_creds = WifiCredentials {
-            ssid: creds.wifi_ssid.clone(),
-            passphrase: creds.wifi_passphrase.clone(),
+    /// The id of a clip that started at hub time `start_ts`, unique per camera across
+    /// restarts (the count is saved before the clip is queued).
+    fn name_clip(&mut self, start_ts: u64) -> Result<String, AgentError> {
+        let Some((device_id, n, creds)) = self.machine.next_clip_number() else {
+            return Ok(String::new());
         };
-        let now = self.mono();
-        let link_up = self.link_up;
-        let wifi = self
-            .wifi
-            .get_or_insert_with(|| SimWifi::new(&wifi_creds.ssid, &wifi_creds.passphrase, -55));
-        wifi.set_outage(!link_up);
-        match wifi.join(&wifi_creds) {
-            Ok(()) => {}
-            Err(e) if self.wifi_change.as_ref().is_some_and(|c| c.error.is_none()) => {
-                // The new credentials do not work here: back to the ones that did.
-                self.revert_wifi_change(&e.to_string());
-                self.connect(attempt);
-                return;
-            }
-            Err(WifiError::Rejected) => {
-                tracing::warn!("the access point refused the passphrase");
-                self.shared
-                    .update(|s| s.last_error = Some("wifi_rejected".into()));
-                self.core.handle_input(now, Input::WifiRejected);
-                return;
-            }
-            Err(e) => {
-                tracing::info!("Wi-Fi: {e}");
-                self.connect_failed(now);
-                return;
-            }
-        }
-        // Jitter on retries, so a houseful of cameras does not reconnect in lockstep.
-        let jitter = if attempt > 0 {
-            let spread = self.core.backoff_ms(attempt) / 5;
-            rand::thread_rng().gen_range(0..=spread)
-        } else {
-            0
-        };
-        self.pending_connect_at = Some(now + jitter);
+        self.data.save_credentials(&creds)?;
+        Ok(format!("{device_id}-{start_ts}-{n}"))
     }
 
-    /// A connection attempt failed before reaching the hub.
-    fn connect_failed(&mut self, now: u64) {
-        match self.core.state() {
-            LifecycleState::Joining => self.join_retry_at = Some(now + JOIN_RETRY_MS),
-            // A battery camera between check-ins believes itself online until it tries.
-            LifecycleState::Online => self.core.handle_input(now, Input::LinkLost),
-            _ => {}
-        }
-    }
+    // ----- the session -------------------------------------------------------------------
 
-    fn start_session(&mut self) {
-        let Some(creds) = self.creds.clone() else {
+    fn start_session(
+        &mut self,
+        now: u64,
+        id: u64,
+        keepalive_s: u64,
+        last_will: Option<(String, Vec<u8>)>,
+    ) {
+        let Some(creds) = self.machine.credentials().cloned() else {
+            self.machine
+                .handle_input(now, Input::SessionFailed { session: id });
             return;
         };
-        if self.session.is_some() {
-            return;
-        }
-        let topics = DeviceTopics::new(creds.home.clone(), creds.device_id.clone());
-        let battery = self.config.profile.profile().on_battery();
-        let last_will = (!battery).then(|| {
-            let will = AvailabilityMsg {
-                v: 1,
-                ts: 0,
-                availability: Availability::Offline,
-            };
-            (topics.topic(DeviceTopic::Availability), encode(&will))
-        });
         let tls = match &creds.cert_pem {
             Some(pem) => match session::pinned_tls(pem) {
                 Ok(t) => Some(t),
@@ -829,410 +665,134 @@ impl Runtime {
             client_id: creds.device_id.clone(),
             username: creds.device_id.clone(),
             password: creds.token.clone(),
-            keepalive_s: u64::from(self.core.settings().keepalive.max(1)),
+            keepalive_s,
             last_will,
             tls,
             allow_plain: self.config.insecure,
             radio: Some(self.radio.clone()),
         };
-        self.sessions_made += 1;
-        match Session::start(self.sessions_made, &config, self.session_tx.clone()) {
-            Ok(s) => {
-                self.closing = false;
-                self.session = Some(s);
-            }
+        match Session::start(id, &config, self.session_tx.clone()) {
+            Ok(s) => self.session = Some(s),
             Err(e) => {
                 tracing::error!("cannot connect to the hub: {e}");
-                let now = self.mono();
-                self.connect_failed(now);
+                self.machine
+                    .handle_input(now, Input::SessionFailed { session: id });
             }
         }
     }
 
-    fn drop_session(&mut self) {
-        if let Some(s) = self.session.take() {
-            s.abort();
-        }
-        self.connected = false;
-        self.closing = false;
-        self.linger_until = None;
-        self.pending_connect_at = None;
-        if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
-            self.in_flight = None;
-            self.hub_ack_by = None;
-        }
-    }
-
-    fn check_in(&mut self) {
-        if !self.config.profile.profile().on_battery() {
-            self.publish_telemetry();
-            return;
-        }
-        if self.battery.is_some() {
-            let now = self.mono();
-            self.read_battery(now);
-        }
-        if self.connected {
-            self.publish_telemetry();
-            self.linger_until = Some(self.mono() + CHECKIN_LINGER_MS);
-            return;
-        }
-        if matches!(self.core.state(), LifecycleState::Online) {
-            self.connect(0);
-        }
-    }
-
-    /// A battery camera's check-in is done: say it sleeps and hang up.
-    fn sleep_now(&mut self) {
-        // The light it goes to sleep with (and when that ends) is the last the hub hears.
-        self.publish_state();
-        self.hang_up(Availability::Sleeping);
-    }
-
-    /// Says `availability` (retained, so the hub reads it even after the link is gone)
-    /// and hangs up, lingering until the session has sent it. False when there is no
-    /// session to hang up.
-    fn hang_up(&mut self, availability: Availability) -> bool {
-        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
-            return false;
-        };
-        let msg = AvailabilityMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            availability,
-        };
-        session.publish(
-            topics.topic(DeviceTopic::Availability),
-            QoS::AtLeastOnce,
-            true,
-            encode(&msg),
-            None,
-        );
-        session.disconnect();
-        self.closing = true;
-        self.linger_until = Some(self.mono() + HANG_UP_LINGER_MS);
-        true
-    }
-
-    fn on_session(&mut self, event: SessionEvent) -> Result<(), AgentError> {
-        let current = self.session.as_ref().map(|s| s.id);
+    fn on_session(&mut self, event: SessionEvent) {
         let now = self.mono();
-        match event {
-            SessionEvent::Connected { session } if Some(session) == current => {
-                if self.ever_connected {
-                    self.reconnects += 1;
-                }
-                self.ever_connected = true;
-                self.connected = true;
-                self.shared.update(|s| s.last_error = None);
-                let topics = self.topics().expect("a session has credentials");
-                if let Some(s) = &self.session {
-                    s.subscribe(topics.settings());
-                    s.subscribe(topics.cmd_filter());
-                }
-                if let Some(b) = &mut self.battery {
-                    b.set_load(Load::Transmitting);
-                }
-                self.core.handle_input(now, Input::HubConnected);
-                self.publish_availability(Availability::Online);
-                self.publish_state();
-                self.publish_telemetry();
-                if let Some(change) = self.wifi_change.take() {
-                    self.publish_result(&change.cmd_id, change.error);
-                }
-                if self.battery.is_some() {
-                    self.linger_until = Some(now + CHECKIN_LINGER_MS);
-                    self.checkin_since = Some(now);
-                }
-            }
-            SessionEvent::Refused { session, reason } if Some(session) == current => {
-                tracing::warn!("the hub refused the device credential: {reason}");
-                self.session = None;
-                self.connected = false;
-                self.core.handle_input(now, Input::HubRejected);
-                if self.core.state() == LifecycleState::Joining {
-                    self.join_retry_at = Some(now + JOIN_RETRY_MS);
-                }
-            }
-            SessionEvent::Closed { session, reason } if Some(session) == current => {
-                let was_connected = self.connected;
-                let on_purpose = self.closing;
-                let rejoin = std::mem::take(&mut self.rejoining);
-                self.session = None;
-                self.connected = false;
-                self.closing = false;
-                self.linger_until = None;
-                if matches!(self.in_flight, Some(InFlight::Publishing { .. })) {
-                    self.in_flight = None;
-                    self.hub_ack_by = None;
-                }
-                if let Some(b) = &mut self.battery {
-                    b.set_load(Load::Idle);
-                }
-                if on_purpose && rejoin {
-                    tracing::info!("rejoining the Wi-Fi with the new credentials");
-                    self.connect(0);
-                } else if on_purpose {
-                    tracing::debug!("check-in over");
-                } else if was_connected {
-                    tracing::warn!("connection to the hub lost: {reason}");
-                    self.core.handle_input(now, Input::LinkLost);
-                } else {
-                    tracing::info!("could not reach the hub: {reason}");
-                    self.connect_failed(now);
-                }
-            }
+        let input = match event {
+            SessionEvent::Connected { session } => Input::Connected { session },
+            SessionEvent::Refused { session, reason } => Input::Refused { session, reason },
+            SessionEvent::Closed { session, reason } => Input::Closed { session, reason },
             SessionEvent::Message {
                 session,
                 topic,
                 payload,
-            } if Some(session) == current => self.on_message(&topic, &payload),
-            SessionEvent::Acked { session, tag } if Some(session) == current => {
-                // The broker has the event; the hub's `cmd/ack` frees it (see `on_event_ack`).
-                if let Some(InFlight::Publishing { seq }) = self.in_flight
-                    && seq == tag
-                {
-                    tracing::debug!(seq, "event with the broker");
-                }
-            }
-            _ => {} // an event of a session already gone
-        }
-        Ok(())
+            } => Input::Message {
+                session,
+                topic,
+                payload,
+            },
+            SessionEvent::Acked { session, tag } => Input::Acked { session, tag },
+        };
+        self.machine.handle_input(now, input);
     }
 
-    fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        let Some(topics) = self.topics() else { return };
-        let now = self.mono();
-        if topic == topics.settings() {
-            match decode::<SettingsMsg>(payload) {
-                Ok(msg) => {
-                    self.core
-                        .handle_input(now, Input::Settings(Box::new(msg.settings)));
-                    self.apply_settings_to_hardware();
-                    // The state carries settings_version: the owner sees "applied".
-                    self.publish_state();
-                }
-                Err(e) => tracing::warn!(reason = e.reason(), "dropped settings: {e}"),
-            }
-            return;
-        }
-        let Some(name) = topic
-            .strip_prefix(&topics.prefix())
-            .and_then(|r| r.strip_prefix("/cmd/"))
-        else {
-            return;
+    // ----- delivery ------------------------------------------------------------------------
+
+    fn peek_oldest(&mut self) -> Result<Option<Head>, AgentError> {
+        let Some(item) = self.queue.peek_oldest()? else {
+            return Ok(None);
         };
-        if name == watchlight_protocol::topics::EVENT_ACK {
-            match decode::<EventAckMsg>(payload) {
-                Ok(ack) => {
-                    if let Err(e) = self.on_event_ack(ack.seq) {
-                        tracing::error!("offline queue: {e}");
-                    }
-                }
-                Err(e) => tracing::warn!(reason = e.reason(), "dropped event ack: {e}"),
-            }
-            return;
-        }
-        let cmd = match decode::<CommandMsg>(payload) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(reason = e.reason(), "dropped command: {e}");
-                return;
+        let body = match item.body {
+            ItemBody::Event(event) => HeadBody::Event(event),
+            ItemBody::Clip { meta, bytes } => {
+                self.peeked_clip = Some(PeekedClip {
+                    seq: item.seq,
+                    meta: meta.clone(),
+                    bytes,
+                });
+                HeadBody::Clip { meta }
             }
         };
-        if name == "snapshot" {
-            // Answered once the hub has the picture (`on_live`), or when none came.
-            if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
-                self.publish_result(&cmd.id, Some("expired".into()));
-            } else {
-                self.live.plan.ask_snapshot(&cmd.id, now);
-            }
-            return;
-        }
-        if name == "wifi" {
-            // Answered once the camera is back (see `WifiChange`), unless refused now.
-            if let Err(e) = self.start_wifi_change(&cmd, now) {
-                self.publish_result(&cmd.id, Some(e));
-            }
-            return;
-        }
-        let result = self.run_command(name, &cmd, now);
-        self.publish_result(&cmd.id, result.err());
+        Ok(Some(Head {
+            seq: item.seq,
+            body,
+        }))
     }
 
-    /// The hub stored event `seq`: only now may it leave the queue. An acknowledgement
-    /// that comes late (after a reconnect) frees the item all the same, unless its clip
-    /// is being uploaded right now.
-    fn on_event_ack(&mut self, seq: u64) -> Result<(), AgentError> {
-        match self.in_flight {
-            Some(InFlight::Publishing { seq: s }) if s == seq => {
-                self.in_flight = None;
-                self.hub_ack_by = None;
-            }
-            Some(InFlight::Uploading { seq: s }) if s == seq => return Ok(()),
-            _ => {}
-        }
-        if self.queue.seqs().contains(&seq) {
-            self.queue.ack(seq)?;
-            self.delivered += 1;
-        }
-        Ok(())
-    }
-
-    fn publish_result(&self, id: &str, error: Option<String>) {
-        let Some(topics) = self.topics() else { return };
-        let msg = CmdResultMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            id: id.to_string(),
-            ok: error.is_none(),
-            error,
+    fn upload(&mut self, seq: u64) -> Result<(), AgentError> {
+        let clip = match self.peeked_clip.take() {
+            Some(c) if c.seq == seq => c,
+            _ => match self.queue.read(seq)?.body {
+                ItemBody::Clip { meta, bytes } => PeekedClip { seq, meta, bytes },
+                ItemBody::Event(_) => return Ok(()),
+            },
         };
-        if let Some(s) = &self.session {
-            s.publish(
-                topics.topic(DeviceTopic::CmdResult),
-                QoS::AtLeastOnce,
-                false,
-                encode(&msg),
-                None,
-            );
-        }
-    }
-
-    /// "Reconnect Wi-Fi" (`cmd/wifi`, SPEC §4.2): keep the new credentials, then drop
-    /// the link and rejoin with them. If the access point refuses them the camera goes
-    /// back to the old ones, so a typo cannot strand it; the result says which happened.
-    fn start_wifi_change(&mut self, cmd: &CommandMsg, now: u64) -> Result<(), String> {
-        if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
-            return Err("expired".into());
-        }
-        let field = |k: &str| cmd.args.get(k).and_then(Value::as_str).map(str::to_string);
-        let (Some(ssid), Some(pass)) = (field("ssid"), field("passphrase")) else {
-            return Err("wifi needs args.ssid and args.passphrase".into());
-        };
-        if ssid.is_empty() {
-            return Err("wifi needs a non-empty args.ssid".into());
-        }
-        let creds = self.creds.as_mut().ok_or("not provisioned")?;
-        let previous = (
-            std::mem::replace(&mut creds.wifi_ssid, ssid),
-            std::mem::replace(&mut creds.wifi_passphrase, pass),
-        );
-        self.data
-            .save_credentials(creds)
-            .map_err(|e| e.to_string())?;
-        tracing::info!("new Wi-Fi credentials received: rejoining");
-        self.wifi_change = Some(WifiChange {
-            cmd_id: cmd.id.clone(),
-            previous,
-            error: None,
-        });
-        self.rejoin_at = Some(now + REJOIN_AFTER_MS);
-        Ok(())
-    }
-
-    fn revert_wifi_change(&mut self, why: &str) {
-        let Some(change) = self.wifi_change.as_mut() else {
-            return;
-        };
-        let Some(creds) = self.creds.as_mut() else {
-            return;
-        };
-        tracing::warn!("the new Wi-Fi credentials do not work ({why}): back to the old ones");
-        creds.wifi_ssid = change.previous.0.clone();
-        creds.wifi_passphrase = change.previous.1.clone();
-        change.error = Some(format!(
-            "the access point refused the new credentials ({why}); the camera kept the old ones"
-        ));
-        if let Err(e) = self.data.save_credentials(creds) {
-            tracing::error!("could not save the old Wi-Fi credentials back: {e}");
-        }
-    }
-
-    /// Leaves the Wi-Fi on purpose to join it again with the credentials it now holds:
-    /// says `offline` (so the hub records a goodbye, not a lost link) and hangs up.
-    fn rejoin(&mut self) {
-        if let Some(w) = &mut self.wifi {
-            w.drop_link();
-        }
-        // Not connected: the next connection attempt uses the new credentials.
-        if self.connected && self.hang_up(Availability::Offline) {
-            self.rejoining = true;
-        }
-    }
-
-    fn run_command(&mut self, name: &str, cmd: &CommandMsg, now: u64) -> Result<(), String> {
-        if name == "time" {
-            let hub_now = cmd
-                .args
-                .get("now_ms")
-                .and_then(Value::as_u64)
-                .ok_or("time needs args.now_ms")?;
-            self.hub_offset_ms = hub_now as i64 - now as i64;
-            tracing::info!(hub_now, "clock set from the hub");
-            // The light's end, said again in the hub's time.
-            self.publish_state();
+        let Some(creds) = self.machine.credentials().cloned() else {
             return Ok(());
-        }
-        if cmd.expires_ts.is_some_and(|t| t < self.hub_time(now)) {
-            return Err("expired".into());
-        }
-        let command = Command::parse(name).ok_or_else(|| format!("unknown command '{name}'"))?;
-        match command {
-            Command::LiveStart => self.live.plan.start(now),
-            Command::LiveStop | Command::Reboot | Command::FactoryReset => {
-                self.live.plan.stop();
-            }
-            Command::Identify | Command::Record => {}
-        }
-        self.core.handle_input(now, Input::Command(command));
+        };
+        let client = self.http_client(&creds)?;
+        let tx = self.upload_tx.clone();
+        tokio::spawn(async move {
+            let result = upload_clip(&client, &creds, &clip.meta, clip.bytes).await;
+            let _ = tx.send(UploadDone { seq, result });
+        });
         Ok(())
     }
+
+    fn http_client(&mut self, creds: &Credentials) -> Result<reqwest::Client, AgentError> {
+        if let Some(c) = &self.http {
+            return Ok(c.clone());
+        }
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
+        if let Some(pem) = &creds.cert_pem {
+            let tls = session::pinned_tls(pem).map_err(|e| AgentError::Http(e.to_string()))?;
+            builder = builder.use_preconfigured_tls((*tls).clone());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| AgentError::Http(e.to_string()))?;
+        self.http = Some(client.clone());
+        Ok(client)
+    }
+
+    // ----- snapshots and live view -----------------------------------------------------
 
     /// Sends a frame to the live stream or as a snapshot; nothing gets through a silent
     /// radio (the hub's silence then stops the stream).
     fn live_frame(&mut self, now: u64, frame: &watchlight_hw::Frame) {
-        let Some(creds) = self.creds.clone() else {
+        let Some(creds) = self.machine.credentials().cloned() else {
             return;
         };
         if self.radio.is_silent() || !self.link_up {
             return;
         }
         match self.http_client(&creds) {
-            Ok(client) => self
-                .live
-                .on_frame(frame, self.hub_time(now), &client, &creds),
+            Ok(client) => {
+                let used = self.machine.use_frame();
+                let captured_at = self.machine.hub_time(now);
+                self.live
+                    .on_frame(used, frame, captured_at, &client, &creds);
+            }
             Err(e) => tracing::warn!("live view: {e}"),
         }
     }
 
     fn on_live(&mut self, report: LiveReport) {
         let now = self.mono();
-        match report {
-            LiveReport::Frame { run, result } => {
-                if let Err(e) = &result {
-                    tracing::debug!("live frame: {e}");
-                }
-                if self.live.plan.frame_answered(run, now, &result) {
-                    tracing::info!("live view: nobody watches any more, stopped");
-                    self.core
-                        .handle_input(now, Input::Command(Command::LiveStop));
-                }
-            }
-            LiveReport::Snapshot { cmd_ids, result } => {
-                self.live.plan.snapshot_done(&cmd_ids);
-                if let Err(e) = &result {
-                    tracing::warn!("snapshot: {e}");
-                }
-                for id in &cmd_ids {
-                    self.publish_result(id, result.clone().err());
-                }
-            }
-        }
+        let input = match report {
+            LiveReport::Frame { run, result } => Input::LiveFrameAnswered { run, result },
+            LiveReport::Snapshot { cmd_ids, result } => Input::SnapshotUploaded { cmd_ids, result },
+        };
+        self.machine.handle_input(now, input);
     }
 
     fn apply_settings_to_hardware(&mut self) {
-        let settings = self.core.settings().clone();
+        let settings = self.machine.core().settings().clone();
         let key = (settings.sensitivity, settings.zones.clone());
         if key != self.detector_key {
             let (w, h) = self.scene.size();
@@ -1255,177 +815,8 @@ impl Runtime {
         }
     }
 
-    // ----- publishing --------------------------------------------------------------------
-
-    fn publish(&self, topic: DeviceTopic, payload: Vec<u8>, tag: Option<u64>) -> bool {
-        let (Some(session), Some(topics)) = (&self.session, self.topics()) else {
-            return false;
-        };
-        if !self.connected {
-            return false;
-        }
-        let qos = if topic == DeviceTopic::Telemetry {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
-        };
-        session.publish(topics.topic(topic), qos, topic.retained(), payload, tag)
-    }
-
-    fn publish_availability(&self, availability: Availability) {
-        let msg = AvailabilityMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            availability,
-        };
-        self.publish(DeviceTopic::Availability, encode(&msg), None);
-    }
-
-    fn publish_state(&self) {
-        if !self.connected {
-            return;
-        }
-        let (condition, light) = self.shown;
-        let mut report = LightReport::new(condition, light);
-        if let Some((at, next_condition, next_light)) = self.shown_ends {
-            report.until = Some(self.hub_time(at));
-            report.then = Some(Box::new(LightReport::new(next_condition, next_light)));
-        }
-        let msg = StateMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            state: self.core.state(),
-            light: report,
-            profile: self.config.profile,
-            firmware: env!("CARGO_PKG_VERSION").into(),
-            settings_version: self.core.settings().version,
-        };
-        self.publish(DeviceTopic::State, encode(&msg), None);
-    }
-
-    fn publish_telemetry(&self) {
-        let reading = self.core.last_battery_reading();
-        let msg = TelemetryMsg {
-            v: 1,
-            ts: self.hub_time(self.mono()),
-            battery_resting_mv: reading.map(|r| r.resting_mv),
-            battery_loaded_mv: reading.map(|r| r.loaded_mv),
-            temperature_c: reading.map(|r| r.temp_c),
-            rssi_dbm: self.wifi.as_ref().and_then(|w| w.rssi_dbm()),
-            uptime_s: self.mono() / 1000,
-            queue_bytes: self.queue.bytes_used(),
-            reconnects: self.reconnects,
-        };
-        self.publish(DeviceTopic::Telemetry, encode(&msg), None);
-    }
-
-    // ----- delivery ------------------------------------------------------------------------
-
-    /// Sends the oldest queued item if nothing is under way.
-    fn pump(&mut self) -> Result<(), AgentError> {
-        if !self.connected || self.in_flight.is_some() || self.retry_delivery_at.is_some() {
-            return Ok(());
-        }
-        let Some(item) = self.queue.peek_oldest()? else {
-            return Ok(());
-        };
-        match item.body {
-            ItemBody::Event(event) => {
-                let msg = EventMsg {
-                    v: 1,
-                    ts: event.ts,
-                    seq: item.seq,
-                    event: event.kind,
-                    data: event.data,
-                };
-                if self.publish(DeviceTopic::Event, encode(&msg), Some(item.seq)) {
-                    self.in_flight = Some(InFlight::Publishing { seq: item.seq });
-                    self.hub_ack_by = Some(self.mono() + HUB_ACK_WAIT_MS);
-                }
-            }
-            ItemBody::Clip { meta, bytes } => {
-                let Some(creds) = self.creds.clone() else {
-                    return Ok(());
-                };
-                if self.radio.is_silent() {
-                    // Nothing gets through a silent radio; try again later.
-                    self.retry_delivery_at = Some(self.mono() + DELIVERY_RETRY_MS);
-                    return Ok(());
-                }
-                let client = self.http_client(&creds)?;
-                let seq = item.seq;
-                self.in_flight = Some(InFlight::Uploading { seq });
-                let tx = self.upload_tx.clone();
-                tokio::spawn(async move {
-                    let result = upload_clip(&client, &creds, &meta, bytes).await;
-                    let _ = tx.send(UploadDone { seq, result });
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn http_client(&mut self, creds: &Credentials) -> Result<reqwest::Client, AgentError> {
-        if let Some(c) = &self.http {
-            return Ok(c.clone());
-        }
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(60));
-        if let Some(pem) = &creds.cert_pem {
-            let tls = session::pinned_tls(pem).map_err(|e| AgentError::Http(e.to_string()))?;
-            builder = builder.use_preconfigured_tls((*tls).clone());
-        }
-        let client = builder
-            .build()
-            .map_err(|e| AgentError::Http(e.to_string()))?;
-        self.http = Some(client.clone());
-        Ok(client)
-    }
-
-    fn on_upload(&mut self, done: UploadDone) -> Result<(), AgentError> {
-        let Some(InFlight::Uploading { seq }) = self.in_flight else {
-            return Ok(());
-        };
-        if seq != done.seq {
-            return Ok(());
-        }
-        self.in_flight = None;
-        if let Err(e) = done.result {
-            tracing::warn!(seq, "clip upload failed, will retry: {e}");
-            self.retry_delivery_at = Some(self.mono() + DELIVERY_RETRY_MS);
-            return Ok(());
-        }
-        // The hub has the video: now the clip_recorded event, whose ack frees the item.
-        let item = self.queue.read(seq)?;
-        let ItemBody::Clip { meta, .. } = item.body else {
-            return Ok(());
-        };
-        let data: Map<String, Value> = meta
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with(PRIVATE_META))
-            .collect();
-        let msg = EventMsg {
-            v: 1,
-            ts: data
-                .get("end_ts")
-                .and_then(Value::as_u64)
-                .unwrap_or_else(|| self.hub_time(self.mono())),
-            seq,
-            event: EventKind::ClipRecorded,
-            data,
-        };
-        if self.publish(DeviceTopic::Event, encode(&msg), Some(seq)) {
-            self.in_flight = Some(InFlight::Publishing { seq });
-            self.hub_ack_by = Some(self.mono() + HUB_ACK_WAIT_MS);
-        }
-        Ok(())
-    }
-
     // ----- hardware ------------------------------------------------------------------------
 
-    /// One read of the image sensor and the PIR beside it. Every read tells the core
-    /// whether each part answered, for its self-test; a failed read is not fatal, and
-    /// one part failing does not stop the other (a broken PIR: no PIR motion, pixels
-    /// still watched; a broken image sensor: the PIR still triggers).
     /// Tells the core whether `part` answered this read (its self-test counts on it),
     /// logging a failure once per run of failures and the recovery after one.
     fn part_read(&mut self, now: u64, part: Part, failure: Option<&impl std::fmt::Display>) {
@@ -1438,37 +829,42 @@ impl Runtime {
                 if std::mem::take(failing) {
                     tracing::info!(%part, "answers again");
                 }
-                Input::SensorOk(part)
+                CoreInput::SensorOk(part)
             }
             Some(e) => {
                 if !std::mem::replace(failing, true) {
                     tracing::warn!(%part, "{e}");
                 }
-                Input::SensorFailed {
+                CoreInput::SensorFailed {
                     part,
                     reason: e.to_string(),
                 }
             }
         };
-        self.core.handle_input(now, input);
+        self.machine.handle_input(now, Input::Core(input));
     }
 
+    /// One read of the image sensor and the PIR beside it. Every read tells the core
+    /// whether each part answered, for its self-test; a failed read is not fatal, and
+    /// one part failing does not stop the other (a broken PIR: no PIR motion, pixels
+    /// still watched; a broken image sensor: the PIR still triggers).
     fn frame(&mut self, now: u64) -> Result<(), AgentError> {
         let (frame, pir) = self.scene.next(now);
         self.part_read(now, Part::MotionSensor, pir.as_ref().err());
         if pir.unwrap_or(false) && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
             self.last_pir_at = Some(now);
-            self.core.handle_input(now, Input::Pir);
+            self.machine.handle_input(now, Input::Core(CoreInput::Pir));
         }
         self.part_read(now, Part::ImageSensor, frame.as_ref().err());
         let Ok(frame) = frame else {
             // No frames, no pixel motion.
             if std::mem::take(&mut self.motion_on) {
-                self.core.handle_input(now, Input::MotionEnd);
+                self.machine
+                    .handle_input(now, Input::Core(CoreInput::MotionEnd));
             }
             return Ok(());
         };
-        if self.live.plan.wants_frame() {
+        if self.machine.live().wants_frame() {
             self.live_frame(now, &frame);
         }
         let verdict = self.detector.process(&frame.y)?;
@@ -1476,11 +872,11 @@ impl Runtime {
         if verdict.motion != self.motion_on {
             self.motion_on = verdict.motion;
             let input = if verdict.motion {
-                Input::MotionStart
+                CoreInput::MotionStart
             } else {
-                Input::MotionEnd
+                CoreInput::MotionEnd
             };
-            self.core.handle_input(now, input);
+            self.machine.handle_input(now, Input::Core(input));
         }
         let boxes = self
             .detector
@@ -1500,10 +896,16 @@ impl Runtime {
         Ok(())
     }
 
-    fn read_battery(&mut self, now: u64) {
+    fn read_battery(&mut self, now: u64, fresh_cells: bool) {
         if let Some(b) = &mut self.battery {
             let reading = b.read();
-            self.core.handle_input(now, Input::Battery(reading));
+            self.machine.handle_input(
+                now,
+                Input::Battery {
+                    reading,
+                    fresh_cells,
+                },
+            );
         }
     }
 
@@ -1517,6 +919,7 @@ impl Runtime {
             } => {
                 tracing::info!("simulated radio: silent (packets dropped, sockets left open)");
                 self.radio.set_silent(true);
+                self.machine.handle_input(now, Input::RadioSilent(true));
             }
             Control::AccessPoint(ap) => {
                 tracing::info!(ssid = %ap.ssid, "simulated access point reconfigured");
@@ -1524,26 +927,26 @@ impl Runtime {
                 let mut wifi = SimWifi::new(&ap.ssid, &ap.passphrase, -55);
                 wifi.set_outage(outage);
                 self.wifi = Some(wifi);
+                self.report_rssi(now);
             }
             Control::Link { up, .. } => {
                 tracing::info!(up, "simulated Wi-Fi link");
                 self.radio.set_silent(false);
+                self.machine.handle_input(now, Input::RadioSilent(false));
                 self.link_up = up;
                 if let Some(w) = &mut self.wifi {
                     w.set_outage(!up);
                 }
+                self.report_rssi(now);
                 if !up {
-                    let was_connected = self.connected;
-                    self.drop_session();
-                    if was_connected {
-                        self.core.handle_input(now, Input::LinkLost);
-                    }
+                    self.machine.handle_input(now, Input::LinkDown);
                 }
             }
             Control::Motion => self.scene.walk(),
             Control::Battery(body) => self.battery_control(body, now),
             Control::Button { hold_ms } => {
-                self.core.handle_input(now, Input::ButtonDown);
+                self.machine
+                    .handle_input(now, Input::Core(CoreInput::ButtonDown));
                 self.button_release_at = Some(now + hold_ms);
             }
             Control::Sensor { part, broken } => {
@@ -1565,10 +968,9 @@ impl Runtime {
         if let Some(t) = body.temp_c {
             b.set_temperature(t);
         }
-        let was_off = self.powered_off;
-        self.read_battery(now);
+        let was_off = self.machine.is_powered_off();
+        self.read_battery(now, body.replace);
         if was_off && body.replace {
-            self.powered_off = false;
             self.next_frame_at = now;
         }
     }
@@ -1588,11 +990,10 @@ impl Runtime {
         };
         tracing::info!(?creds, "provisioned");
         self.data.save_credentials(&creds)?;
-        self.creds = Some(creds);
         self.http = None;
-        self.shared.update(|s| s.last_error = None);
         let now = self.mono();
-        self.core.handle_input(now, Input::Provisioned);
+        self.machine
+            .handle_input(now, Input::Provisioned(Box::new(creds)));
         Ok(())
     }
 }
