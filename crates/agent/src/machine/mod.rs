@@ -37,6 +37,8 @@ mod hub_messages;
 mod io;
 pub mod live;
 #[cfg(test)]
+mod sans_io;
+#[cfg(test)]
 mod tests;
 
 pub use io::{Head, HeadBody, Input, MachineConfig, Output, Qos};
