@@ -18,7 +18,8 @@
 //! - [`machine`]: the agent's decisions without I/O (connecting and backoff jitter, a
 //!   battery camera's check-in and sleep, delivery of the offline queue with the hub's
 //!   acknowledgements, the hub's messages and commands, Wi-Fi change, snapshots and live
-//!   view), with the camera core inside; tested on a virtual clock.
+//!   view, when to read the sensors and the battery), with the camera core inside;
+//!   tested on a virtual clock.
 //! - [`runtime`]: the driver that runs the machine on real time and carries out its
 //!   outputs with the session, uploads, the disk queue, the recorder and the hardware.
 

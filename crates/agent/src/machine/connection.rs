@@ -204,6 +204,7 @@ impl Machine {
         self.feed_core(CoreInput::Battery(reading));
         if fresh_cells && self.powered_off {
             self.powered_off = false;
+            self.next_frame_at = self.now;
         }
         if std::mem::take(&mut self.checkin_after_reading) {
             self.check_in_with_reading();

@@ -20,6 +20,8 @@ pub struct MachineConfig {
     pub hub_offset_ms: i64,
     /// Seed of the reconnect jitter: the same seed gives the same jitter.
     pub seed: u64,
+    /// How often the image sensor and the PIR are read.
+    pub frame_every_ms: u64,
 }
 
 /// Something that happened, reported by the driver.
@@ -60,6 +62,14 @@ pub enum Input {
     Acked { session: u64, tag: u64 },
     /// The session could not take the publish tagged `tag` (its queue is full).
     PublishFailed { tag: u64 },
+    /// The answer to [`Output::ReadSensors`]: what the PIR said and whether a frame came
+    /// (the errors in words).
+    SensorsRead {
+        pir: Result<bool, String>,
+        image: Result<(), String>,
+    },
+    /// The detector's verdict on the frame just read: pixel motion or not.
+    PixelMotion(bool),
     /// A battery reading (periodic, asked for with [`Output::ReadBattery`], or after the
     /// simulator changed the pack); `fresh_cells` when new batteries went in.
     Battery {
@@ -162,6 +172,9 @@ pub enum Output {
     SaveState(PersistedState),
     SaveCredentials(Box<Credentials>),
     ForgetCredentials,
+    /// Read the image sensor and the PIR; answer with [`Input::SensorsRead`], then (if
+    /// a frame came) [`Input::PixelMotion`].
+    ReadSensors,
     /// Read the battery; answer with [`Input::Battery`].
     ReadBattery,
     /// What the radio and the sensor draw now (battery cameras).

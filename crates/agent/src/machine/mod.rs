@@ -23,13 +23,16 @@
 //!   event goes the same way;
 //! - what the hub's messages mean: settings for the core, commands, `cmd/ack`, a Wi-Fi
 //!   change with its revert, snapshots and live view ([`live::LivePlan`]);
-//! - when to read the battery, and every MQTT payload the camera sends.
+//! - when to read the image sensor, the PIR and the battery, and what a read means for
+//!   the core (a part answering or not, a PIR trigger, pixel motion starting or ending);
+//! - every MQTT payload the camera sends.
 //!
 //! The driver (`crate::runtime`) owns the session, the uploads, the disk queue, the
 //! hardware and the encoder, and reports what they did as [`Input`]s. Some outputs ask
 //! a question the driver answers at once with an input ([`Output::JoinWifi`] with
 //! [`Input::WifiJoined`], [`Output::PeekQueue`] with [`Input::Oldest`],
-//! [`Output::ReadBattery`] with [`Input::Battery`]).
+//! [`Output::ReadBattery`] with [`Input::Battery`], [`Output::ReadSensors`] with
+//! [`Input::SensorsRead`]).
 
 mod connection;
 mod delivery;
@@ -38,10 +41,12 @@ mod io;
 pub mod live;
 #[cfg(test)]
 mod sans_io;
+mod sensors;
 #[cfg(test)]
 mod tests;
 
 pub use io::{Head, HeadBody, Input, MachineConfig, Output, Qos};
+pub use sensors::PIR_EVERY_MS;
 
 use crate::persist::Credentials;
 use live::LivePlan;
@@ -114,6 +119,15 @@ pub struct Machine {
     radio_silent: bool,
     powered_off: bool,
     next_battery_read: u64,
+    frame_every_ms: u64,
+    next_frame_at: u64,
+    last_pir_at: Option<u64>,
+    /// The detector sees motion.
+    motion_on: bool,
+    /// The last frame read failed (logged once per run of failures).
+    sensor_failing: bool,
+    /// The last PIR read failed (logged once per run of failures).
+    pir_failing: bool,
 
     // The connection.
     session: Option<u64>,
@@ -170,6 +184,12 @@ impl Machine {
             radio_silent: false,
             powered_off: false,
             next_battery_read: 0,
+            frame_every_ms: config.frame_every_ms.max(1),
+            next_frame_at: 0,
+            last_pir_at: None,
+            motion_on: false,
+            sensor_failing: false,
+            pir_failing: false,
             session: None,
             sessions_made: 0,
             connected: false,
@@ -257,6 +277,8 @@ impl Machine {
             | Input::Message { .. }
             | Input::Acked { .. } => {}
             Input::PublishFailed { tag } => self.publish_failed(tag),
+            Input::SensorsRead { pir, image } => self.sensors_read(pir, image),
+            Input::PixelMotion(motion) => self.pixel_motion(motion),
             Input::Battery {
                 reading,
                 fresh_cells,
@@ -306,6 +328,7 @@ impl Machine {
         self.now = self.now.max(now_ms);
         let now = self.now;
         self.core.handle_timeout(now);
+        self.sensors_due();
         let due = |t: Option<u64>| t.is_some_and(|t| t <= now);
         if self.on_battery && self.next_battery_read <= now {
             self.next_battery_read = now + BATTERY_READ_EVERY_MS;
@@ -356,6 +379,7 @@ impl Machine {
     pub fn poll_timeout(&self) -> Option<u64> {
         [
             self.core.poll_timeout(),
+            (!self.powered_off).then_some(self.next_frame_at),
             self.on_battery.then_some(self.next_battery_read),
             self.pending_connect_at,
             self.join_retry_at,

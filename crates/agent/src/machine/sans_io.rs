@@ -3,13 +3,14 @@
 //! this reads the machine's own source instead.
 
 /// The machine's files, as compiled.
-const SOURCES: [(&str, &str); 6] = [
+const SOURCES: [(&str, &str); 7] = [
     ("mod.rs", include_str!("mod.rs")),
     ("io.rs", include_str!("io.rs")),
     ("connection.rs", include_str!("connection.rs")),
     ("delivery.rs", include_str!("delivery.rs")),
     ("hub_messages.rs", include_str!("hub_messages.rs")),
     ("live.rs", include_str!("live.rs")),
+    ("sensors.rs", include_str!("sensors.rs")),
 ];
 
 /// What would bring I/O, a clock or unseeded randomness into the machine.

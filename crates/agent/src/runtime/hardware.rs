@@ -1,8 +1,8 @@
-//! The driver's hardware: the frame loop (image sensor, PIR, pixel motion, the clip
-//! recorder, frames for snapshots and live view), the battery pack, and the simulator's
-//! controls from the local endpoint.
+//! The driver's hardware: reading the image sensor and the PIR when the machine asks
+//! (pixel motion, the clip recorder, frames for snapshots and live view), the battery
+//! pack, and the simulator's controls from the local endpoint.
 
-use super::{AgentError, PIR_EVERY_MS, Runtime};
+use super::{AgentError, Runtime};
 use crate::config::AgentConfig;
 use crate::live::LiveReport;
 use crate::local::{BatteryBody, Control, ProvisionBody};
@@ -13,7 +13,6 @@ use watchlight_hw::BatteryGauge;
 use watchlight_hw::sim::SimWifi;
 use watchlight_media::{ClipRecorder, MotionSample, RecorderConfig};
 use watchlight_motion::{Detector, DetectorConfig};
-use watchlight_protocol::Part;
 
 impl Runtime {
     // ----- snapshots and live view -----------------------------------------------------
@@ -73,56 +72,18 @@ impl Runtime {
 
     // ----- hardware ------------------------------------------------------------------------
 
-    /// Tells the core whether `part` answered this read (its self-test counts on it),
-    /// logging a failure once per run of failures and the recovery after one.
-    pub(super) fn part_read(
-        &mut self,
-        now: u64,
-        part: Part,
-        failure: Option<&impl std::fmt::Display>,
-    ) {
-        let failing = match part {
-            Part::ImageSensor => &mut self.sensor_failing,
-            Part::MotionSensor => &mut self.pir_failing,
-        };
-        let input = match failure {
-            None => {
-                if std::mem::take(failing) {
-                    tracing::info!(%part, "answers again");
-                }
-                CoreInput::SensorOk(part)
-            }
-            Some(e) => {
-                if !std::mem::replace(failing, true) {
-                    tracing::warn!(%part, "{e}");
-                }
-                CoreInput::SensorFailed {
-                    part,
-                    reason: e.to_string(),
-                }
-            }
-        };
-        self.machine.handle_input(now, Input::Core(input));
-    }
-
-    /// One read of the image sensor and the PIR beside it. Every read tells the core
-    /// whether each part answered, for its self-test; a failed read is not fatal, and
-    /// one part failing does not stop the other (a broken PIR: no PIR motion, pixels
-    /// still watched; a broken image sensor: the PIR still triggers).
-    pub(super) fn frame(&mut self, now: u64) -> Result<(), AgentError> {
+    /// Reads the image sensor and the PIR beside it for the machine; a frame that came
+    /// goes to live view or a snapshot if wanted, through the detector (whose verdict the
+    /// machine hears) and into the recorder's ring. A failed read is not fatal, and one
+    /// part failing does not stop the other.
+    pub(super) fn read_sensors(&mut self, now: u64) -> Result<(), AgentError> {
         let (frame, pir) = self.scene.next(now);
-        self.part_read(now, Part::MotionSensor, pir.as_ref().err());
-        if pir.unwrap_or(false) && self.last_pir_at.is_none_or(|t| now >= t + PIR_EVERY_MS) {
-            self.last_pir_at = Some(now);
-            self.machine.handle_input(now, Input::Core(CoreInput::Pir));
-        }
-        self.part_read(now, Part::ImageSensor, frame.as_ref().err());
+        let input = Input::SensorsRead {
+            pir: pir.map_err(|e| e.to_string()),
+            image: frame.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        };
+        self.machine.handle_input(now, input);
         let Ok(frame) = frame else {
-            // No frames, no pixel motion.
-            if std::mem::take(&mut self.motion_on) {
-                self.machine
-                    .handle_input(now, Input::Core(CoreInput::MotionEnd));
-            }
             return Ok(());
         };
         if self.machine.live().wants_frame() {
@@ -130,15 +91,8 @@ impl Runtime {
         }
         let verdict = self.detector.process(&frame.y)?;
         let (w, h) = (frame.width, frame.height);
-        if verdict.motion != self.motion_on {
-            self.motion_on = verdict.motion;
-            let input = if verdict.motion {
-                CoreInput::MotionStart
-            } else {
-                CoreInput::MotionEnd
-            };
-            self.machine.handle_input(now, Input::Core(input));
-        }
+        self.machine
+            .handle_input(now, Input::PixelMotion(verdict.motion));
         let boxes = self
             .detector
             .boxes()
@@ -229,11 +183,7 @@ impl Runtime {
         if let Some(t) = body.temp_c {
             b.set_temperature(t);
         }
-        let was_off = self.machine.is_powered_off();
         self.read_battery(now, body.replace);
-        if was_off && body.replace {
-            self.next_frame_at = now;
-        }
     }
 
     pub(super) fn provision(&mut self, body: ProvisionBody) -> Result<(), AgentError> {
@@ -259,19 +209,6 @@ impl Runtime {
     }
 }
 
-/// When the frame after one due at `scheduled` (read at `now`) is due: one period later,
-/// never in the millisecond just read (so a clock that stalls after a lag cannot give
-/// two frames the same time), and, when the camera is more than five frames behind (a
-/// busy machine), one period from now rather than a burst to catch up.
-pub(super) fn next_frame_at(scheduled: u64, every_ms: u64, now: u64) -> u64 {
-    let next = scheduled + every_ms;
-    if next + 5 * every_ms < now {
-        now + every_ms
-    } else {
-        next.max(now + 1)
-    }
-}
-
 pub(super) fn detector_config(settings: &watchlight_protocol::Settings) -> DetectorConfig {
     DetectorConfig {
         sensitivity: settings.sensitivity,
@@ -285,41 +222,5 @@ pub(super) fn pre_roll_ms(config: &AgentConfig, settings: &watchlight_protocol::
         0
     } else {
         u64::from(settings.pre_roll) * 1000
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The frame schedule on a virtual clock that stalls: however often the loop wakes in
-    /// the same millisecond, at most one frame is read in it, so no two frames share a time.
-    #[test]
-    fn a_stalled_clock_never_gives_two_frames_the_same_time() {
-        let every = 66;
-        let mut due = 0;
-        let mut frames = Vec::new();
-        // Runs normally, lags 200 ms, then the clock stalls at 5006 for ten wake-ups.
-        let clock = (0..70u64)
-            .map(|i| i * 66)
-            .chain([4_800])
-            .chain(std::iter::repeat_n(5_006, 10))
-            .chain([5_007, 5_070, 5_140]);
-        for now in clock {
-            if due <= now {
-                frames.push(now);
-                due = next_frame_at(due, every, now);
-            }
-        }
-        for pair in frames.windows(2) {
-            assert!(pair[1] > pair[0], "frames at {} then {}", pair[0], pair[1]);
-        }
-        assert_eq!(frames.iter().filter(|&&t| t == 5_006).count(), 1);
-    }
-
-    #[test]
-    fn far_behind_the_schedule_restarts_instead_of_bursting() {
-        assert_eq!(next_frame_at(1_000, 66, 2_000), 2_066);
-        assert_eq!(next_frame_at(1_000, 66, 1_000), 1_066);
     }
 }

@@ -4,20 +4,21 @@
 //! One task owns everything (the machine and the camera core inside it, the disk queue,
 //! the recorder, the detector, the hardware simulations, the MQTT session); the local
 //! endpoint, the MQTT event loop, clip uploads and live frames talk to it through
-//! channels. Each turn: wait for the earliest of the machine's timeout, the next frame,
-//! the button's release, or a message; report it to the machine; carry out its outputs
-//! (answering at once those that ask something: a Wi-Fi join, the oldest queued item, a
+//! channels. Each turn: wait for the earliest of the machine's timeout, the button's
+//! release, or a message; report it to the machine; carry out its outputs (answering at
+//! once those that ask something: a Wi-Fi join, the oldest queued item, a sensor or
 //! battery reading); finish a clip whose recording stopped.
 //!
-//! The frame loop stays here: reading the image sensor and the PIR, pixel motion and the
-//! clip recorder are hardware and computation whose results the core hears as inputs.
+//! The machine decides when to read the sensors; the reading, pixel motion on the frame
+//! and the clip recorder are hardware and computation, done here, whose results the
+//! machine hears as inputs.
 
 mod clips;
 mod hardware;
 mod outputs;
 
 pub(crate) use clips::{send_upload, signed_put};
-use hardware::{detector_config, next_frame_at, pre_roll_ms};
+use hardware::{detector_config, pre_roll_ms};
 
 use crate::config::{AgentConfig, SceneChoice};
 use crate::disk_queue::{self, DiskQueue};
@@ -39,8 +40,6 @@ use watchlight_media::{ClipRecorder, MediaError, RecorderConfig};
 use watchlight_motion::{Detector, MotionError};
 use watchlight_protocol::{LightId, Part};
 
-/// Consecutive PIR frames count as one trigger per this interval.
-const PIR_EVERY_MS: u64 = 500;
 const THUMBNAIL_LEN_KEY: &str = "_thumbnail_bytes";
 
 #[derive(Debug, thiserror::Error)]
@@ -127,14 +126,6 @@ struct Runtime {
     recorder_pre_roll_ms: u64,
     /// Hub time the recording under way started (names a clip that cannot be finished).
     recording_start_ts: u64,
-    frame_every_ms: u64,
-    next_frame_at: u64,
-    motion_on: bool,
-    last_pir_at: Option<u64>,
-    /// The last frame read failed (logged once per run of failures).
-    sensor_failing: bool,
-    /// The last PIR read failed (logged once per run of failures).
-    pir_failing: bool,
     /// A recording stopped this turn: finish and queue the clip once the turn's events are queued.
     clip_due: bool,
 
@@ -247,6 +238,7 @@ impl Runtime {
                 hub_offset_ms: wall,
                 // Cameras started together draw different reconnect jitter.
                 seed: rand::random(),
+                frame_every_ms: (1000.0 / fps).round() as u64,
             },
         );
         let mut runtime = Runtime {
@@ -261,12 +253,6 @@ impl Runtime {
             recorder,
             recorder_pre_roll_ms: pre_roll_ms,
             recording_start_ts: 0,
-            frame_every_ms: (1000.0 / fps).round() as u64,
-            next_frame_at: 0,
-            motion_on: false,
-            last_pir_at: None,
-            sensor_failing: false,
-            pir_failing: false,
             clip_due: false,
             wifi,
             link_up: true,
@@ -340,11 +326,7 @@ impl Runtime {
 
     fn next_wake(&self) -> u64 {
         let now = self.mono();
-        let candidates = [
-            self.machine.poll_timeout(),
-            (!self.machine.is_powered_off()).then_some(self.next_frame_at),
-            self.button_release_at,
-        ];
+        let candidates = [self.machine.poll_timeout(), self.button_release_at];
         candidates.into_iter().flatten().fold(now + 1_000, u64::min)
     }
 
@@ -356,10 +338,6 @@ impl Runtime {
             self.button_release_at = None;
             self.machine
                 .handle_input(now, Input::Core(CoreInput::ButtonUp));
-        }
-        if !self.machine.is_powered_off() && self.next_frame_at <= now {
-            self.frame(now)?;
-            self.next_frame_at = next_frame_at(self.next_frame_at, self.frame_every_ms, now);
         }
         Ok(())
     }

@@ -100,6 +100,7 @@ impl Runtime {
                 }
             }
             Output::ForgetCredentials => self.data.forget_credentials()?,
+            Output::ReadSensors => self.read_sensors(now)?,
             Output::ReadBattery => self.read_battery(now, false),
             Output::BatteryLoad(load) => {
                 if let Some(b) = &mut self.battery {

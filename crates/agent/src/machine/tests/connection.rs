@@ -185,3 +185,44 @@ fn a_failed_connection_while_joining_is_retried_every_second_and_a_lost_one_back
     assert_eq!(rig.m.core().state(), LifecycleState::Online);
     assert!(rig.m.is_connected());
 }
+
+#[test]
+fn the_sensors_are_read_every_frame_but_not_while_the_battery_has_powered_the_camera_off() {
+    let mut rig = Rig::new(BATTERY, 1);
+    rig.step_to(1_000);
+    let reads = |rig: &Rig| rig.times(|o| *o == Output::ReadSensors);
+    let every_frame: Vec<u64> = (0..=1_000 / FRAME_MS).map(|k| k * FRAME_MS).collect();
+    assert_eq!(reads(&rig), every_frame);
+
+    // The pack is read every 10 s; a critical reading shuts the camera down.
+    rig.battery = BatteryReading {
+        resting_mv: 2_500,
+        loaded_mv: 2_300,
+        temp_c: 20.0,
+    };
+    rig.step_to(30_000);
+    assert!(rig.m.is_powered_off());
+    let last = *reads(&rig).last().unwrap();
+    assert!(
+        (BATTERY_READ_EVERY_MS..20_000).contains(&last),
+        "read until the critical light ends, then no more: last at {last}"
+    );
+    let connects = rig.connects().len();
+
+    // Fresh cells: reads start again at once and the camera boots.
+    rig.battery = FRESH;
+    rig.input(Input::Battery {
+        reading: FRESH,
+        fresh_cells: true,
+    });
+    rig.step_to(30_000 + FRAME_MS);
+    assert_eq!(
+        reads(&rig)
+            .into_iter()
+            .filter(|&t| t >= 30_000)
+            .collect::<Vec<_>>(),
+        [30_000, 30_000 + FRAME_MS]
+    );
+    rig.step_to(30_000 + BOOT_MS);
+    assert_eq!(rig.connects().len(), connects + 1, "back to its hub");
+}

@@ -18,6 +18,13 @@ const MAINS: ProfileId = ProfileId::Mini;
 const BATTERY: ProfileId = ProfileId::Indoor;
 /// A set-up camera joins when its boot ends.
 const BOOT_MS: u64 = 2_000;
+/// 15 frames a second.
+const FRAME_MS: u64 = 66;
+const FRESH: BatteryReading = BatteryReading {
+    resting_mv: 3_200,
+    loaded_mv: 3_000,
+    temp_c: 20.0,
+};
 
 fn credentials() -> Credentials {
     Credentials {
@@ -53,6 +60,8 @@ struct Rig {
     hub_acks: bool,
     /// The passphrase the access point takes.
     ap_passphrase: String,
+    /// What the battery gauge reads.
+    battery: BatteryReading,
     session: Option<u64>,
     topics: DeviceTopics,
 }
@@ -70,6 +79,7 @@ impl Rig {
             credentials: Some(credentials()),
             hub_offset_ms: 1_700_000_000_000,
             seed,
+            frame_every_ms: FRAME_MS,
         };
         let mut rig = Rig {
             m: Machine::new(core, config),
@@ -80,6 +90,7 @@ impl Rig {
             on_connect: OnConnect::Accept,
             hub_acks: false,
             ap_passphrase: "right".into(),
+            battery: FRESH,
             session: None,
             topics: DeviceTopics::new("h1", "cam-t1"),
         };
@@ -126,16 +137,19 @@ impl Rig {
                         .handle_input(now, Input::WifiJoined { result, rssi_dbm });
                 }
                 Output::ReadBattery => {
-                    let reading = BatteryReading {
-                        resting_mv: 3_200,
-                        loaded_mv: 3_000,
-                        temp_c: 20.0,
-                    };
                     let input = Input::Battery {
-                        reading,
+                        reading: self.battery,
                         fresh_cells: false,
                     };
                     self.m.handle_input(now, input);
+                }
+                Output::ReadSensors => {
+                    let input = Input::SensorsRead {
+                        pir: Ok(false),
+                        image: Ok(()),
+                    };
+                    self.m.handle_input(now, input);
+                    self.m.handle_input(now, Input::PixelMotion(false));
                 }
                 Output::Connect { session, .. } => {
                     self.session = Some(session);
