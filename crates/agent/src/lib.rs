@@ -15,8 +15,13 @@
 //!   back to what was published.
 //! - [`radio`]: the simulated radio every MQTT byte passes through, which the simulator
 //!   can make go silent (packets dropped, sockets left open).
-//! - [`runtime`]: the loop that feeds the core, fires its timeouts and carries out its
-//!   outputs (light, recording, events through the offline queue, connections).
+//! - [`machine`]: the agent's decisions without I/O (connecting and backoff jitter, a
+//!   battery camera's check-in and sleep, delivery of the offline queue with the hub's
+//!   acknowledgements, the hub's messages and commands, Wi-Fi change, snapshots and live
+//!   view, when to read the sensors and the battery), with the camera core inside;
+//!   tested on a virtual clock.
+//! - [`runtime`]: the driver that runs the machine on real time and carries out its
+//!   outputs with the session, uploads, the disk queue, the recorder and the hardware.
 
 pub mod config;
 pub mod demo;
@@ -24,6 +29,7 @@ pub mod disk_queue;
 pub mod harness;
 pub mod live;
 pub mod local;
+pub mod machine;
 pub mod mjpeg;
 pub mod persist;
 pub mod radio;
