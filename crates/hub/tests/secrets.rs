@@ -125,10 +125,6 @@ async fn the_data_folder_is_private_and_fsck_checks_it() {
             .join(format!("{clip}.mp4"))
             .is_file()
     );
-    assert!(
-        data.join("mqtt").is_dir(),
-        "the broker keeps its files here"
-    );
     let open = watchlight_store::private::open_to_others(data);
     assert!(open.is_empty(), "readable by others: {open:?}");
     let report = watchlight_hub::admin::fsck(data, false).unwrap();

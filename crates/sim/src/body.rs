@@ -199,16 +199,12 @@ impl Body {
                         b.set_load(Load::Recording);
                     }
                 }
-                // The simulator records no video: the end of a recording is reported
-                // as `motion_end`, where a camera would upload the clip.
+                // The simulator records no video: the core's own `motion_end` event
+                // stands where a camera would upload the clip.
                 Output::StopRecording { .. } => {
                     if let Some(b) = &mut self.battery {
                         b.set_load(Load::Idle);
                     }
-                    self.acts.push_back(Act::Event {
-                        kind: EventKind::MotionEnd,
-                        data: Map::new(),
-                    });
                 }
                 Output::PowerOff => self.acts.push_back(Act::PowerOff),
                 Output::FactoryReset => self.acts.push_back(Act::Forget),
@@ -219,6 +215,11 @@ impl Body {
                 | Output::SettingsRejected { .. } => {}
             }
         }
+    }
+
+    /// A recording is under way (its `motion_end` is still to come).
+    pub fn is_recording(&self) -> bool {
+        self.core.is_recording()
     }
 
     pub fn state(&self) -> LifecycleState {

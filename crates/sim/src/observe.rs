@@ -123,7 +123,11 @@ fn on_block(
             let mut ledger = shared.ledger.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(r) = ledger.events.get_mut(&(camera, seq)) {
                 r.sse_count += 1;
-                r.sse_at.get_or_insert(now);
+                if r.sse_at.is_none() {
+                    r.sse_at = Some(now);
+                    r.sse_wall_ms = Some(crate::shared::wall_ms());
+                    r.hub_emit_wall_ms = v.get("ts").and_then(Value::as_u64);
+                }
             }
         }
     } else if let Some(a) = str_field(&body, "availability") {

@@ -109,9 +109,17 @@ pub struct EventFigures {
     /// Still in a camera's queue when the drain ended: not lost, but the hub did not
     /// take them within the run.
     pub undelivered: u64,
-    /// Events whose way was not held up by a fault, timed.
+    /// Events recorded on a live connection whose way no fault held up, timed: the
+    /// hub's part (SPEC §10 "event to app").
     pub to_api_ms: Summary,
     pub to_sse_ms: Summary,
+    /// Events recorded while the camera was asleep or reconnecting, to the live
+    /// stream: the wake-up and the TLS handshake come first.
+    pub to_sse_after_wake_ms: Summary,
+    /// The live-stream way of the timed events in two: camera to the hub putting it on
+    /// its stream, and the stream to the reader (wall clocks of one machine).
+    pub to_hub_emit_ms: Summary,
+    pub emit_to_reader_ms: Summary,
     /// Events that reached the live stream at all.
     pub on_stream: usize,
 }
@@ -139,6 +147,9 @@ pub struct Report {
     pub duration_s: f64,
     pub pair_s: f64,
     pub online_s: f64,
+    /// From every camera connected until every camera's first events were with the hub
+    /// (the run and its timings start then).
+    pub settle_s: f64,
     pub faults: Vec<FaultReport>,
     pub events: EventFigures,
     pub hub: HubFigures,
@@ -196,8 +207,8 @@ impl Report {
     pub fn summary(&self) -> String {
         let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
         let mut out = format!(
-            "{} cameras (seed {}), paired in {:.1} s, all connected after {:.1} s\n",
-            self.cameras, self.seed, self.pair_s, self.online_s
+            "{} cameras (seed {}), paired in {:.1} s, all connected after {:.1} s, first events in {:.1} s more\n",
+            self.cameras, self.seed, self.pair_s, self.online_s, self.settle_s
         );
         for f in &self.faults {
             out.push_str(&format!("fault {} {} at {:.0} s", f.index, f.kind, f.at_s));
@@ -247,9 +258,10 @@ impl Report {
         }
         let e = &self.events;
         out.push_str(&format!(
-            "events: {} recorded, {} delivered, {} duplicated, {} reported dropped, {} lost, {} still queued; to API p50 {} p99 {}; to live stream p50 {} p99 {}\n",
+            "events: {} recorded, {} delivered, {} duplicated, {} reported dropped, {} lost, {} still queued; to API p50 {} p99 {}; to live stream p50 {} p99 {} (recorded asleep or reconnecting: p50 {} p99 {})\n",
             e.recorded, e.delivered, e.duplicated, e.reported_dropped, e.lost, e.undelivered,
             ms(e.to_api_ms.p50), ms(e.to_api_ms.p99), ms(e.to_sse_ms.p50), ms(e.to_sse_ms.p99),
+            ms(e.to_sse_after_wake_ms.p50), ms(e.to_sse_after_wake_ms.p99),
         ));
         out.push_str(&format!(
             "hub: {:.1} CPU s ({:.2} cores during the run), peak RSS {:.0} MiB, {:.1} KiB per camera\n",
@@ -279,7 +291,8 @@ pub fn events(
 ) -> EventFigures {
     let (mut delivered, mut duplicated, mut lost, mut on_stream) = (0, 0, 0, 0);
     let mut lost_examples = Vec::new();
-    let (mut to_api, mut to_sse) = (Vec::new(), Vec::new());
+    let (mut to_api, mut to_sse, mut after_wake) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut to_emit, mut emit_to_reader) = (Vec::new(), Vec::new());
     for (key, r) in &ledger.events {
         match listed.get(key).copied().unwrap_or(0) {
             // Still in the camera's queue (never acknowledged): late, not lost.
@@ -288,11 +301,13 @@ pub fn events(
                 lost += 1;
                 if lost_examples.len() < 10 {
                     lost_examples.push(format!(
-                        "{}#{} {:?} (acknowledged: {})",
+                        "{}#{} {:?} (acknowledged: {}, on the live stream: {}, made {} a connection)",
                         specs[key.0].device_id(),
                         key.1,
                         r.kind,
-                        r.acked.is_some()
+                        r.acked.is_some(),
+                        r.sse_count,
+                        if r.connected { "on" } else { "without" },
                     ));
                 }
             }
@@ -301,11 +316,24 @@ pub fn events(
         }
         if let Some(at) = r.sse_at {
             on_stream += 1;
+            let ms = at.duration_since(r.created).as_millis() as u64;
             if !disturbed(windows, key.0, r.created, at) {
-                to_sse.push(at.duration_since(r.created).as_millis() as u64);
+                let bucket = if r.connected {
+                    &mut to_sse
+                } else {
+                    &mut after_wake
+                };
+                bucket.push(ms);
+                if r.connected
+                    && let (Some(emit), Some(read)) = (r.hub_emit_wall_ms, r.sse_wall_ms)
+                {
+                    to_emit.push(emit.saturating_sub(r.created_wall_ms));
+                    emit_to_reader.push(read.saturating_sub(emit));
+                }
             }
         }
         if let Some(at) = r.api_at
+            && r.connected
             && !disturbed(windows, key.0, r.created, at)
         {
             to_api.push(at.duration_since(r.created).as_millis() as u64);
@@ -321,6 +349,9 @@ pub fn events(
         undelivered,
         to_api_ms: Summary::of(to_api),
         to_sse_ms: Summary::of(to_sse),
+        to_sse_after_wake_ms: Summary::of(after_wake),
+        to_hub_emit_ms: Summary::of(to_emit),
+        emit_to_reader_ms: Summary::of(emit_to_reader),
         on_stream,
     }
 }

@@ -85,6 +85,14 @@ impl Fleet {
         })
     }
 
+    /// Cameras with motion or a recording under way (more events to come).
+    pub(crate) fn busy(&self) -> usize {
+        self.status
+            .iter()
+            .filter(|s| s.busy.load(Ordering::Relaxed))
+            .count()
+    }
+
     pub(crate) fn queued(&self) -> u64 {
         self.status
             .iter()
@@ -207,7 +215,14 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     }
     // Pairing, a few at a time, each through the owner's API.
     let t_pair = Instant::now();
-    pair_all(&api, &specs, &provision_base, sc.pair_concurrency).await?;
+    pair_all(
+        &api,
+        &specs,
+        &provision_base,
+        sc.pair_concurrency,
+        sc.pair_per_s,
+    )
+    .await?;
     let pair_s = t_pair.elapsed().as_secs_f64();
     say(
         progress,
@@ -239,13 +254,31 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         t_start,
         &format!("every camera connected {online_s:.1} s after pairing began"),
     );
+    // Settled: what every camera queued while joining (`boot`, `provisioned`,
+    // `connected`) is with the hub, so the run measures a hub at work, not the start.
+    let t_settle = Instant::now();
+    let settle_by = t_settle + Duration::from_secs(120);
+    while fleet.queued() > 0 && Instant::now() < settle_by {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settle_s = t_settle.elapsed().as_secs_f64();
+    say(
+        progress,
+        t_start,
+        &format!("the cameras' first events delivered in {settle_s:.1} s"),
+    );
     let (setup_cpu_s, _, _) = cost.totals();
 
     // The run and its faults.
     let t0 = Instant::now();
     let plan = sc.plan();
     let mut fault_reports = Vec::new();
-    let mut windows: Vec<report::Window> = Vec::new();
+    // The start is not the run: events made before it are left out of the timings.
+    let mut windows: Vec<report::Window> = vec![report::Window {
+        from: t_start,
+        to: t0,
+        cameras: None,
+    }];
     let mut restarts = 0u32;
     let mut pending = Vec::new();
     let mut hub_faults = Vec::new();
@@ -308,7 +341,8 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     // Drain: every queue empty (bounded), then a moment for the stream to catch up.
     say(progress, t_start, "draining the cameras' queues");
     let drain_by = Instant::now() + Duration::from_secs_f64(sc.drain_s);
-    while fleet.queued() > 0 && Instant::now() < drain_by {
+    // Recordings under way end first: their `motion_end` is an event like any other.
+    while (fleet.queued() > 0 || fleet.busy() > 0) && Instant::now() < drain_by {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let undelivered = fleet.queued();
@@ -355,6 +389,7 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         duration_s: sc.duration_s,
         pair_s,
         online_s,
+        settle_s,
         faults: fault_reports,
         events,
         hub: report::HubFigures {
@@ -398,10 +433,15 @@ async fn pair_all(
     specs: &[CameraSpec],
     provision_base: &str,
     concurrency: usize,
+    per_s: Option<f64>,
 ) -> Result<(), SimError> {
     let gate = Arc::new(Semaphore::new(concurrency));
     let mut jobs = Vec::new();
-    for c in specs {
+    let start = Instant::now();
+    for (i, c) in specs.iter().enumerate() {
+        if let Some(rate) = per_s {
+            sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+        }
         let permit = gate.clone().acquire_owned().await.expect("never closed");
         let api = api.read().unwrap_or_else(|p| p.into_inner()).clone();
         let body = json!({

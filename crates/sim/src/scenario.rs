@@ -49,6 +49,11 @@ pub struct Scenario {
     /// Pairing requests (`POST /api/v1/cameras`) under way at once.
     #[serde(default = "default_pair_concurrency")]
     pub pair_concurrency: usize,
+    /// Pairings started per second at most (none: as fast as the hub takes them). A
+    /// camera that has never joined gives up after 60 s (SPEC §3 `joining`), so a fleet
+    /// paired faster than the broker lets cameras in loses some to setup mode.
+    #[serde(default)]
+    pub pair_per_s: Option<f64>,
     /// At the end, how long to wait for every camera's queue to empty before anything
     /// still in one counts as lost.
     #[serde(default = "default_drain_s")]
@@ -123,7 +128,7 @@ pub enum FaultKind {
     RssiDegrade,
     /// The home's router: every camera's link is cut at once.
     RouterDown,
-    /// The Wi-Fi password changed: the access point refuses the cameras' until the
+    /// The Wi-Fi password changed: the access point refuses every camera's until the
     /// fault ends (the owner gives them the new one).
     WifiPasswordChange,
     /// The battery pack runs empty: critical, the farewell flash, dark.
@@ -197,6 +202,12 @@ impl FaultKind {
         matches!(self, FaultKind::HubKill | FaultKind::HubRestart)
     }
 
+    /// Whether the kind hits every camera of the home's Wi-Fi: the access point going
+    /// down, its password changing under the cameras.
+    pub fn hits_the_home(self) -> bool {
+        matches!(self, FaultKind::RouterDown | FaultKind::WifiPasswordChange)
+    }
+
     /// Whether the kind needs cameras on batteries.
     pub fn needs_battery(self) -> bool {
         matches!(self, FaultKind::BatteryDrain | FaultKind::BatteryCold)
@@ -228,7 +239,8 @@ pub struct Fault {
     /// The group whose cameras it hits (camera faults); any group when absent.
     #[serde(default)]
     pub group: Option<String>,
-    /// How many cameras it hits (camera faults; `router_down` hits them all).
+    /// How many cameras it hits (camera faults; `router_down` and
+    /// `wifi_password_change` hit them all).
     #[serde(default = "default_cameras")]
     pub cameras: usize,
     /// The SPEC §8 fault id the doctor should name ([`FaultKind::default_expect`]).
@@ -301,6 +313,9 @@ impl Scenario {
                 "connect_concurrency must be 1 to 63 (the hub lets 64 connections per address wait to log in)",
             ));
         }
+        if let Some(rate) = self.pair_per_s {
+            positive("pair_per_s", rate)?;
+        }
         if self.pair_concurrency == 0 {
             return Err(invalid("pair_concurrency must be at least 1"));
         }
@@ -349,7 +364,7 @@ impl Scenario {
                 e.parse::<FaultId>()
                     .map_err(|err| invalid(format!("{what}: expect: {err}")))?;
             }
-            if f.kind.is_hub() || f.kind == FaultKind::RouterDown {
+            if f.kind.is_hub() || f.kind.hits_the_home() {
                 if f.group.is_some() {
                     return Err(invalid(format!("{what}: hits every camera; drop 'group'")));
                 }
@@ -424,7 +439,7 @@ impl Scenario {
         for (index, f) in self.faults.iter().enumerate() {
             let hits = if f.kind.is_hub() {
                 Vec::new()
-            } else if f.kind == FaultKind::RouterDown {
+            } else if f.kind.hits_the_home() {
                 (0..cameras.len()).collect()
             } else {
                 let group = f

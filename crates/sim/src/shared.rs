@@ -23,10 +23,20 @@ pub fn wall_ms() -> u64 {
 pub struct EventRecord {
     pub kind: EventKind,
     pub created: Instant,
+    /// The camera was connected when it recorded the event (else it had to wake up or
+    /// reconnect first, and the wait is the link's, not the hub's).
+    pub connected: bool,
     pub acked: Option<Instant>,
     /// First arrival on the live stream, and how many times it came.
     pub sse_at: Option<Instant>,
     pub sse_count: u32,
+    /// The camera's wall clock when it recorded the event (its `ts`).
+    pub created_wall_ms: u64,
+    /// The hub's wall clock when it put the event on its live stream (the stream's
+    /// `ts`), and the reader's when the event arrived: the machine's one clock splits
+    /// the way into the hub's part and the stream's.
+    pub hub_emit_wall_ms: Option<u64>,
+    pub sse_wall_ms: Option<u64>,
     pub api_at: Option<Instant>,
 }
 
@@ -57,6 +67,8 @@ pub struct Status {
     pub queued: AtomicU64,
     pub connects: AtomicU64,
     pub failed_connects: AtomicU64,
+    /// Motion under way or a recording not yet ended: events are still to come.
+    pub busy: AtomicBool,
     /// The version of the settings the camera runs with.
     pub settings_version: AtomicU64,
     pub light: Mutex<SeenLight>,

@@ -335,6 +335,10 @@ impl Camera {
 
     /// Carries out what the body asks.
     fn act(&mut self) {
+        self.status.busy.store(
+            self.motion_end_at.is_some() || self.body.is_recording(),
+            Ordering::Relaxed,
+        );
         while let Some(a) = self.body.next_act() {
             match a {
                 Act::Event { kind, data } => self.record(kind, data),
@@ -381,9 +385,10 @@ impl Camera {
     fn record(&mut self, kind: EventKind, data: Map<String, Value>) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let ts = wall_ms();
         let msg = EventMsg {
             v: 1,
-            ts: wall_ms(),
+            ts,
             seq,
             event: kind,
             data,
@@ -398,6 +403,10 @@ impl Camera {
                 EventRecord {
                     kind,
                     created: Instant::now(),
+                    connected: matches!(self.conn, Conn::Up { .. }),
+                    created_wall_ms: ts,
+                    hub_emit_wall_ms: None,
+                    sse_wall_ms: None,
                     acked: None,
                     sse_at: None,
                     sse_count: 0,
