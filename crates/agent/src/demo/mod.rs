@@ -14,9 +14,7 @@ mod story;
 pub mod tally;
 mod watch;
 
-use crate::harness::{
-    Api, CameraProcess, HarnessError, HubOptions, HubProcess, free_port, wait_until,
-};
+use crate::harness::{Api, CameraProcess, HarnessError, HubOptions, HubProcess, free_port};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::{Deserialize, Serialize};
@@ -226,7 +224,7 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
             cam.process.local_url
         ));
     }
-    let _watch = watch(console, started, &hub, &cams);
+    let watch = watch(console, started, &hub, &cams);
     let mut story = Story {
         console,
         hub: &hub,
@@ -238,6 +236,7 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
             .map(|(given, d)| (given.clone(), started + *d)),
         chapter: String::new(),
         seen: Default::default(),
+        printed: watch.printed.clone(),
     };
     story.chapter("In their boxes: setup mode");
     for cam in &cams {
@@ -256,7 +255,7 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
 
     story.chapter("The end");
     story.drain();
-    the_end(console, &hub, &cams);
+    story.closing()?;
     let mut summary = tally::summary(&hub, &cams, &story.seen, false);
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     console.line(format_args!(
@@ -278,7 +277,7 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         "  run 'watchlight demo --data {}' again to resume this home",
         root.display()
     ));
-    drop(_watch);
+    drop(watch);
     stay_up(console, &options);
     Ok(summary)
 }
@@ -314,6 +313,7 @@ fn resume(
             .map(|(given, d)| (given.clone(), started + *d)),
         chapter: "The cameras wake up where they were".into(),
         seen: Default::default(),
+        printed: watch.printed.clone(),
     };
     for cam in &cams {
         story.wait_hub(cam, &["online", "sleeping"], 60)?;
@@ -328,7 +328,7 @@ fn resume(
     ));
     console.chapter("The home, resumed");
     story.drain();
-    the_end(console, &hub, &cams);
+    story.closing()?;
     let mut summary = tally::summary(&hub, &cams, &story.seen, true);
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     console.line(format_args!(
@@ -397,40 +397,6 @@ fn watch(console: Console, started: Instant, hub: &HubProcess, cams: &[Cam]) -> 
             .collect(),
         hub.api.clone(),
     )
-}
-
-/// The light the hub reports for a camera (what the app shows).
-fn hub_light(hub: &HubProcess, cam: &Cam) -> Option<String> {
-    let v = hub
-        .api
-        .get(&format!("/api/v1/cameras/{}", cam.process.device_id))
-        .ok()?;
-    v["state"]["light"]["light_id"].as_str().map(str::to_string)
-}
-
-/// Each camera's light beside the hub's view of it. A light the camera just changed
-/// reaches the hub within a moment (or, asleep, is the one it foresaw), so wait briefly
-/// for the two to agree before printing.
-fn the_end(console: Console, hub: &HubProcess, cams: &[Cam]) {
-    for cam in cams {
-        let agreed = wait_until(Duration::from_secs(10), || {
-            let seen = cam.process.field("light_id")?;
-            (hub_light(hub, cam).as_deref() == Some(seen.as_str())).then_some(())
-        });
-        if agreed.is_none() {
-            tracing::warn!(
-                camera = cam.name,
-                "the hub's light differs from the camera's"
-            );
-        }
-        console.line(format_args!(
-            "  {:<12} light {:<16} hub shows {:<16} hub says {}",
-            cam.name,
-            cam.process.field("light_id").unwrap_or_default(),
-            hub_light(hub, cam).unwrap_or_default(),
-            hub.availability(&cam.process.device_id).unwrap_or_default()
-        ));
-    }
 }
 
 fn stay_up(console: Console, options: &DemoOptions) {

@@ -3,8 +3,8 @@
 
 use crate::harness::Api;
 use std::fmt::Display;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use watchlight_protocol::light::LightId;
@@ -40,6 +40,8 @@ pub(crate) fn in_words(light_id: &str) -> String {
 }
 
 pub(crate) struct Watcher {
+    /// The light last printed for each camera, in the order they were given.
+    pub(crate) printed: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -54,14 +56,16 @@ impl Watcher {
     ) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let printed = Arc::new(Mutex::new(vec![String::new(); cams.len()]));
+        let lights = printed.clone();
         let thread = std::thread::spawn(move || {
-            let mut lights: Vec<String> = vec![String::new(); cams.len()];
             let mut avail: Vec<String> = vec![String::new(); cams.len()];
             let mut tick = 0u32;
             while !flag.load(Ordering::Relaxed) {
                 for (i, (name, api, _)) in cams.iter().enumerate() {
                     if let Ok(s) = api.get("/sim/status") {
                         let id = s["light_id"].as_str().unwrap_or("?").to_string();
+                        let mut lights = lights.lock().unwrap_or_else(|p| p.into_inner());
                         if id != lights[i] {
                             console.line(format_args!(
                                 "  {:>6.1}s  {name:<12} light {:<26} {}",
@@ -80,7 +84,8 @@ impl Watcher {
                             .ok()
                             .and_then(|v| v["availability"].as_str().map(str::to_string))
                             .unwrap_or_else(|| "unknown".into());
-                        if a != avail[i] {
+                        // Not yet paired: nothing to say.
+                        if a != avail[i] && !(avail[i].is_empty() && a == "unknown") {
                             console.line(format_args!(
                                 "  {:>6.1}s  {name:<12} hub says {a}",
                                 started.elapsed().as_secs_f64(),
@@ -94,6 +99,7 @@ impl Watcher {
             }
         });
         Watcher {
+            printed,
             stop,
             thread: Some(thread),
         }
