@@ -158,7 +158,7 @@ impl<'a> Story<'a> {
             || {
                 walks.set(walks.get() + 1);
                 cam.process.sim("motion", json!({})).ok()?;
-                wait_until(Duration::from_secs(4), || {
+                wait_until(Duration::from_secs(6), || {
                     (cam.process.field("light_id").as_deref() == Some("blue_solid")).then_some(())
                 })
             },
@@ -210,6 +210,12 @@ impl<'a> Story<'a> {
             seen_as: format!("pairing state wifi_rejected: {}", pairing["message"]),
         });
         self.pause(2);
+        // Armed before the cameras first connect: a battery camera hears of a change
+        // only at its next check-in (every 60 s by default).
+        let (status, _) = self.hub.api.post("/api/v1/arm", &json!({"mode": "away"}))?;
+        self.say(format_args!(
+            "the owner arms the system (away) -> {status}; each camera is armed as it connects"
+        ));
         for cam in self.cams {
             let (status, _) = self.hub.pair(&cam.process, cam.name, SSID, wifi_pass)?;
             if status != 202 {
@@ -239,8 +245,6 @@ impl<'a> Story<'a> {
     pub(crate) fn motion_and_outage(&mut self) -> Result<(), DemoError> {
         self.chapter("Motion: someone walks up to the front door");
         let front = self.cam("front-door");
-        let (status, _) = self.hub.api.post("/api/v1/arm", &json!({"mode": "away"}))?;
-        self.say(format_args!("the owner arms the system (away) -> {status}"));
         self.say(format_args!(
             "look: dashboard, the front-door card: {} while it records",
             in_words("blue_solid")
@@ -261,6 +265,31 @@ impl<'a> Story<'a> {
         self.print_clip(&clip);
         self.say("look: the front-door camera page, Clips: the clip plays in the browser");
         self.pause(3);
+
+        self.chapter("Motion in the hallway: a battery camera wakes on its motion sensor");
+        let hallway = self.cam("hallway");
+        self.say(
+            "the hallway camera sleeps; its motion sensor wakes it, it checks the picture, records, then connects to hand the clip over",
+        );
+        self.motion_until_recording(hallway)?;
+        self.say(format_args!(
+            "look: dashboard, the hallway card: {} while it records",
+            in_words("blue_solid")
+        ));
+        let clip = self.wait(
+            90,
+            || "the hallway's clip reaching the hub".into(),
+            || {
+                self.hub
+                    .clips(&hallway.process.device_id)
+                    .into_iter()
+                    .find(|c| !c["meta"].is_null())
+            },
+        )?;
+        self.print_clip(&clip);
+        self.wait_light(hallway, "off", 60)?;
+        self.say("look: the hallway camera page, Clips; the card says it is asleep again");
+        self.pause(2);
 
         self.chapter("A Wi-Fi outage at the front door (the camera keeps recording)");
         front.process.sim("link", json!({"up": false}))?;
