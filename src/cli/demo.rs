@@ -10,7 +10,8 @@ use watchlight_agent::demo::{self, DemoOptions};
 #[derive(clap::Args)]
 pub struct DemoArgs {
     /// Tell the story without pauses and end, for scripts (no staying up for the web app).
-    #[arg(long)]
+    /// `--once` is the same.
+    #[arg(long, alias = "once")]
     headless: bool,
     /// With --headless: the story must end within this long (e.g. 3m, 90s, 1m30s), or the
     /// demo says so and fails.
@@ -21,10 +22,6 @@ pub struct DemoArgs {
     /// standard error. Exits non-zero if anything was lost.
     #[arg(long, requires = "headless")]
     json: bool,
-    /// End after the story instead of staying up (until Ctrl-C) for the web app: the same
-    /// as --headless.
-    #[arg(long)]
-    once: bool,
     /// Keep the hub's and cameras' data here instead of a temporary folder.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -42,7 +39,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let summary = demo::run(DemoOptions {
         bin,
         data: args.data,
-        keep_running: !(args.headless || args.once),
+        keep_running: !args.headless,
         time_limit,
         story_to_stderr: args.json,
     })?;

@@ -273,10 +273,13 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         "  the web app {}/ (owner / {password}): open a camera for its clips, live view, battery chart and settings",
         hub.http_url
     ));
-    console.line(format_args!(
-        "  run 'watchlight demo --data {}' again to resume this home",
-        root.display()
-    ));
+    match &options.data {
+        Some(kept) => console.line(format_args!(
+            "  run 'watchlight demo --data {}' again to resume this home",
+            kept.display()
+        )),
+        None => console.line("  (this home goes when the demo ends; 'watchlight demo --data DIR' keeps one to resume)"),
+    }
     drop(watch);
     stay_up(console, &options);
     Ok(summary)
