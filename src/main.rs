@@ -27,7 +27,7 @@ enum Command {
     Doctor(cli::doctor::DoctorArgs),
     /// Motion detection tools: evaluation on CDnet sequences.
     Motion(cli::motion::MotionArgs),
-    /// Start a hub and simulated cameras and play a short story.
+    /// Start a hub and four simulated cameras and play the story an owner should see.
     Demo(cli::demo::DemoArgs),
     /// The fleet simulator: many simulated cameras against a hub, with timed faults.
     Sim(cli::sim::SimArgs),
