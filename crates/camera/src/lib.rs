@@ -38,6 +38,7 @@
 pub mod battery;
 mod core;
 pub mod io;
+pub mod jitter;
 pub mod lights;
 pub mod queue;
 pub mod replay;

@@ -225,19 +225,7 @@ pub fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         ));
     }
     let watch = watch(console, started, &hub, &cams);
-    let mut story = Story {
-        console,
-        hub: &hub,
-        cams: &cams,
-        interactive: options.keep_running,
-        limit: options
-            .time_limit
-            .as_ref()
-            .map(|(given, d)| (given.clone(), started + *d)),
-        chapter: String::new(),
-        seen: Default::default(),
-        printed: watch.printed.clone(),
-    };
+    let mut story = story(console, &options, started, &hub, &cams, &watch, "");
     story.chapter("In their boxes: setup mode");
     for cam in &cams {
         story.wait_light(cam, "red_slow_blink", 30)?;
@@ -305,19 +293,15 @@ fn resume(
     console.chapter("The cameras wake up where they were");
     let cams = start_cameras(options, root, &home.wifi_pass)?;
     let watch = watch(console, started, &hub, &cams);
-    let story = Story {
+    let story = story(
         console,
-        hub: &hub,
-        cams: &cams,
-        interactive: options.keep_running,
-        limit: options
-            .time_limit
-            .as_ref()
-            .map(|(given, d)| (given.clone(), started + *d)),
-        chapter: "The cameras wake up where they were".into(),
-        seen: Default::default(),
-        printed: watch.printed.clone(),
-    };
+        options,
+        started,
+        &hub,
+        &cams,
+        &watch,
+        "The cameras wake up where they were",
+    );
     for cam in &cams {
         story.wait_hub(cam, &["online", "sleeping"], 60)?;
     }
@@ -383,6 +367,31 @@ fn start_cameras(
         cams.push(Cam { name, process });
     }
     Ok(cams)
+}
+
+/// The story told on `hub` and `cams` from `chapter` on, within the run's time limit.
+fn story<'a>(
+    console: Console,
+    options: &DemoOptions,
+    started: Instant,
+    hub: &'a HubProcess,
+    cams: &'a [Cam],
+    watch: &Watcher,
+    chapter: &str,
+) -> Story<'a> {
+    Story {
+        console,
+        hub,
+        cams,
+        interactive: options.keep_running,
+        limit: options
+            .time_limit
+            .as_ref()
+            .map(|(given, d)| (given.clone(), started + *d)),
+        chapter: chapter.into(),
+        seen: Default::default(),
+        printed: watch.printed.clone(),
+    }
 }
 
 fn watch(console: Console, started: Instant, hub: &HubProcess, cams: &[Cam]) -> Watcher {

@@ -53,6 +53,7 @@ use live::LivePlan;
 use serde_json::Map;
 use serde_json::Value;
 use std::collections::VecDeque;
+use watchlight_camera::jitter::SplitMix64;
 use watchlight_camera::queue::QueuedEvent;
 use watchlight_camera::{Core, Timed};
 use watchlight_hw::sim::Load;
@@ -177,7 +178,7 @@ impl Machine {
             on_battery,
             creds: config.credentials,
             hub_offset_ms: config.hub_offset_ms,
-            rng: SplitMix64(config.seed),
+            rng: SplitMix64::new(config.seed),
             now: 0,
             outputs: VecDeque::new(),
             rssi_dbm: None,
@@ -549,28 +550,5 @@ impl Machine {
         self.creds
             .as_ref()
             .map(|c| DeviceTopics::new(c.home.clone(), c.device_id.clone()))
-    }
-}
-
-/// SplitMix64: a small, fast generator whose sequence a seed fixes, for the reconnect
-/// jitter (reproducible in tests, different per camera when seeded per camera).
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..=max`.
-    fn up_to(&mut self, max: u64) -> u64 {
-        match max.checked_add(1) {
-            Some(n) => self.next_u64() % n,
-            None => self.next_u64(),
-        }
     }
 }

@@ -36,6 +36,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::{Instant, sleep_until};
 use watchlight_camera::Input;
+use watchlight_camera::jitter::SplitMix64;
 use watchlight_protocol::messages::{
     Availability, AvailabilityMsg, EventAckMsg, EventMsg, SettingsMsg, StateMsg, TelemetryMsg,
     decode, encode,
@@ -86,24 +87,6 @@ struct Queued {
     sent: Option<Instant>,
 }
 
-/// splitmix64: a camera's own small, seeded random numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi` (ms).
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo).max(1)
-    }
-}
-
 pub struct Camera {
     spec: CameraSpec,
     shared: Arc<Shared>,
@@ -122,7 +105,7 @@ pub struct Camera {
     link_down_until: Option<Instant>,
     backoff_ms: u64,
     reconnects: u32,
-    rng: Rng,
+    rng: SplitMix64,
     started: Instant,
     next_telemetry: Instant,
     next_motion: Option<Instant>,
@@ -138,7 +121,8 @@ fn far() -> Instant {
 
 impl Camera {
     pub fn new(spec: CameraSpec, shared: Arc<Shared>, status: Arc<Status>) -> Camera {
-        let mut rng = Rng(shared.seed ^ (spec.index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut rng =
+            SplitMix64::new(shared.seed ^ (spec.index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
         let now = Instant::now();
         let tel_ms = shared.telemetry_every.as_millis() as u64;
         let next_telemetry = now + Duration::from_millis(rng.between(0, tel_ms));
@@ -578,17 +562,7 @@ impl Camera {
                 self.status.ever_connected.store(true, Ordering::Relaxed);
                 let _ = client.try_subscribe(self.topics.settings(), QoS::AtLeastOnce);
                 let _ = client.try_subscribe(self.topics.cmd_filter(), QoS::AtLeastOnce);
-                let online = AvailabilityMsg {
-                    v: 1,
-                    ts: wall_ms(),
-                    availability: Availability::Online,
-                };
-                let _ = client.try_publish(
-                    self.topics.topic(DeviceTopic::Availability),
-                    QoS::AtLeastOnce,
-                    true,
-                    encode(&online),
-                );
+                self.say_availability(&client, Availability::Online);
                 let _ = client.try_publish(
                     self.topics.topic(DeviceTopic::State),
                     QoS::AtLeastOnce,
@@ -661,22 +635,27 @@ impl Camera {
         else {
             return;
         };
-        let sleeping = AvailabilityMsg {
-            v: 1,
-            ts: wall_ms(),
-            availability: Availability::Sleeping,
-        };
-        let _ = client.try_publish(
-            self.topics.topic(DeviceTopic::Availability),
-            QoS::AtLeastOnce,
-            true,
-            encode(&sleeping),
-        );
+        self.say_availability(&client, Availability::Sleeping);
         let _ = client.try_disconnect();
         self.conn = Conn::Leaving {
             el,
             by: Instant::now() + Duration::from_secs(5),
         };
+    }
+
+    /// `availability`, retained, so the hub reads it even after the link is gone.
+    fn say_availability(&self, client: &AsyncClient, availability: Availability) {
+        let msg = AvailabilityMsg {
+            v: 1,
+            ts: wall_ms(),
+            availability,
+        };
+        let _ = client.try_publish(
+            self.topics.topic(DeviceTopic::Availability),
+            QoS::AtLeastOnce,
+            true,
+            encode(&msg),
+        );
     }
 
     fn asleep(&mut self) {
@@ -707,7 +686,7 @@ impl Camera {
     }
 
     fn telemetry(&mut self) -> TelemetryMsg {
-        let jitter = (self.rng.next() % 5) as i32 - 2;
+        let jitter = (self.rng.next_u64() % 5) as i32 - 2;
         let reading = self.body.battery_reading();
         TelemetryMsg {
             v: 1,
