@@ -19,16 +19,16 @@ const MISSED_AS_ASKED: &[(&str, &str)] = &[
     ),
     (
         "wifi_password_change",
-        "a camera its access point refuses shows the same red blink and leaves the hub the \
-         same silence as one that lost its link",
+        "every camera its access point refuses shows the same red blink and leaves the hub \
+         the same silence as a router that went down, or, at -82 dBm, a weak link",
     ),
 ];
 
 /// Faults the doctor misses even after the owner's answers.
 const NOT_EVEN_AFTER_QUESTIONS: &[(&str, &str)] = &[(
     "wifi_password_change",
-    "the doctor does not ask whether the Wi-Fi password changed: with a strong signal it \
-     puts a hung camera first and proposes a reboot",
+    "the doctor does not ask whether the Wi-Fi password changed: told the owner's phone is \
+     fine, it puts a hung camera first",
 )];
 
 #[test]
