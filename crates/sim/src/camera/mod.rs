@@ -319,10 +319,14 @@ impl Camera {
 
     /// Carries out what the body asks.
     fn act(&mut self) {
+        // What the run reads of the camera follows every input.
         self.status.busy.store(
             self.motion_end_at.is_some() || self.body.is_recording(),
             Ordering::Relaxed,
         );
+        self.status
+            .settings_version
+            .store(self.body.settings_version(), Ordering::Relaxed);
         while let Some(a) = self.body.next_act() {
             match a {
                 Act::Event { kind, data } => self.record(kind, data),
@@ -353,9 +357,6 @@ impl Camera {
             seen.now = Some(light);
             seen.last_alarming = alarming;
         }
-        self.status
-            .settings_version
-            .store(self.body.settings_version(), Ordering::Relaxed);
         if let Conn::Up { client, .. } = &self.conn {
             let _ = client.try_publish(
                 self.topics.topic(DeviceTopic::State),
@@ -622,9 +623,6 @@ impl Camera {
             let now = self.ms(Instant::now());
             self.body.input(now, Input::Settings(Box::new(s.settings)));
             self.act();
-            self.status
-                .settings_version
-                .store(self.body.settings_version(), Ordering::Relaxed);
         }
     }
 
