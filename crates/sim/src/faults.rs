@@ -1,9 +1,10 @@
 //! Carrying out the faults that hit the hub, and judging every fault: when the hub saw
 //! it (its live stream) and what the doctor says of it (its live diagnosis endpoint).
 
+use crate::broker::{Mosquitto, MosquittoSpec};
 use crate::camera::Control;
 use crate::hubproc::{Api, Hub, HubSpec};
-use crate::observe::{HubCost, Stream};
+use crate::observe::{ProcessCost, Stream};
 use crate::owner::ask_doctor;
 use crate::report::{self, DoctorAnswer, FaultReport};
 use crate::run::{Fleet, SimError, detection_bar_ms, run_err, start_hub};
@@ -22,7 +23,7 @@ pub(crate) async fn hub_fault(
     f: PlannedFault,
     spec: HubSpec,
     hub: Arc<Mutex<Option<Hub>>>,
-    cost: Arc<HubCost>,
+    cost: Arc<ProcessCost>,
     api: Arc<RwLock<Api>>,
     fleet: Arc<Fleet>,
 ) -> Result<(FaultReport, Instant, Instant), SimError> {
@@ -42,6 +43,45 @@ pub(crate) async fn hub_fault(
     let fresh = Api::login(&new.http_url, new.cert_pem.as_deref()).await?;
     *hub.lock().unwrap_or_else(|p| p.into_inner()) = Some(new);
     *api.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    Ok(recovery(&f, &fleet, start, restarted_at).await)
+}
+
+/// Stops the external broker (SIGTERM: it saves what it keeps), starts it again after
+/// `for_ms`, and judges recovery as [`hub_fault`] does; the hub stays up throughout.
+pub(crate) async fn broker_fault(
+    f: PlannedFault,
+    spec: MosquittoSpec,
+    broker: Arc<Mutex<Option<Mosquitto>>>,
+    cost: Arc<ProcessCost>,
+    fleet: Arc<Fleet>,
+) -> Result<(FaultReport, Instant, Instant), SimError> {
+    let start = Instant::now();
+    cost.sample();
+    let old = broker.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(mut b) = old {
+        tokio::task::spawn_blocking(move || b.stop())
+            .await
+            .map_err(|e| run_err(e.to_string()))?;
+    }
+    sleep_until(start + Duration::from_millis(f.for_ms)).await;
+    let restarted_at = Instant::now();
+    let new = tokio::task::spawn_blocking(move || spec.start())
+        .await
+        .map_err(|e| run_err(e.to_string()))??;
+    cost.pid.store(new.pid(), Ordering::Relaxed);
+    *broker.lock().unwrap_or_else(|p| p.into_inner()) = Some(new);
+    Ok(recovery(&f, &fleet, start, restarted_at).await)
+}
+
+/// After a restart of the hub or the broker: how long until every mains camera is
+/// connected again and every camera's queue is empty (bounded), and the window in which
+/// events were held up.
+async fn recovery(
+    f: &PlannedFault,
+    fleet: &Fleet,
+    start: Instant,
+    restarted_at: Instant,
+) -> (FaultReport, Instant, Instant) {
     let up_s = restarted_at.elapsed().as_secs_f64();
     let by = Instant::now()
         + Duration::from_secs(120)
@@ -57,7 +97,7 @@ pub(crate) async fn hub_fault(
     }
     let drained = (fleet.queued() == 0).then(|| restarted_at.elapsed().as_secs_f64());
     let done = Instant::now();
-    Ok((
+    (
         FaultReport {
             index: f.index + 1,
             kind: f.kind.as_str().into(),
@@ -77,7 +117,7 @@ pub(crate) async fn hub_fault(
         },
         start,
         done,
-    ))
+    )
 }
 
 /// At most this many cameras of one fault are asked about through the doctor.
@@ -135,7 +175,7 @@ pub(crate) fn camera_fault(
             // Carried out through the owner's API in the judging task.
             FaultKind::Disarm | FaultKind::ZonesExclude | FaultKind::MotionIndicatorOn => {}
             FaultKind::Motion => send(c, Control::Motion),
-            FaultKind::HubKill | FaultKind::HubRestart => {}
+            FaultKind::HubKill | FaultKind::HubRestart | FaultKind::BrokerRestart => {}
         }
         held &= matches!(
             f.kind,

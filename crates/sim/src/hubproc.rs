@@ -13,8 +13,37 @@ use std::time::{Duration, Instant};
 #[error("hub: {0}")]
 pub struct HubError(pub String);
 
-fn err(msg: impl Into<String>) -> HubError {
+pub(crate) fn err(msg: impl Into<String>) -> HubError {
     HubError(msg.into())
+}
+
+/// A loopback port free now.
+pub(crate) fn free_port() -> Result<u16, HubError> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| err(e.to_string()))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| err(e.to_string()))
+}
+
+/// SIGTERM, then SIGKILL after 10 s.
+pub(crate) fn stop_child(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid"),
+        rustix::process::Signal::TERM,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        // A child's exit cannot be awaited with a timeout in std; poll it.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 const OWNER: &str = "sim";
@@ -29,6 +58,9 @@ pub struct HubSpec {
     pub http: String,
     pub mqtt: String,
     pub insecure: bool,
+    /// Arguments that put the hub on an external broker (`--mqtt-url` and what goes
+    /// with it); none: the hub's embedded broker on `mqtt`.
+    pub broker_args: Vec<String>,
 }
 
 /// A running hub.
@@ -42,19 +74,13 @@ pub struct Hub {
 impl HubSpec {
     /// A hub in `data` on two loopback ports free now.
     pub fn new(bin: &Path, data: &Path, insecure: bool) -> Result<HubSpec, HubError> {
-        let port = || -> Result<u16, HubError> {
-            let l =
-                std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| err(e.to_string()))?;
-            l.local_addr()
-                .map(|a| a.port())
-                .map_err(|e| err(e.to_string()))
-        };
         Ok(HubSpec {
             bin: bin.to_path_buf(),
             data: data.to_path_buf(),
-            http: format!("127.0.0.1:{}", port()?),
-            mqtt: format!("127.0.0.1:{}", port()?),
+            http: format!("127.0.0.1:{}", free_port()?),
+            mqtt: format!("127.0.0.1:{}", free_port()?),
             insecure,
+            broker_args: Vec::new(),
         })
     }
 
@@ -102,9 +128,12 @@ impl HubSpec {
             self.data.display().to_string(),
             "--http".into(),
             self.http.clone(),
-            "--mqtt".into(),
-            self.mqtt.clone(),
         ];
+        if self.broker_args.is_empty() {
+            args.extend(["--mqtt".into(), self.mqtt.clone()]);
+        } else {
+            args.extend(self.broker_args.iter().cloned());
+        }
         if self.insecure {
             args.push("--insecure".into());
         }
@@ -176,21 +205,7 @@ impl Hub {
 
     /// SIGTERM, then SIGKILL after 10 s.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.child.id() as i32).expect("a child has a pid"),
-            rustix::process::Signal::TERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill9();
+        stop_child(&mut self.child);
     }
 }
 

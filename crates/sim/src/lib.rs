@@ -5,6 +5,7 @@
 //!
 //! - [`scenario`]: the TOML scenario (fleet and faults) and the seeded plan of a run.
 //! - [`hubproc`]: the hub child process, its owner and API, and its cost from `/proc`.
+//! - [`broker`]: a Mosquitto beside the hub (`broker = "mosquitto"`), restartable alone.
 //! - [`camera`]: one simulated camera: its own MQTT connection and credential, the
 //!   camera's side of the protocol without video, an event queue emptied only by the
 //!   hub's acknowledgements, and the faults it takes.
@@ -18,6 +19,7 @@
 //!   judged; [`report`]: what it prints.
 
 pub mod body;
+pub mod broker;
 pub mod camera;
 mod faults;
 pub mod hubproc;

@@ -189,9 +189,10 @@ pub async fn probe_api(
     }
 }
 
-/// The hub's CPU seconds over all its lives and its highest peak RSS.
+/// A process's (the hub's, the broker's) CPU seconds over all its lives and its highest
+/// peak RSS.
 #[derive(Default)]
-pub struct HubCost {
+pub struct ProcessCost {
     pub pid: AtomicU32,
     inner: Mutex<CostInner>,
 }
@@ -204,7 +205,7 @@ struct CostInner {
     peak_rss_kib: u64,
 }
 
-impl HubCost {
+impl ProcessCost {
     pub fn sample(&self) {
         let pid = self.pid.load(Ordering::Relaxed);
         let Some(s) = hubproc::sample(pid) else {
@@ -229,7 +230,7 @@ impl HubCost {
 }
 
 /// Samples the hub every 250 ms (a killed hub's last quarter second is not counted).
-pub async fn sample_hub(cost: Arc<HubCost>) {
+pub async fn sample_process(cost: Arc<ProcessCost>) {
     loop {
         cost.sample();
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -2,6 +2,7 @@
 //! answer; in total, what happened to every event and what the hub cost.
 
 use crate::camera::Ledger;
+use crate::observe::ProcessCost;
 use crate::scenario::CameraSpec;
 use serde::Serialize;
 use serde_json::Value;
@@ -124,9 +125,10 @@ pub struct EventFigures {
     pub on_stream: usize,
 }
 
+/// What a process (the hub, an external broker) cost.
 #[derive(Debug, Clone, Serialize)]
-pub struct HubFigures {
-    /// CPU seconds (user + system) over every life of the hub, pairing included.
+pub struct ProcessFigures {
+    /// CPU seconds (user + system) over every life of the process, pairing included.
     pub cpu_s: f64,
     /// Of which while pairing and connecting the fleet.
     pub setup_cpu_s: f64,
@@ -135,6 +137,34 @@ pub struct HubFigures {
     pub peak_rss_mib: f64,
     /// Resident memory at the end over the cameras.
     pub rss_per_camera_kib: f64,
+}
+
+impl ProcessFigures {
+    fn line(&self, what: &str) -> String {
+        format!(
+            "{what}: {:.1} CPU s ({:.2} cores during the run), peak RSS {:.0} MiB, {:.1} KiB per camera\n",
+            self.cpu_s, self.run_cpu_share, self.peak_rss_mib, self.rss_per_camera_kib
+        )
+    }
+
+    /// From the samples of `cost`, the CPU seconds spent before the run and the run's
+    /// length, for `cameras` cameras.
+    pub fn of(cost: &ProcessCost, setup_cpu_s: f64, run_s: f64, cameras: u64) -> ProcessFigures {
+        let (cpu_s, peak_rss_kib, rss_kib) = cost.totals();
+        ProcessFigures {
+            cpu_s,
+            setup_cpu_s,
+            run_cpu_share: (cpu_s - setup_cpu_s) / run_s.max(1e-9),
+            peak_rss_mib: peak_rss_kib as f64 / 1024.0,
+            rss_per_camera_kib: rss_kib as f64 / cameras.max(1) as f64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HubFigures {
+    #[serde(flatten)]
+    pub process: ProcessFigures,
     pub restarts: u32,
     /// The hub's own count of messages it dropped, by reason.
     pub dropped: Value,
@@ -153,6 +183,8 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     pub events: EventFigures,
     pub hub: HubFigures,
+    /// The external broker's cost (`broker = "mosquitto"`).
+    pub broker: Option<ProcessFigures>,
     pub connects: u64,
     pub failed_connects: u64,
     pub stream_lagged: u64,
@@ -263,10 +295,10 @@ impl Report {
             ms(e.to_api_ms.p50), ms(e.to_api_ms.p99), ms(e.to_sse_ms.p50), ms(e.to_sse_ms.p99),
             ms(e.to_sse_after_wake_ms.p50), ms(e.to_sse_after_wake_ms.p99),
         ));
-        out.push_str(&format!(
-            "hub: {:.1} CPU s ({:.2} cores during the run), peak RSS {:.0} MiB, {:.1} KiB per camera\n",
-            self.hub.cpu_s, self.hub.run_cpu_share, self.hub.peak_rss_mib, self.hub.rss_per_camera_kib
-        ));
+        out.push_str(&self.hub.process.line("hub"));
+        if let Some(b) = &self.broker {
+            out.push_str(&b.line("broker (Mosquitto)"));
+        }
         out
     }
 

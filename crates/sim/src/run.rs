@@ -1,12 +1,13 @@
 //! A run: start the hub, pair the fleet, let it live for the scenario's duration with
 //! its faults, drain every camera's queue, check every event in the API, report.
 
+use crate::broker::MosquittoSpec;
 use crate::camera::{Camera, Control, Ledger, Shared, Status};
 use crate::hubproc::{Api, Hub, HubSpec};
-use crate::observe::{self, HubCost, Stream};
+use crate::observe::{self, ProcessCost, Stream};
 use crate::provision::{self, Book, Entry};
 use crate::report::{self, Report};
-use crate::scenario::{CameraSpec, FaultKind, Scenario};
+use crate::scenario::{BrokerKind, CameraSpec, FaultKind, Scenario};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -123,17 +124,37 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
             tmp.path().join("hub")
         }
     };
-    let spec = HubSpec::new(&opts.bin, &data, sc.insecure)?;
+    let mut spec = HubSpec::new(&opts.bin, &data, sc.insecure)?;
     spec.create_owner()?;
+    // An external broker starts first and outlives the hub's restarts.
+    let (broker_spec, broker, broker_cost) = match sc.broker {
+        BrokerKind::Embedded => (None, Arc::new(Mutex::new(None)), None),
+        BrokerKind::Mosquitto => {
+            let b = MosquittoSpec::configure(&spec)?;
+            spec.broker_args = b.hub_args();
+            let started = {
+                let b = b.clone();
+                tokio::task::spawn_blocking(move || b.start())
+                    .await
+                    .map_err(|e| run_err(e.to_string()))??
+            };
+            let cost = Arc::new(ProcessCost::default());
+            cost.pid.store(started.pid(), Ordering::Relaxed);
+            (Some(b), Arc::new(Mutex::new(Some(started))), Some(cost))
+        }
+    };
     let hub = Arc::new(Mutex::new(Some(start_hub(&spec).await?)));
     let (mqtt_url, http_url, cert) = {
         let h = hub.lock().unwrap_or_else(|p| p.into_inner());
         let h = h.as_ref().expect("started");
         (h.mqtt_url.clone(), h.http_url.clone(), h.cert_pem.clone())
     };
-    let cost = Arc::new(HubCost::default());
+    let cost = Arc::new(ProcessCost::default());
     cost.pid.store(hub_pid(&hub), Ordering::Relaxed);
-    let sampler = tokio::spawn(observe::sample_hub(cost.clone()));
+    let sampler = tokio::spawn(observe::sample_process(cost.clone()));
+    let broker_sampler = broker_cost
+        .clone()
+        .map(|c| tokio::spawn(observe::sample_process(c)));
     let api = Api::login(&http_url, cert.as_deref()).await?;
     let api = Arc::new(RwLock::new(api));
     say(
@@ -268,6 +289,7 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         &format!("the cameras' first events delivered in {settle_s:.1} s"),
     );
     let (setup_cpu_s, _, _) = cost.totals();
+    let broker_setup_cpu_s = broker_cost.as_ref().map_or(0.0, |c| c.totals().0);
 
     // The run and its faults.
     let t0 = Instant::now();
@@ -303,6 +325,18 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
                     hub.clone(),
                     cost.clone(),
                     api.clone(),
+                    fleet.clone(),
+                )));
+            }
+            FaultKind::BrokerRestart => {
+                let (Some(b), Some(c)) = (&broker_spec, &broker_cost) else {
+                    return Err(run_err("broker_restart without an external broker"));
+                };
+                hub_faults.push(tokio::spawn(crate::faults::broker_fault(
+                    f.clone(),
+                    b.clone(),
+                    broker.clone(),
+                    c.clone(),
                     fleet.clone(),
                 )));
             }
@@ -347,7 +381,12 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     }
     let undelivered = fleet.queued();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (cpu_s, peak_rss_kib, rss_kib) = cost.totals();
+    let run_s = t0.elapsed().as_secs_f64();
+    let n = specs.len().max(1) as u64;
+    let hub_figures = report::ProcessFigures::of(&cost, setup_cpu_s, run_s, n);
+    let broker_figures = broker_cost
+        .as_ref()
+        .map(|c| report::ProcessFigures::of(c, broker_setup_cpu_s, run_s, n));
     let connects: u64 = fleet
         .status
         .iter()
@@ -378,11 +417,17 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     follower.abort();
     prober.abort();
     sampler.abort();
+    if let Some(s) = broker_sampler {
+        s.abort();
+    }
     let last = hub.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(mut h) = last {
         tokio::task::spawn_blocking(move || h.stop()).await.ok();
     }
-    let n = specs.len().max(1) as u64;
+    let last = broker.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(mut b) = last {
+        tokio::task::spawn_blocking(move || b.stop()).await.ok();
+    }
     Ok(Report {
         cameras: specs.len(),
         seed: sc.seed,
@@ -393,14 +438,11 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         faults: fault_reports,
         events,
         hub: report::HubFigures {
-            cpu_s,
-            setup_cpu_s,
-            run_cpu_share: (cpu_s - setup_cpu_s) / (t0.elapsed().as_secs_f64()).max(1e-9),
-            peak_rss_mib: peak_rss_kib as f64 / 1024.0,
-            rss_per_camera_kib: rss_kib as f64 / n as f64,
+            process: hub_figures,
             restarts,
             dropped: hub_dropped,
         },
+        broker: broker_figures,
         connects,
         failed_connects: failed,
         stream_lagged: stream.lagged.load(Ordering::Relaxed),

@@ -38,6 +38,10 @@ pub struct Scenario {
     /// certificate otherwise.
     #[serde(default)]
     pub insecure: bool,
+    /// The hub's embedded broker, or a Mosquitto beside it (`watchlight hub --mqtt-url`,
+    /// configured by `watchlight hub mosquitto-config`).
+    #[serde(default)]
+    pub broker: BrokerKind,
     /// Seconds between a mains camera's telemetry messages.
     #[serde(default = "default_telemetry_s")]
     pub telemetry_s: f64,
@@ -65,6 +69,17 @@ pub struct Scenario {
     pub fleet: Vec<Group>,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+}
+
+/// Which MQTT broker the cameras and the hub meet on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerKind {
+    /// The broker inside the hub process.
+    #[default]
+    Embedded,
+    /// Mosquitto in a process of its own, restartable alone (`broker_restart`).
+    Mosquitto,
 }
 
 fn default_telemetry_s() -> f64 {
@@ -150,6 +165,9 @@ pub enum FaultKind {
     /// SIGTERM to the hub, then a restart after `for_s` (the embedded broker restarts
     /// with it).
     HubRestart,
+    /// SIGTERM to the external broker (`broker = "mosquitto"`), then a restart after
+    /// `for_s`; the hub stays up.
+    BrokerRestart,
     /// A burst of motion on the cameras: what a camera doing its job records.
     Motion,
 }
@@ -171,6 +189,7 @@ impl FaultKind {
             FaultKind::MotionIndicatorOn => "motion_indicator_on",
             FaultKind::HubKill => "hub_kill",
             FaultKind::HubRestart => "hub_restart",
+            FaultKind::BrokerRestart => "broker_restart",
             FaultKind::Motion => "motion",
         }
     }
@@ -193,13 +212,16 @@ impl FaultKind {
             FaultKind::ZonesExclude => FaultId::ZonesExcludeMotion,
             FaultKind::MotionIndicatorOn => FaultId::MotionIndicator,
             FaultKind::Motion => FaultId::NoFault,
-            FaultKind::HubKill | FaultKind::HubRestart => return None,
+            FaultKind::HubKill | FaultKind::HubRestart | FaultKind::BrokerRestart => return None,
         })
     }
 
-    /// Whether the kind hits the hub rather than chosen cameras.
+    /// Whether the kind hits the hub or its broker rather than chosen cameras.
     pub fn is_hub(self) -> bool {
-        matches!(self, FaultKind::HubKill | FaultKind::HubRestart)
+        matches!(
+            self,
+            FaultKind::HubKill | FaultKind::HubRestart | FaultKind::BrokerRestart
+        )
     }
 
     /// Whether the kind hits every camera of the home's Wi-Fi: the access point going
@@ -315,6 +337,16 @@ impl Scenario {
         }
         if let Some(rate) = self.pair_per_s {
             positive("pair_per_s", rate)?;
+        }
+        if self.broker == BrokerKind::Embedded
+            && self
+                .faults
+                .iter()
+                .any(|f| f.kind == FaultKind::BrokerRestart)
+        {
+            return Err(invalid(
+                "broker_restart needs broker = \"mosquitto\" (the embedded broker restarts with the hub: use hub_restart)",
+            ));
         }
         if self.pair_concurrency == 0 {
             return Err(invalid("pair_concurrency must be at least 1"));
@@ -576,6 +608,14 @@ mod tests {
             (
                 "duration_s = 9\n[[fleet]]\nprofile = \"mini\"\ncount = 1\n[[fault]]\nkind = \"melt\"\nat_s = 1",
                 "melt",
+            ),
+            (
+                "duration_s = 9\n[[fleet]]\nprofile = \"mini\"\ncount = 1\n[[fault]]\nkind = \"broker_restart\"\nat_s = 1",
+                "broker_restart needs broker = \"mosquitto\"",
+            ),
+            (
+                "duration_s = 9\nbroker = \"rabbit\"\n[[fleet]]\nprofile = \"mini\"\ncount = 1",
+                "rabbit",
             ),
             (
                 "duration_s = 9\nconnect_concurrency = 64\n[[fleet]]\nprofile = \"mini\"\ncount = 1",
