@@ -3,6 +3,7 @@
 use super::UsageError;
 use anyhow::Context;
 use std::path::PathBuf;
+use watchlight_sim::scenario::BrokerKind;
 use watchlight_sim::{Options, Scenario};
 
 #[derive(clap::Args)]
@@ -19,6 +20,12 @@ pub struct SimArgs {
     /// Override the scenario's camera counts: every group scaled so the fleet has this many.
     #[arg(long)]
     cameras: Option<usize>,
+    /// Override the scenario's broker: the hub's embedded one, or a Mosquitto beside it.
+    #[arg(long, value_parser = ["embedded", "mosquitto"])]
+    broker: Option<String>,
+    /// Override the scenario's pairings started per second.
+    #[arg(long, value_name = "RATE")]
+    pair_per_s: Option<f64>,
     /// Keep the hub's data and log (`DIR/hub.log`) here instead of a temporary folder.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -31,6 +38,16 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if let Some(broker) = &args.broker {
+        scenario.broker = match broker.as_str() {
+            "mosquitto" => BrokerKind::Mosquitto,
+            _ => BrokerKind::Embedded,
+        };
+    }
+    if let Some(rate) = args.pair_per_s {
+        scenario.pair_per_s = Some(rate);
+    }
+    scenario.check().map_err(|e| UsageError(e.to_string()))?;
     if let Some(n) = args.cameras {
         scenario = scenario
             .scaled_to(n)

@@ -167,6 +167,12 @@ impl MosquittoSetup {
                 let _ = writeln!(conf, "persistence false");
             }
         }
+        // The hub reads every camera's messages through one session. Mosquitto's default
+        // queue of 1,000 messages per client is gone in a moment when thousands of
+        // cameras reconnect at once (each says `online`, its state and telemetry), and
+        // past it Mosquitto drops what the hub should hear, last wills included. A
+        // message is a few hundred bytes: 200,000 of them are tens of MiB.
+        let _ = writeln!(conf, "max_queued_messages 200000");
         let _ = writeln!(conf, "log_dest stderr");
         let _ = writeln!(conf, "log_type error");
         let _ = writeln!(conf, "log_type warning");
@@ -271,6 +277,8 @@ mod tests {
         let conf = std::fs::read_to_string(&files.config).unwrap();
         assert!(conf.contains("allow_anonymous false\n"));
         assert!(conf.contains("listener 18830 127.0.0.1\n"));
+        // The hub hears thousands of cameras through one session.
+        assert!(conf.contains("max_queued_messages 200000\n"));
         let pw = std::fs::read_to_string(&files.password_file).unwrap();
         assert!(pw.starts_with("hub:$7$101$"), "{pw}");
         assert_eq!(pw.lines().count(), 2);

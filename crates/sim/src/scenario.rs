@@ -314,7 +314,8 @@ impl Scenario {
         Ok(s)
     }
 
-    fn check(&self) -> Result<(), ScenarioError> {
+    /// Checks the scenario as [`Scenario::parse`] does (after a field was overridden).
+    pub fn check(&self) -> Result<(), ScenarioError> {
         let positive = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())

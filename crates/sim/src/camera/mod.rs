@@ -537,7 +537,11 @@ impl Camera {
             self.body.input(self.ms(now), Input::LinkLost);
             self.act();
         }
-        let retry_at = if self.battery {
+        // A battery camera that has joined waits for its next check-in; one still joining
+        // (its credentials fresh: a broker that has not yet loaded them refuses it) keeps
+        // trying within its join window, as a mains camera does.
+        let joining = self.body.state() == LifecycleState::Joining;
+        let retry_at = if self.battery && !joining {
             self.next_checkin = now + self.checkin_every;
             self.next_checkin
         } else {
