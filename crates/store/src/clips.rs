@@ -454,10 +454,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ClipInfo>> {
         let conn = self.conn();
+        // One camera's clips by its own index: `(?1 IS NULL OR device_id = ?1)` would walk
+        // every camera's clips by time instead (see `Store::events`).
+        let which = if device.is_some() {
+            "device_id = ?1"
+        } else {
+            "?1 IS NULL"
+        };
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {CLIP_COLS} FROM clips
-                 WHERE (?1 IS NULL OR device_id = ?1) AND sort_ts >= ?2 AND sort_ts < ?3
+                 WHERE {which} AND sort_ts >= ?2 AND sort_ts < ?3
                  ORDER BY sort_ts DESC, device_id, clip_id LIMIT ?4"
             ))
             .ctx(|| "list clips".into())?;

@@ -165,13 +165,19 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredEvent>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT device_id, seq, ts_ms, kind, data, received_ms FROM events
-                 WHERE (?1 IS NULL OR device_id = ?1) AND ts_ms >= ?2 AND ts_ms < ?3
-                 ORDER BY ts_ms DESC, seq DESC LIMIT ?4",
-            )
-            .ctx(|| "list events".into())?;
+        // Two statements, not one `(?1 IS NULL OR device_id = ?1)`: with the OR, SQLite
+        // walks the time index over every camera's events and drops the others' one by
+        // one; a 10,000-camera hub spent 79 % of its CPU there listing one camera.
+        let sql = if device.is_some() {
+            "SELECT device_id, seq, ts_ms, kind, data, received_ms FROM events
+             WHERE device_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3
+             ORDER BY ts_ms DESC, seq DESC LIMIT ?4"
+        } else {
+            "SELECT device_id, seq, ts_ms, kind, data, received_ms FROM events
+             WHERE ?1 IS NULL AND ts_ms >= ?2 AND ts_ms < ?3
+             ORDER BY ts_ms DESC, seq DESC LIMIT ?4"
+        };
+        let mut stmt = conn.prepare_cached(sql).ctx(|| "list events".into())?;
         let rows = stmt
             .query_map(params![device, ms(from_ms), ms(to_ms), limit as i64], |r| {
                 Ok((
