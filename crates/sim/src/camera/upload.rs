@@ -106,7 +106,7 @@ impl Uploader {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("PUT {url}: {}", e.without_url()))?;
+            .map_err(|e| format!("PUT {url}: {}", with_causes(e)))?;
         let status = resp.status();
         if status.is_success() {
             Ok(())
@@ -115,6 +115,20 @@ impl Uploader {
             Err(format!("PUT {url}: {status} {text}"))
         }
     }
+}
+
+/// The error and what caused it ("error sending request" says little without
+/// "Connection refused").
+fn with_causes(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// A clip waiting in the queue.
