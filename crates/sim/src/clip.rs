@@ -126,7 +126,7 @@ fn scene(i: u32) -> (Frame, MotionSample) {
         }
     }
     let frame = Frame::from_luma(w, h, u64::from(i) * 100, y);
-    let middle = f32::from(FRAMES as u16 - 1) / 2.0;
+    let middle = (FRAMES - 1) as f32 / 2.0;
     let motion = MotionSample {
         score: 1.0 - (i as f32 - middle).abs() / FRAMES as f32,
         boxes: vec![MotionSample::normalise_box(
