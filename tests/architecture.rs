@@ -52,6 +52,7 @@ const MAY_DEPEND_ON: &[(&str, &[&str])] = &[
             "watchlight-protocol",
             "watchlight-hw",
             "watchlight-camera",
+            "watchlight-media",
             "watchlight-doctor",
         ],
     ),

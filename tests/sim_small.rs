@@ -1,7 +1,8 @@
 //! The fleet simulator's small scenario (`examples/sim/small.toml`: 32 cameras running
 //! the camera core, every fault kind the simulator has) against a real hub: nothing is
-//! lost silently, every fault the hub can see is detected within its SPEC §10 bar, the
-//! doctor names the injected fault, and the fleet comes back after each hub fault.
+//! lost silently (every event, and every clip uploaded and playable), every fault the
+//! hub can see is detected within its SPEC §10 bar, the doctor names the injected
+//! fault, and the fleet comes back after each hub fault.
 
 use serde_json::Value;
 use std::process::Command;
@@ -52,6 +53,19 @@ fn small_fleet_loses_nothing_detects_faults_in_time_and_the_doctor_names_them() 
     assert_eq!(ev["duplicated"], 0, "{ev}");
     assert!(ev["recorded"].as_u64().unwrap() > 100, "{ev}");
     assert_eq!(ev["recorded"], ev["delivered"], "{ev}");
+    // Every recording the cameras ended with a working image sensor is a real clip the
+    // owner can play: uploaded, listed once with the uploaded size and SHA-256.
+    let clips = &report["clips"];
+    println!(
+        "figure: clips recorded {} delivered {}",
+        clips["recorded"], clips["delivered"]
+    );
+    assert!(clips["recorded"].as_u64().unwrap() > 0, "{clips}");
+    assert_eq!(clips["recorded"], clips["delivered"], "{clips}");
+    assert_eq!(clips["lost"], 0, "{clips}");
+    assert_eq!(clips["duplicated"], 0, "{clips}");
+    assert_eq!(clips["unknown"], 0, "{clips}");
+    assert_eq!(clips["played_back"], true, "{clips}");
 
     let faults = report["faults"].as_array().expect("faults");
     let kinds: Vec<&str> = faults.iter().map(|f| f["kind"].as_str().unwrap()).collect();

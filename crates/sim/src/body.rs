@@ -1,14 +1,15 @@
 //! A simulated camera's body: the camera core (SPEC §3 light, §4 lifecycle, §6 battery,
 //! §7 triggers) with the simulated battery pack (`watchlight_hw::sim`), on the camera's
-//! own millisecond clock. Sans-IO: the camera task (`camera.rs`) tells it what happened
+//! own millisecond clock. Sans-IO: the camera task (`camera/`) tells it what happened
 //! and when, and carries out what it asks ([`Act`]). Faults change the hardware it reads
 //! (a drained or frozen pack, a dead image sensor) or the scene (motion outside the
 //! watched zones), and the core answers as it does on a real camera: a light, an event,
-//! a shutdown.
+//! a shutdown. A recording the core ends is a clip to upload when the image sensor gave
+//! frames for it.
 
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
-use watchlight_camera::{Core, Input, Output, PersistedState};
+use watchlight_camera::{Core, Input, Output, PersistedState, RecordTrigger};
 use watchlight_hw::sim::{BatteryModel, Load, SimBattery, SimClock};
 use watchlight_hw::{BatteryGauge, BatteryReading, Clock};
 use watchlight_protocol::messages::LightReport;
@@ -29,6 +30,12 @@ pub enum Act {
         kind: EventKind,
         data: Map<String, Value>,
     },
+    /// A recording that began at `started_ms` ended with frames: queue its clip for
+    /// upload (its `clip_recorded` goes once the hub has it).
+    Clip {
+        trigger: RecordTrigger,
+        started_ms: u64,
+    },
     /// The light or the lifecycle state changed: tell the hub (`state`) when connected.
     StateChanged,
     /// The battery is critical: the camera is off until fresh batteries.
@@ -44,6 +51,9 @@ pub struct Body {
     next_battery_read: Option<u64>,
     sensor_dead: bool,
     next_sensor_read: u64,
+    /// The recording under way: its trigger, when it began, and whether the image sensor
+    /// was giving frames then (a dead sensor records nothing, whatever the PIR says).
+    recording: Option<(RecordTrigger, u64, bool)>,
     /// Where in the picture this camera's motion happens (normalised), for its zones.
     motion_at: (f32, f32),
     shown: (ConditionId, Light),
@@ -68,6 +78,7 @@ impl Body {
             clock,
             sensor_dead: false,
             next_sensor_read: now_ms,
+            recording: None,
             motion_at,
             shown: (ConditionId::Idle, Light::OFF),
             last_alarming: None,
@@ -163,6 +174,9 @@ impl Body {
     /// settings); the hardware stays as it is.
     pub fn reboot(&mut self, now_ms: u64) {
         self.clock.set(now_ms.max(self.clock.now_ms()));
+        // A recording cut off by the power leaves no clip (the agent's recorder is in
+        // memory).
+        self.recording = None;
         let persisted = self.core.persisted().clone();
         let profile = self.core.profile().clone();
         self.core = Core::new(&profile, persisted, now_ms);
@@ -194,16 +208,21 @@ impl Body {
                 }
                 Output::State(_) => self.acts.push_back(Act::StateChanged),
                 Output::Event { kind, data } => self.acts.push_back(Act::Event { kind, data }),
-                Output::StartRecording { .. } => {
+                Output::StartRecording { trigger } => {
+                    self.recording = Some((trigger, t.t_ms, !self.sensor_dead));
                     if let Some(b) = &mut self.battery {
                         b.set_load(Load::Recording);
                     }
                 }
-                // The simulator records no video: the core's own `motion_end` event
-                // stands where a camera would upload the clip.
                 Output::StopRecording { .. } => {
                     if let Some(b) = &mut self.battery {
                         b.set_load(Load::Idle);
+                    }
+                    if let Some((trigger, started_ms, true)) = self.recording.take() {
+                        self.acts.push_back(Act::Clip {
+                            trigger,
+                            started_ms,
+                        });
                     }
                 }
                 Output::PowerOff => self.acts.push_back(Act::PowerOff),
@@ -358,6 +377,47 @@ mod tests {
         assert!(r.resting_mv > 3_000, "resting stays healthy: {r:?}");
         assert!(r.loaded_mv < 2_600, "loaded sags: {r:?}");
         assert!(events(&mut b).contains(&EventKind::BatteryLow));
+    }
+
+    /// The clips `body` asks to upload over `secs` seconds from `t`.
+    fn clips_over(body: &mut Body, t: u64, secs: u64) -> Vec<(RecordTrigger, u64)> {
+        let mut out = Vec::new();
+        for s in 0..=secs {
+            body.tick(t + s * 1_000);
+            while let Some(a) = body.next_act() {
+                if let Act::Clip {
+                    trigger,
+                    started_ms,
+                } = a
+                {
+                    out.push((trigger, started_ms));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_recording_that_ends_is_one_clip_from_when_it_began() {
+        let (mut b, t) = online(ProfileId::Mini);
+        b.motion_start(t);
+        assert!(b.is_recording());
+        b.motion_end(t + 4_000);
+        let clips = clips_over(&mut b, t + 4_000, 120);
+        assert_eq!(clips.len(), 1, "{clips:?}");
+        assert_eq!(clips[0].1, t);
+        assert!(!b.is_recording());
+    }
+
+    #[test]
+    fn a_dead_image_sensor_records_no_clip_even_when_the_pir_fires() {
+        let (mut b, t) = online(ProfileId::Outdoor);
+        assert!(b.core.profile().has_pir());
+        b.break_image_sensor(t);
+        b.tick(t);
+        b.motion_start(t + 1_000);
+        b.motion_end(t + 5_000);
+        assert_eq!(clips_over(&mut b, t + 5_000, 120), vec![]);
     }
 
     #[test]

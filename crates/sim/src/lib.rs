@@ -7,8 +7,10 @@
 //! - [`hubproc`]: the hub child process, its owner and API, and its cost from `/proc`.
 //! - [`broker`]: a Mosquitto beside the hub (`broker = "mosquitto"`), restartable alone.
 //! - [`camera`]: one simulated camera: its own MQTT connection and credential, the
-//!   camera's side of the protocol without video, an event queue emptied only by the
-//!   hub's acknowledgements, and the faults it takes.
+//!   camera's side of the protocol, a queue of events and clips emptied only by the
+//!   hub's acknowledgements, clip uploads over HTTP, and the faults it takes.
+//! - [`clip`]: the real clip every camera uploads (made once per run with the clip
+//!   recorder), and the owner's API's list of clips at the end.
 //! - [`body`]: what a simulated camera is made of: the camera core and the simulated
 //!   battery pack (sans-IO); its light, lifecycle and events are a real camera's.
 //! - [`shared`]: what the cameras share with the run (gate, event ledger, status).
@@ -21,6 +23,7 @@
 pub mod body;
 pub mod broker;
 pub mod camera;
+pub mod clip;
 mod faults;
 pub mod hubproc;
 pub mod observe;

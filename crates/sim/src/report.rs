@@ -1,7 +1,8 @@
 //! The run's report (`--json` prints it): per fault, its detection and the doctor's
-//! answer; in total, what happened to every event and what the hub cost.
+//! answer; in total, what happened to every event and every clip, and what the hub cost.
 
 use crate::camera::Ledger;
+use crate::clip::{Listed, SampleClip};
 use crate::observe::ProcessCost;
 use crate::scenario::CameraSpec;
 use serde::Serialize;
@@ -125,6 +126,105 @@ pub struct EventFigures {
     pub on_stream: usize,
 }
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClipFigures {
+    /// Clips the cameras made (recordings that ended with the image sensor working).
+    pub recorded: usize,
+    /// Listed once by the owner's API at the end (`GET /api/v1/cameras/{id}/clips`)
+    /// with the video and thumbnail of the size and SHA-256 uploaded and the
+    /// `clip_recorded` metadata: the owner can play them.
+    pub delivered: usize,
+    /// Listed more than once.
+    pub duplicated: usize,
+    /// Reported dropped by a camera (`clip_dropped`): the simulated cameras keep every
+    /// clip until the hub has it, so none are.
+    pub reported_dropped: usize,
+    /// Gone from the camera's queue (the hub acknowledged its `clip_recorded`) yet not
+    /// delivered, and not reported dropped: lost silently.
+    pub lost: usize,
+    /// Up to ten lost clips, `clip_id: why`.
+    pub lost_examples: Vec<String>,
+    /// Still in a camera's queue when the drain ended: not lost, but the hub did not
+    /// take them within the run.
+    pub undelivered: usize,
+    /// Listed by the hub for a camera that did not record them.
+    pub unknown: usize,
+    /// Cameras whose clips the API would not list (their clips count as not delivered).
+    pub unlisted_cameras: Vec<String>,
+    /// Uploads that failed or were cut off by a lost link, each tried again.
+    pub upload_failures: u64,
+    /// Up to five of their errors.
+    pub failure_examples: Vec<String>,
+    /// From the end of the recording to the hub having video and thumbnail (a battery
+    /// camera wakes and connects first; a hub fault holds some up).
+    pub to_hub_ms: Summary,
+    /// One delivered clip downloaded as the web app does: whether it is the uploaded
+    /// MP4 and playable (`watchlight_media::probe_mp4`); `None` when none was delivered.
+    pub played_back: Option<bool>,
+    pub playback_error: Option<String>,
+    /// The sample clip every camera uploads: its sizes and how long making it took.
+    pub mp4_bytes: u64,
+    pub thumbnail_bytes: u64,
+    pub made_in_ms: u64,
+}
+
+/// What happened to every clip in `ledger`, against what the API listed.
+pub fn clips(
+    ledger: &Ledger,
+    listed: &HashMap<(usize, String), Vec<Listed>>,
+    sample: &SampleClip,
+    specs: &[CameraSpec],
+) -> ClipFigures {
+    let mut f = ClipFigures {
+        recorded: ledger.clips.len(),
+        mp4_bytes: sample.mp4.len() as u64,
+        thumbnail_bytes: sample.thumbnail.len() as u64,
+        made_in_ms: sample.made_in_ms,
+        ..ClipFigures::default()
+    };
+    let mut to_hub = Vec::new();
+    for (key, r) in &ledger.clips {
+        let listings = listed.get(key).map_or(0, Vec::len);
+        let fault = match listed.get(key).map(Vec::as_slice) {
+            Some([one]) => one.fault(sample),
+            Some([_, _, ..]) => None,
+            _ => Some("not listed".to_string()),
+        };
+        match fault {
+            None if listings > 1 => f.duplicated += 1,
+            None => f.delivered += 1,
+            // Still in the camera's queue: late, not lost.
+            Some(_) if r.acked.is_none() => f.undelivered += 1,
+            Some(why) => {
+                f.lost += 1;
+                if f.lost_examples.len() < 10 {
+                    f.lost_examples.push(format!(
+                        "{} ({}#{}): {why}",
+                        key.1,
+                        specs[key.0].device_id(),
+                        r.seq
+                    ));
+                }
+            }
+        }
+        f.upload_failures += u64::from(r.failures);
+        if let Some(e) = &r.last_error
+            && f.failure_examples.len() < 5
+        {
+            f.failure_examples.push(e.clone());
+        }
+        if let Some(at) = r.uploaded {
+            to_hub.push(at.duration_since(r.recorded).as_millis() as u64);
+        }
+    }
+    f.unknown = listed
+        .keys()
+        .filter(|k| !ledger.clips.contains_key(k))
+        .count();
+    f.to_hub_ms = Summary::of(to_hub);
+    f
+}
+
 /// What a process (the hub, an external broker) cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessFigures {
@@ -182,6 +282,7 @@ pub struct Report {
     pub settle_s: f64,
     pub faults: Vec<FaultReport>,
     pub events: EventFigures,
+    pub clips: ClipFigures,
     pub hub: HubFigures,
     /// The external broker's cost (`broker = "mosquitto"`).
     pub broker: Option<ProcessFigures>,
@@ -192,7 +293,8 @@ pub struct Report {
     pub open_files_allowed: u64,
     /// The simulator's own CPU seconds (it shares the machine's cores with the hub).
     pub sim_cpu_s: f64,
-    /// An event that was recorded and is neither in the API nor reported dropped.
+    /// An event or a clip that was recorded and is neither in the API nor reported
+    /// dropped.
     pub lost_silently: bool,
     /// The doctor's top-1 on the injected faults, by the SPEC §8 id expected.
     pub doctor: DoctorFigures,
@@ -230,7 +332,7 @@ impl DoctorFigures {
 
 impl Report {
     pub fn judged(mut self) -> Report {
-        self.lost_silently = self.events.lost > 0;
+        self.lost_silently = self.events.lost > 0 || self.clips.lost > 0;
         self.doctor = DoctorFigures::of(&self.faults);
         self
     }
@@ -294,6 +396,18 @@ impl Report {
             e.recorded, e.delivered, e.duplicated, e.reported_dropped, e.lost, e.undelivered,
             ms(e.to_api_ms.p50), ms(e.to_api_ms.p99), ms(e.to_sse_ms.p50), ms(e.to_sse_ms.p99),
             ms(e.to_sse_after_wake_ms.p50), ms(e.to_sse_after_wake_ms.p99),
+        ));
+        let c = &self.clips;
+        out.push_str(&format!(
+            "clips: {} recorded, {} delivered, {} duplicated, {} reported dropped, {} lost, {} still queued; {} uploads retried; to the hub p50 {} p99 {}; one played back: {} ({} KiB MP4 + {} KiB JPEG, made in {} ms)\n",
+            c.recorded, c.delivered, c.duplicated, c.reported_dropped, c.lost, c.undelivered,
+            c.upload_failures, ms(c.to_hub_ms.p50), ms(c.to_hub_ms.p99),
+            match (c.played_back, &c.playback_error) {
+                (None, _) => "none delivered".to_string(),
+                (Some(true), _) => "ok".to_string(),
+                (Some(false), e) => format!("FAILED {}", e.as_deref().unwrap_or("")),
+            },
+            c.mp4_bytes / 1024, c.thumbnail_bytes / 1024, c.made_in_ms,
         ));
         out.push_str(&self.hub.process.line("hub"));
         if let Some(b) = &self.broker {

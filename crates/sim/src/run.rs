@@ -113,6 +113,11 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     let sc = &opts.scenario;
     let progress = opts.progress;
     let nofile = raise_nofile();
+    // The clip every camera uploads, made once before anything starts.
+    let sample = tokio::task::spawn_blocking(crate::clip::SampleClip::make)
+        .await
+        .map_err(|e| run_err(e.to_string()))?
+        .map_err(|e| run_err(format!("making the sample clip: {e}")))?;
     let tmp;
     let data = match &opts.data {
         Some(d) => d.join("hub"),
@@ -166,18 +171,21 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     // The fleet.
     let specs = sc.cameras();
     let (probe_tx, probe_rx) = mpsc::unbounded_channel();
+    let tls = cert
+        .as_deref()
+        .map(crate::hubproc::tls_config)
+        .transpose()?;
+    let uploader = crate::camera::Uploader::new(sample, &http_url, tls.clone())?;
     let shared = Arc::new(Shared {
         home: "home".into(),
         mqtt_url,
-        tls: cert
-            .as_deref()
-            .map(crate::hubproc::tls_config)
-            .transpose()?,
+        tls,
         gate: Arc::new(Semaphore::new(sc.connect_concurrency)),
         telemetry_every: Duration::from_secs_f64(sc.telemetry_s),
         seed: sc.seed,
         ledger: Mutex::new(Ledger::default()),
         probe_tx,
+        uploader,
     });
     let mut book = HashMap::new();
     let mut controls = Vec::new();
@@ -410,6 +418,7 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         .unwrap_or(Value::Null);
     let ledger = std::mem::take(&mut *shared.ledger.lock().unwrap_or_else(|p| p.into_inner()));
     let events = report::events(&ledger, &listed, &windows, undelivered, &specs);
+    let clips = crate::clip::check(&final_api, &specs, &ledger, &shared.uploader.clip).await;
 
     for t in tasks {
         t.abort();
@@ -437,6 +446,7 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
         settle_s,
         faults: fault_reports,
         events,
+        clips,
         hub: report::HubFigures {
             process: hub_figures,
             restarts,

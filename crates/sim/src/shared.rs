@@ -1,5 +1,6 @@
 //! What the fleet's cameras share with each other and with the run: the hub's
-//! addresses, the connection gate, the ledger of every event and each camera's status.
+//! addresses, the connection gate, the clip uploader, the ledger of every event and
+//! clip, and each camera's status.
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -40,9 +41,46 @@ pub struct EventRecord {
     pub api_at: Option<Instant>,
 }
 
+/// What the simulator learns of every clip, by `(camera index, clip id)`.
+#[derive(Debug, Clone)]
+pub struct ClipRecord {
+    /// The queue item (and its `clip_recorded` event's seq).
+    pub seq: u64,
+    /// When the recording ended and the clip was queued.
+    pub recorded: Instant,
+    /// When the hub had its video and thumbnail.
+    pub uploaded: Option<Instant>,
+    /// Its `clip_recorded` acknowledged: gone from the camera's queue.
+    pub acked: Option<Instant>,
+    pub attempts: u32,
+    /// Uploads that failed or were cut off, and the last one's error.
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
+impl ClipRecord {
+    pub fn new(seq: u64, recorded: Instant) -> ClipRecord {
+        ClipRecord {
+            seq,
+            recorded,
+            uploaded: None,
+            acked: None,
+            attempts: 0,
+            failures: 0,
+            last_error: None,
+        }
+    }
+
+    pub fn failed(&mut self, error: String) {
+        self.failures += 1;
+        self.last_error = Some(error);
+    }
+}
+
 #[derive(Default)]
 pub struct Ledger {
     pub events: HashMap<(usize, u64), EventRecord>,
+    pub clips: HashMap<(usize, String), ClipRecord>,
 }
 
 /// What every camera shares.
@@ -57,6 +95,8 @@ pub struct Shared {
     pub ledger: Mutex<Ledger>,
     /// Events to probe in the API for their event-to-API latency.
     pub probe_tx: mpsc::UnboundedSender<(usize, u64)>,
+    /// The clip every camera uploads, and the HTTP client that uploads it.
+    pub uploader: crate::camera::Uploader,
 }
 
 /// What the run reads of a camera while it goes.

@@ -1,9 +1,11 @@
 //! One simulated camera: a task with its own MQTT connection and credential, speaking
-//! the camera's side of the protocol (docs/contracts.md, "MQTT") without video, with the
-//! camera core deciding its light, lifecycle, battery and triggers ([`crate::body`]). It
-//! keeps its events in a queue until the hub acknowledges each on `cmd/ack` (sent again
-//! after 5 s, and on every new connection), so a hub killed mid-write loses nothing the
-//! camera recorded.
+//! the camera's side of the protocol (docs/contracts.md, "MQTT") without a video
+//! pipeline, with the camera core deciding its light, lifecycle, battery and triggers
+//! ([`crate::body`]). It keeps its events and clips in a queue until the hub
+//! acknowledges each on `cmd/ack` (sent again after 5 s, and on every new connection),
+//! so a hub killed mid-write loses nothing the camera recorded ([`queue`]); a recording
+//! that ends with the image sensor working is a real clip uploaded over HTTP before its
+//! `clip_recorded` event goes ([`upload`]).
 //!
 //! - Mains (`mini`): connected all the time with the keepalive of its settings and a
 //!   last will `offline`; telemetry every `telemetry_s`.
@@ -15,34 +17,34 @@
 //! the connection, so nothing crosses and nothing closes and the broker learns of it
 //! only from the missing keepalives; a hung camera does the same and its light freezes.
 //! Connection attempts pass a gate shared by the fleet ([`Shared::gate`]), which keeps
-//! the cameras waiting for a CONNACK below the hub's per-address limit. The faults a
-//! camera takes are in [`control`].
+//! the cameras waiting for a CONNACK below the hub's per-address limit ([`connection`]).
+//! The faults a camera takes are in [`control`].
 
+mod connection;
 mod control;
+mod queue;
+mod upload;
 
 use crate::body::{Act, Body};
 use crate::scenario::CameraSpec;
 pub use crate::shared::{EventRecord, Ledger, Shared, Status, str_field, wall_ms};
 pub use control::Control;
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
-    TlsConfiguration, Transport,
-};
-use serde_json::{Map, Value};
+use queue::Queued;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, QoS};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
+use upload::UploadDone;
+pub use upload::Uploader;
 use watchlight_camera::Input;
 use watchlight_camera::jitter::SplitMix64;
-use watchlight_protocol::messages::{
-    Availability, AvailabilityMsg, EventAckMsg, EventMsg, SettingsMsg, StateMsg, TelemetryMsg,
-    decode, encode,
-};
+use watchlight_protocol::LifecycleState;
+use watchlight_protocol::messages::{StateMsg, TelemetryMsg, encode};
 use watchlight_protocol::topics::{DeviceTopic, DeviceTopics};
-use watchlight_protocol::{EventKind, LifecycleState};
 
 /// The hub's acknowledgement is awaited this long before an event is sent again.
 const ACK_WAIT: Duration = Duration::from_secs(5);
@@ -81,12 +83,6 @@ enum Conn {
     },
 }
 
-struct Queued {
-    seq: u64,
-    payload: Vec<u8>,
-    sent: Option<Instant>,
-}
-
 pub struct Camera {
     spec: CameraSpec,
     shared: Arc<Shared>,
@@ -113,6 +109,12 @@ pub struct Camera {
     next_checkin: Instant,
     body: Body,
     faults: control::Faults,
+    /// The clip upload under way: its item's seq and task.
+    upload: Option<(u64, JoinHandle<()>)>,
+    upload_tx: mpsc::UnboundedSender<UploadDone>,
+    upload_rx: Option<mpsc::UnboundedReceiver<UploadDone>>,
+    /// Clips this camera has made (it names them), across reboots.
+    clips_made: u64,
 }
 
 fn far() -> Instant {
@@ -138,6 +140,7 @@ impl Camera {
         );
         let battery = spec.profile.profile().on_battery();
         let body = Body::new(spec.profile, 0, motion_at);
+        let (upload_tx, upload_rx) = mpsc::unbounded_channel();
         let mut camera = Camera {
             topics: DeviceTopics::new(shared.home.clone(), spec.device_id()),
             battery,
@@ -159,6 +162,10 @@ impl Camera {
             next_checkin: far(),
             body,
             faults: control::Faults::default(),
+            upload: None,
+            upload_tx,
+            upload_rx: Some(upload_rx),
+            clips_made: 0,
             spec,
             shared,
             status,
@@ -177,6 +184,9 @@ impl Camera {
     }
 
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Control>) {
+        let Some(mut uploads) = self.upload_rx.take() else {
+            return;
+        };
         loop {
             let timer = self.next_timer();
             tokio::select! {
@@ -185,7 +195,12 @@ impl Camera {
                     Some(c) => self.on_control(c),
                     None => return,
                 },
+                Some(done) = uploads.recv() => self.on_upload_done(done),
                 _ = sleep_until(timer) => self.on_timer(),
+            }
+            // An upload goes over the camera's one link: it ends with the connection.
+            if self.upload.is_some() && !matches!(self.conn, Conn::Up { .. }) {
+                self.stop_upload();
             }
         }
     }
@@ -198,8 +213,8 @@ impl Camera {
             Conn::Connecting { by, .. } | Conn::Leaving { by, .. } => at(*by),
             Conn::Silent { until, .. } => at(*until),
             Conn::Up { since, .. } => {
-                if let Some(q) = self.queue.front() {
-                    at(q.sent.map_or(Instant::now(), |s| s + ACK_WAIT));
+                if let Some(d) = self.next_delivery(Instant::now()) {
+                    at(d);
                 }
                 if self.battery {
                     at(*since + MAX_CHECKIN);
@@ -225,16 +240,6 @@ impl Camera {
             at(f);
         }
         t
-    }
-
-    /// The connection is gone without a goodbye: the camera notices, and its core shows
-    /// the connection lost.
-    fn lost(&mut self) {
-        self.status.connected.store(false, Ordering::Relaxed);
-        self.reconnects += 1;
-        let now = self.ms(Instant::now());
-        self.body.input(now, Input::LinkLost);
-        self.act();
     }
 
     fn on_timer(&mut self) {
@@ -330,6 +335,10 @@ impl Camera {
         while let Some(a) = self.body.next_act() {
             match a {
                 Act::Event { kind, data } => self.record(kind, data),
+                Act::Clip {
+                    trigger,
+                    started_ms,
+                } => self.clip_recorded(trigger, started_ms),
                 Act::StateChanged => self.light_changed(),
                 Act::PowerOff => {
                     // The camera says what it has left to say, then goes dark.
@@ -367,313 +376,6 @@ impl Camera {
         }
     }
 
-    fn record(&mut self, kind: EventKind, data: Map<String, Value>) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let ts = wall_ms();
-        let msg = EventMsg {
-            v: 1,
-            ts,
-            seq,
-            event: kind,
-            data,
-        };
-        self.shared
-            .ledger
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .events
-            .insert(
-                (self.spec.index, seq),
-                EventRecord {
-                    kind,
-                    created: Instant::now(),
-                    connected: matches!(self.conn, Conn::Up { .. }),
-                    created_wall_ms: ts,
-                    hub_emit_wall_ms: None,
-                    sse_wall_ms: None,
-                    acked: None,
-                    sse_at: None,
-                    sse_count: 0,
-                    api_at: None,
-                },
-            );
-        let _ = self.shared.probe_tx.send((self.spec.index, seq));
-        self.queue.push_back(Queued {
-            seq,
-            payload: encode(&msg),
-            sent: None,
-        });
-        self.status
-            .queued
-            .store(self.queue.len() as u64, Ordering::Relaxed);
-        // A battery camera wakes for what it records (its PIR woke it): it reports at
-        // once rather than at its next check-in.
-        if self.battery
-            && self.token.is_some()
-            && self.link_down_until.is_none()
-            && !self.faults.hung()
-            && let Conn::Down { retry_at } = &mut self.conn
-        {
-            *retry_at = Instant::now();
-        }
-        self.deliver(Instant::now());
-    }
-
-    /// Sends every queued event not sent on this connection, or sent and not
-    /// acknowledged within [`ACK_WAIT`].
-    fn deliver(&mut self, now: Instant) {
-        let Conn::Up { client, .. } = &self.conn else {
-            return;
-        };
-        let topic = self.topics.topic(DeviceTopic::Event);
-        for q in self.queue.iter_mut() {
-            if q.sent.is_some_and(|s| now < s + ACK_WAIT) {
-                continue;
-            }
-            if client
-                .try_publish(topic.clone(), QoS::AtLeastOnce, false, q.payload.clone())
-                .is_err()
-            {
-                break;
-            }
-            q.sent = Some(now);
-        }
-    }
-
-    fn try_connect(&mut self) {
-        let now = Instant::now();
-        let Some(token) = self.token.clone() else {
-            self.conn = Conn::Down { retry_at: far() };
-            return;
-        };
-        if self.faults.off {
-            self.conn = Conn::Down { retry_at: far() };
-            return;
-        }
-        let ms = self.ms(now);
-        if !matches!(
-            self.body.state(),
-            LifecycleState::Joining
-                | LifecycleState::Online
-                | LifecycleState::Offline
-                // The battery's last breath: what is queued (`battery_critical`) goes.
-                | LifecycleState::Shutdown
-        ) {
-            // Booting, or back in setup: the core says when it joins.
-            self.conn = Conn::Down {
-                retry_at: now + Duration::from_millis(200),
-            };
-            return;
-        }
-        if let Some(until) = self.link_down_until {
-            // A battery camera between check-ins believes itself online until it tries.
-            if self.body.state() == LifecycleState::Online {
-                self.body.input(ms, Input::LinkLost);
-                self.act();
-            }
-            self.conn = Conn::Down { retry_at: until };
-            return;
-        }
-        if self.faults.wifi_refuses(now) {
-            // The access point refuses the passphrase the camera has.
-            self.body.input(ms, Input::WifiRejected);
-            self.act();
-            self.failed_connect();
-            return;
-        }
-        let Ok(permit) = self.shared.gate.clone().try_acquire_owned() else {
-            // Others are logging in: come back shortly, spread out.
-            let wait = self.rng.between(20, 200);
-            self.conn = Conn::Down {
-                retry_at: now + Duration::from_millis(wait),
-            };
-            return;
-        };
-        let (client, el) = self.session(&token);
-        self.status.connects.fetch_add(1, Ordering::Relaxed);
-        self.conn = Conn::Connecting {
-            client,
-            el,
-            _permit: permit,
-            by: now + CONNECT_TIMEOUT,
-        };
-    }
-
-    fn session(&self, token: &str) -> (AsyncClient, EventLoop) {
-        let url = watchlight_protocol::mqtt_url::MqttUrl::parse(&self.shared.mqtt_url)
-            .expect("the hub printed a valid MQTT URL");
-        let device = self.spec.device_id();
-        let mut o = MqttOptions::new(&device, url.host, url.port);
-        o.set_credentials(&device, token);
-        o.set_keep_alive(Duration::from_secs(self.keepalive_s.max(1)));
-        o.set_clean_session(false);
-        o.set_max_packet_size(128 * 1024, 128 * 1024);
-        if !self.battery {
-            let will = AvailabilityMsg {
-                v: 1,
-                ts: 0,
-                availability: Availability::Offline,
-            };
-            o.set_last_will(LastWill::new(
-                self.topics.topic(DeviceTopic::Availability),
-                encode(&will),
-                QoS::AtLeastOnce,
-                true,
-            ));
-        }
-        if let Some(tls) = &self.shared.tls {
-            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-                tls.clone(),
-            )));
-        }
-        AsyncClient::new(o, 64)
-    }
-
-    fn failed_connect(&mut self) {
-        self.status.failed_connects.fetch_add(1, Ordering::Relaxed);
-        let now = Instant::now();
-        if self.body.state() == LifecycleState::Online {
-            self.body.input(self.ms(now), Input::LinkLost);
-            self.act();
-        }
-        // A battery camera that has joined waits for its next check-in; one still joining
-        // (its credentials fresh: a broker that has not yet loaded them refuses it) keeps
-        // trying within its join window, as a mains camera does.
-        let joining = self.body.state() == LifecycleState::Joining;
-        let retry_at = if self.battery && !joining {
-            self.next_checkin = now + self.checkin_every;
-            self.next_checkin
-        } else {
-            let b = self.backoff_ms;
-            self.backoff_ms = (b * 2).min(BACKOFF_MAX_MS);
-            now + Duration::from_millis(self.rng.between(b * 3 / 4, b * 5 / 4))
-        };
-        self.conn = Conn::Down { retry_at };
-    }
-
-    fn on_conn(&mut self, ev: Result<Event, ConnectionError>) {
-        let now = Instant::now();
-        match ev {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                let Conn::Connecting { client, el, .. } =
-                    std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() })
-                else {
-                    return;
-                };
-                self.backoff_ms = 1_000;
-                self.body.input(self.ms(now), Input::HubConnected);
-                self.status.connected.store(true, Ordering::Relaxed);
-                self.status.ever_connected.store(true, Ordering::Relaxed);
-                let _ = client.try_subscribe(self.topics.settings(), QoS::AtLeastOnce);
-                let _ = client.try_subscribe(self.topics.cmd_filter(), QoS::AtLeastOnce);
-                self.say_availability(&client, Availability::Online);
-                let _ = client.try_publish(
-                    self.topics.topic(DeviceTopic::State),
-                    QoS::AtLeastOnce,
-                    true,
-                    encode(&self.state()),
-                );
-                let _ = client.try_publish(
-                    self.topics.topic(DeviceTopic::Telemetry),
-                    QoS::AtMostOnce,
-                    false,
-                    encode(&self.telemetry()),
-                );
-                for q in self.queue.iter_mut() {
-                    q.sent = None;
-                }
-                self.conn = Conn::Up {
-                    client,
-                    el,
-                    since: now,
-                };
-                self.act();
-                self.deliver(now);
-            }
-            Ok(Event::Incoming(Packet::Publish(p))) => self.on_message(&p.topic, &p.payload),
-            Ok(_) => {}
-            Err(_) => match std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() }) {
-                Conn::Connecting { .. } => self.failed_connect(),
-                Conn::Up { .. } => {
-                    self.lost();
-                    self.failed_connect();
-                }
-                Conn::Leaving { .. } => self.asleep(),
-                other => self.conn = other,
-            },
-        }
-    }
-
-    fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        if topic == self.topics.event_ack() {
-            if let Ok(ack) = decode::<EventAckMsg>(payload)
-                && let Some(pos) = self.queue.iter().position(|q| q.seq == ack.seq)
-            {
-                self.queue.remove(pos);
-                self.status
-                    .queued
-                    .store(self.queue.len() as u64, Ordering::Relaxed);
-                let mut ledger = self.shared.ledger.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(r) = ledger.events.get_mut(&(self.spec.index, ack.seq)) {
-                    r.acked.get_or_insert(Instant::now());
-                }
-            }
-        } else if topic == self.topics.settings()
-            && let Ok(s) = decode::<SettingsMsg>(payload)
-        {
-            self.keepalive_s = u64::from(s.settings.keepalive.max(1));
-            self.checkin_every = Duration::from_secs(u64::from(s.settings.checkin_interval.max(1)));
-            let now = self.ms(Instant::now());
-            self.body.input(now, Input::Settings(Box::new(s.settings)));
-            self.act();
-        }
-    }
-
-    /// A battery camera's clean goodbye at the end of a check-in.
-    fn goodbye(&mut self) {
-        let Conn::Up { client, el, .. } =
-            std::mem::replace(&mut self.conn, Conn::Down { retry_at: far() })
-        else {
-            return;
-        };
-        self.say_availability(&client, Availability::Sleeping);
-        let _ = client.try_disconnect();
-        self.conn = Conn::Leaving {
-            el,
-            by: Instant::now() + Duration::from_secs(5),
-        };
-    }
-
-    /// `availability`, retained, so the hub reads it even after the link is gone.
-    fn say_availability(&self, client: &AsyncClient, availability: Availability) {
-        let msg = AvailabilityMsg {
-            v: 1,
-            ts: wall_ms(),
-            availability,
-        };
-        let _ = client.try_publish(
-            self.topics.topic(DeviceTopic::Availability),
-            QoS::AtLeastOnce,
-            true,
-            encode(&msg),
-        );
-    }
-
-    fn asleep(&mut self) {
-        self.status.connected.store(false, Ordering::Relaxed);
-        let now = Instant::now();
-        if self.faults.powering_off {
-            self.faults.off = true;
-            self.conn = Conn::Down { retry_at: far() };
-            return;
-        }
-        self.next_checkin = now + self.checkin_every;
-        self.conn = Conn::Down {
-            retry_at: self.next_checkin,
-        };
-    }
-
     fn state(&self) -> StateMsg {
         let now = Instant::now();
         StateMsg {
@@ -698,7 +400,7 @@ impl Camera {
             temperature_c: Some(reading.map_or(21.0, |r| r.temp_c)),
             rssi_dbm: Some(self.faults.rssi(self.spec.rssi_dbm) + jitter),
             uptime_s: self.started.elapsed().as_secs(),
-            queue_bytes: self.queue.iter().map(|q| q.payload.len() as u64).sum(),
+            queue_bytes: self.queue_bytes(),
             reconnects: self.reconnects,
         }
     }
