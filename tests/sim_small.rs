@@ -4,8 +4,7 @@
 //! hub can see is detected within its SPEC §10 bar, the doctor names the injected
 //! fault, and the fleet comes back after each hub fault.
 
-use serde_json::Value;
-use std::process::Command;
+mod sim_run;
 
 /// Faults the doctor does not name from the hub's view and the owner's opening words,
 /// and why; each must be named once the owner answers its questions, unless listed in
@@ -34,18 +33,7 @@ const NOT_EVEN_AFTER_QUESTIONS: &[(&str, &str)] = &[(
 
 #[test]
 fn small_fleet_loses_nothing_detects_faults_in_time_and_the_doctor_names_them() {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sim/small.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_watchlight"))
-        .args(["sim", "--scenario", scenario, "--json"])
-        .output()
-        .expect("watchlight sim runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "watchlight sim failed:\n{stderr}\n{stdout}"
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    let report = sim_run::report("small.toml");
     println!("figure: doctor on injected faults {}", report["doctor"]);
     let ev = &report["events"];
     assert_eq!(report["lost_silently"], false, "{ev}");

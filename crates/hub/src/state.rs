@@ -4,6 +4,7 @@
 
 mod owner_access;
 mod pairing;
+mod storage;
 
 pub use pairing::{PAIRING_WINDOW_MS, PairingProgress};
 
@@ -64,11 +65,11 @@ pub struct HubState {
     /// The hub's own network, sampled by the runtime (`netwatch_loop`).
     netwatch: Mutex<crate::netwatch::NetWatch>,
     /// Whether the disk is full, kept in memory (`storage`).
-    pub(crate) storage: Mutex<crate::storage::StorageWatch>,
+    storage: Mutex<crate::storage::StorageWatch>,
     /// Free space the hub keeps by deleting the oldest clips (`storage`).
-    pub(crate) storage_reserve_bytes: u64,
+    storage_reserve_bytes: u64,
     /// Owner sessions opened while the disk was full (`storage`): digest → expiry.
-    pub(crate) memory_sessions: Mutex<HashMap<[u8; 32], u64>>,
+    memory_sessions: Mutex<HashMap<[u8; 32], u64>>,
     /// Who watches which camera live, and the relay of its frames.
     pub(crate) live_view: crate::live_view::LiveViews,
     /// Secret command arguments until delivered (memory only).

@@ -3,10 +3,10 @@
 //! hub's restarts, so `broker_restart` can stop the broker alone. The hub runs with
 //! `--mqtt-url` and installs each camera's credential in Mosquitto's password file.
 
-use crate::hubproc::{HubError, HubSpec, err, free_port, stop_child};
+use crate::hubproc::{HubError, HubSpec, Process, err, free_port};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where Debian installs it.
@@ -23,9 +23,7 @@ pub struct MosquittoSpec {
 }
 
 /// A running Mosquitto.
-pub struct Mosquitto {
-    child: Child,
-}
+pub type Mosquitto = Process;
 
 impl MosquittoSpec {
     /// Writes the configuration for `hub` (its user, the ACL, TLS with the hub's
@@ -102,10 +100,10 @@ impl MosquittoSpec {
                     "cannot run {MOSQUITTO} (apt-get install mosquitto): {e}"
                 ))
             })?;
-        let mut broker = Mosquitto { child };
+        let mut broker = Process::new(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(Some(status)) = broker.child.try_wait() {
+            if let Some(status) = broker.exited() {
                 return Err(err(format!(
                     "mosquitto exited with {status}; see {}",
                     self.log_path().display()
@@ -124,28 +122,5 @@ impl MosquittoSpec {
             // Polling a port that opens within milliseconds; nothing to wait on instead.
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Mosquitto {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL: the broker dies with every session and retained message it had in memory.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM (Mosquitto saves its persistence file), then SIGKILL after 10 s.
-    pub fn stop(&mut self) {
-        stop_child(&mut self.child);
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

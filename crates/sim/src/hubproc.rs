@@ -25,25 +25,57 @@ pub(crate) fn free_port() -> Result<u16, HubError> {
         .map_err(|e| err(e.to_string()))
 }
 
-/// SIGTERM, then SIGKILL after 10 s.
-pub(crate) fn stop_child(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
+/// A child process the simulator started (the hub, Mosquitto): stopped when dropped.
+pub struct Process {
+    child: Child,
+}
+
+impl Process {
+    pub(crate) fn new(child: Child) -> Process {
+        Process { child }
     }
-    let _ = rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid"),
-        rustix::process::Signal::TERM,
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (and how).
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGKILL: it dies mid-write, as on a power cut.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (the hub closes its database, Mosquitto saves its persistence file), then
+    /// SIGKILL after 10 s.
+    pub fn stop(&mut self) {
+        if self.exited().is_some() {
             return;
         }
-        // A child's exit cannot be awaited with a timeout in std; poll it.
-        std::thread::sleep(Duration::from_millis(20));
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.child.id() as i32).expect("a child has a pid"),
+            rustix::process::Signal::TERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.exited().is_some() {
+                return;
+            }
+            // A child's exit cannot be awaited with a timeout in std; poll it.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill9();
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 const OWNER: &str = "sim";
@@ -65,7 +97,7 @@ pub struct HubSpec {
 
 /// A running hub.
 pub struct Hub {
-    child: Child,
+    process: Process,
     pub http_url: String,
     pub mqtt_url: String,
     pub cert_pem: Option<String>,
@@ -184,7 +216,7 @@ impl HubSpec {
             )
         };
         Ok(Hub {
-            child,
+            process: Process::new(child),
             http_url: http_url.unwrap_or_default(),
             mqtt_url: mqtt_url.unwrap_or_default(),
             cert_pem,
@@ -192,26 +224,16 @@ impl HubSpec {
     }
 }
 
-impl Hub {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL: the hub dies mid-write, as on a power cut.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then SIGKILL after 10 s.
-    pub fn stop(&mut self) {
-        stop_child(&mut self.child);
+impl std::ops::Deref for Hub {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
     }
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        self.stop();
+impl std::ops::DerefMut for Hub {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
     }
 }
 
