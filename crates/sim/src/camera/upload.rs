@@ -195,16 +195,7 @@ impl Camera {
         let device = self.spec.device_id();
         let shared = self.shared.clone();
         let tx = self.upload_tx.clone();
-        if let Some(r) = self
-            .shared
-            .ledger
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clips
-            .get_mut(&(self.spec.index, clip_id.clone()))
-        {
-            r.attempts += 1;
-        }
+        self.clip_record(&clip_id, |r| r.attempts += 1);
         let task = tokio::spawn(async move {
             let result = shared.uploader.upload(&device, &token, &clip_id).await;
             let _ = tx.send(UploadDone { seq, result });
@@ -268,15 +259,19 @@ impl Camera {
         else {
             return;
         };
-        if let Some(r) = self
-            .shared
-            .ledger
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.clip_record(&c.id, |r| {
+            r.failed("the link went down during the upload".into())
+        });
+    }
+
+    /// Changes this camera's ledger record of clip `clip_id`, if it has one.
+    fn clip_record(&self, clip_id: &str, change: impl FnOnce(&mut ClipRecord)) {
+        let mut ledger = self.shared.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = ledger
             .clips
-            .get_mut(&(self.spec.index, c.id.clone()))
+            .get_mut(&(self.spec.index, clip_id.to_string()))
         {
-            r.failed("the link went down during the upload".into());
+            change(r);
         }
     }
 }
